@@ -1,0 +1,1 @@
+"""Local stand-ins for every external system the ELT suite talks to."""

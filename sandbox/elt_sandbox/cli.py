@@ -1,0 +1,45 @@
+"""`elt-sandbox up|down|status`: the local stand-ins' life cycle."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from elt_sandbox import api
+from elt_sandbox.runtime import SandboxHome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="elt-sandbox", description=__doc__)
+    parser.add_argument("--home", type=Path, help="sandbox directory (default .sandbox)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start and seed every stand-in, write .sandbox/env")
+    up.add_argument("--scale", type=float, default=1.0, help="row-count multiplier")
+    up.add_argument("--only", action="append", help="start only this service (repeatable)")
+    sub.add_parser("down", help="stop everything the sandbox started")
+    sub.add_parser("status", help="say what runs where")
+    args = parser.parse_args(argv)
+
+    home = SandboxHome(args.home.resolve()) if args.home else SandboxHome.default()
+    if args.command == "up":
+        started = time.monotonic()
+        env = api.up(home, scale=args.scale, services=args.only)
+        for key, value in sorted(env.items()):
+            print(f"export {key}={value}")
+        print(
+            f"# sandbox up in {time.monotonic() - started:.1f}s; settings in {home.env_file}",
+            file=sys.stderr,
+        )
+    elif args.command == "down":
+        api.down(home)
+        print("sandbox stopped", file=sys.stderr)
+    else:
+        for name, state in api.status(home).items():
+            print(f"{name:12} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

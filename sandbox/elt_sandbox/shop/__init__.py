@@ -1,0 +1,1 @@
+"""The e-commerce shop database: schema, deterministic data, and seeding."""

@@ -1,0 +1,57 @@
+"""Session fixtures that start the real sandbox services once and stop them at the end.
+
+Every fixture returns the environment settings (PGHOST, AWS_ENDPOINT_URL, SANDBOX_*...)
+that reach its service. Services start lazily: a test run that needs only Postgres starts
+only Postgres. `TEST_SCALE` keeps data small; set `PG_TEST_DSN` to use your own server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elt_sandbox import api
+from elt_sandbox.runtime import SandboxHome
+
+TEST_SCALE = float(os.environ.get("TEST_SCALE", "0.01"))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def sandbox_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHome]:
+    home = SandboxHome(tmp_path_factory.mktemp("sandbox"))
+    yield home
+    api.down(home)
+
+
+def _service_env(home: SandboxHome, name: str) -> dict[str, str]:
+    return api.up(home, scale=TEST_SCALE, services=[name])
+
+
+@pytest.fixture(scope="session")
+def pg_env(sandbox_home: SandboxHome) -> dict[str, str]:
+    """PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE of the seeded shop database."""
+    return _service_env(sandbox_home, "postgres")
+
+
+@pytest.fixture(scope="session")
+def s3_env(sandbox_home: SandboxHome) -> dict[str, str]:
+    """AWS_ENDPOINT_URL, keys, region and LAKE_BUCKET of the S3 endpoint."""
+    return _service_env(sandbox_home, "s3")
+
+
+@pytest.fixture()
+def pg_conn(pg_env: dict[str, str]):
+    import psycopg
+
+    with psycopg.connect(
+        host=pg_env["PGHOST"],
+        port=pg_env["PGPORT"],
+        user=pg_env["PGUSER"],
+        password=pg_env["PGPASSWORD"],
+        dbname=pg_env["PGDATABASE"],
+        autocommit=True,
+    ) as conn:
+        yield conn

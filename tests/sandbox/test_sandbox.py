@@ -1,0 +1,105 @@
+"""The sandbox starts, seeds exact and deterministic messy data, and serves S3."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from elt_sandbox import api
+from elt_sandbox.runtime import SandboxHome, pid_alive
+from elt_sandbox.services.s3 import s3_client
+from elt_sandbox.shop.generate import expected_counts
+from elt_sandbox.shop.seed import seed, table_fingerprints
+
+from tests.conftest import TEST_SCALE
+
+
+def test_seeds_exact_counts_for_scale(pg_conn: psycopg.Connection) -> None:
+    expected = expected_counts(TEST_SCALE)
+    for table, count in expected.items():
+        assert pg_conn.execute(f"select count(*) from {table}").fetchone()[0] == count, table
+
+
+def test_full_scale_counts_match_the_issue() -> None:
+    assert expected_counts(1) == {
+        "customers": 50_000,
+        "products": 200,
+        "orders": 100_000,
+        "order_items": 250_000,
+    }
+
+
+def test_seeding_is_deterministic(pg_conn: psycopg.Connection) -> None:
+    first = table_fingerprints(pg_conn)
+    seed(pg_conn, TEST_SCALE)
+    assert table_fingerprints(pg_conn) == first
+
+
+def test_messy_cases_are_present(pg_conn: psycopg.Connection) -> None:
+    def scalar(sql: str):
+        return pg_conn.execute(sql).fetchone()[0]
+
+    null_phone_share = scalar("select avg((phone is null)::int) from customers")
+    assert 0.2 < null_phone_share < 0.4
+    states = {row[0] for row in pg_conn.execute("select distinct state from customers")}
+    assert any(len(s) == 2 and s.isupper() for s in states)
+    assert any(len(s) > 2 for s in states)
+    assert any(s.islower() for s in states)
+    countries = {row[0] for row in pg_conn.execute("select distinct country from customers")}
+    assert {"US", "USA", "United States"} <= countries
+    statuses = {row[0] for row in pg_conn.execute("select distinct status from orders")}
+    assert {"completed", "shipped", "cancelled", "pending_review"} <= statuses
+    assert scalar("select count(*) from products where cost is null") >= 1
+    assert scalar("select count(*) from products where cost < 0") >= 1
+    assert scalar("select count(*) from orders where updated_at > created_at") > 0
+    assert scalar("select count(*) from customers where updated_at > created_at") > 0
+    column_type = scalar(
+        "select data_type from information_schema.columns "
+        "where table_name = 'orders' and column_name = 'order_date'"
+    )
+    assert column_type == "timestamp without time zone"
+
+
+def test_order_totals_equal_sum_of_items(pg_conn: psycopg.Connection) -> None:
+    mismatches = pg_conn.execute(
+        """select count(*) from orders o
+           join (select order_id, sum(line_total) s from order_items group by 1) i using (order_id)
+           where o.total_amount <> i.s"""
+    ).fetchone()[0]
+    assert mismatches == 0
+    total = pg_conn.execute("select sum(total_amount) from orders").fetchone()[0]
+    assert isinstance(total, Decimal) and total > 0
+
+
+def test_s3_endpoint_round_trips_parquet(s3_env: dict[str, str]) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "amount": pa.array([Decimal("1.10"), None, Decimal("-3.33")], pa.decimal128(12, 2)),
+            "name": ["ä", "b", None],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    client = s3_client(s3_env)
+    client.put_object(Bucket=s3_env["LAKE_BUCKET"], Key="probe/t.parquet", Body=buffer.getvalue())
+    body = client.get_object(Bucket=s3_env["LAKE_BUCKET"], Key="probe/t.parquet")["Body"].read()
+    assert body == buffer.getvalue()
+    assert pq.read_table(io.BytesIO(body)).equals(table)
+
+
+@pytest.mark.slow
+def test_up_is_idempotent_and_down_stops_everything(tmp_path) -> None:
+    home = SandboxHome(tmp_path / "sbx")
+    env = api.up(home, scale=0.001, services=["postgres", "s3"])
+    pids = [record["pid"] for name, record in home.load_state().items() if name != "_env"]
+    assert all(pid_alive(pid) for pid in pids)
+    assert api.up(home, scale=0.001, services=["postgres", "s3"]) == env
+    assert "PGPORT=" in home.env_file.read_text()
+    api.down(home)
+    assert not any(pid_alive(pid) for pid in pids)
+    assert set(api.status(home).values()) == {"stopped"}
