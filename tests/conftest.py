@@ -42,6 +42,24 @@ def s3_env(sandbox_home: SandboxHome) -> dict[str, str]:
     return _service_env(sandbox_home, "s3")
 
 
+@pytest.fixture(scope="session")
+def stripe_env(sandbox_home: SandboxHome) -> dict[str, str]:
+    """SANDBOX_STRIPE_* settings of the sandbox Stripe API."""
+    return _service_env(sandbox_home, "stripe")
+
+
+@pytest.fixture(scope="session")
+def crm_env(sandbox_home: SandboxHome) -> dict[str, str]:
+    """SANDBOX_CRM_* settings of the legacy CRM simulator."""
+    return _service_env(sandbox_home, "crm")
+
+
+@pytest.fixture(scope="session")
+def csv_env(sandbox_home: SandboxHome, s3_env: dict[str, str]) -> dict[str, str]:
+    """SANDBOX_CSV_* settings of the marketing exports (local directory and S3 prefix)."""
+    return _service_env(sandbox_home, "csv")
+
+
 @pytest.fixture()
 def pg_conn(pg_env: dict[str, str]):
     import psycopg
