@@ -27,7 +27,7 @@ case "${1:-help}" in
   demo)
     install
     shift
-    exec "$PY" scripts/demo.py "$@" ;;
+    exec "$PY" -m scripts.demo "$@" ;;
   test)
     install
     shift

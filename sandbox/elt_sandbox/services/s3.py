@@ -53,6 +53,8 @@ class S3Service(Service):
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "LAKE_BUCKET": LAKE_BUCKET,
+            # DuckDB's httpfs wants the endpoint as host:port, without the scheme.
+            "LAKE_S3_ENDPOINT": f"127.0.0.1:{port}",
         }
         client = s3_client(settings)
         existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}

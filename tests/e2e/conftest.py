@@ -1,0 +1,118 @@
+"""Fixtures for end-to-end runs of the real Meltano project and dbt.
+
+The repository's own meltano.yml is used as it is; each test run gets its own system
+database, lake directory and warehouse through Meltano's environment-variable overrides,
+so tests never touch the demo's `output/`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+MELTANO = str(Path(sys.executable).parent / "meltano")
+E2E_PLUGINS = [
+    "tap-ecommerce-postgres",
+    "tap-stripe-custom",
+    "tap-legacy-crm",
+    "tap-csv-marketing",
+    "target-minio-parquet",
+    "target-jsonl",
+    "dbt-duckdb",
+]
+
+
+@dataclass(frozen=True)
+class MeltanoRunner:
+    """Runs `meltano` in the repository with one isolated state DB, lake and warehouse."""
+
+    env: Mapping[str, str]
+    workdir: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.env["DBT_DUCKDB_PATH"])
+
+    @property
+    def lake_root(self) -> str:
+        return self.env["LAKE_ROOT"]
+
+    def run(self, *args: str, check: bool = True, timeout: int = 600):
+        result = subprocess.run(
+            [MELTANO, *args],
+            cwd=REPO_ROOT,
+            env=dict(self.env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"meltano {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+            )
+        return result
+
+
+def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **sandbox_env,
+        "MELTANO_ENVIRONMENT": environment,
+        "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        "DBT_TARGET_PATH": str(workdir / "dbt-target"),
+        "DBT_LOG_PATH": str(workdir / "dbt-logs"),
+    }
+
+
+@pytest.fixture(scope="session")
+def all_sources_env(
+    pg_env: dict[str, str],
+    s3_env: dict[str, str],
+    stripe_env: dict[str, str],
+    crm_env: dict[str, str],
+    csv_env: dict[str, str],
+) -> dict[str, str]:
+    return {**pg_env, **s3_env, **stripe_env, **crm_env, **csv_env}
+
+
+@pytest.fixture(scope="session")
+def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None:
+    workdir = tmp_path_factory.mktemp("meltano-install")
+    runner = MeltanoRunner(base_env(all_sources_env, workdir, "dev"), workdir)
+    runner.run("install", *E2E_PLUGINS, timeout=1200)
+    runner.run("invoke", "dbt-duckdb:install-httpfs")
+
+
+@pytest.fixture(scope="session")
+def dev_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
+    workdir = tmp_path_factory.mktemp("e2e-dev")
+    env = base_env(all_sources_env, workdir, "dev")
+    env["TARGET_MINIO_PARQUET_DESTINATION"] = str(workdir / "lake")
+    env["LAKE_ROOT"] = str(workdir / "lake")
+    return MeltanoRunner(env, workdir)
+
+
+@pytest.fixture(scope="session")
+def minio_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
+    workdir = tmp_path_factory.mktemp("e2e-minio")
+    env = base_env(all_sources_env, workdir, "minio")
+    prefix = f"s3://{all_sources_env['LAKE_BUCKET']}/e2e-{workdir.name}"
+    env["TARGET_MINIO_PARQUET_DESTINATION"] = f"{prefix}/bronze"
+    env["LAKE_ROOT"] = f"{prefix}/bronze"
+    # Meltano's S3 state backend on the sandbox endpoint.
+    env["MELTANO_STATE_BACKEND_URI"] = f"{prefix}/state"
+    env["MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID"] = all_sources_env["AWS_ACCESS_KEY_ID"]
+    env["MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY"] = all_sources_env["AWS_SECRET_ACCESS_KEY"]
+    env["MELTANO_STATE_BACKEND_S3_ENDPOINT_URL"] = all_sources_env["AWS_ENDPOINT_URL"]
+    return MeltanoRunner(env, workdir)
