@@ -1,0 +1,1 @@
+"""Singer target writing typed Parquet into a bronze lake."""

@@ -1,0 +1,177 @@
+"""JSON Schema (from a Singer SCHEMA message) to Arrow types, as pure functions.
+
+Types come from the schema, never from the data, so every file of a stream within one
+schema version has the same Arrow schema. Rules:
+
+| JSON Schema                                             | Arrow                        |
+|---------------------------------------------------------|------------------------------|
+| integer                                                 | int64                        |
+| string, format x-singer.decimal, precision P, scale S   | decimal128(P, S)             |
+| number with multipleOf 10^-S (precision P or 38)        | decimal128(P, S)             |
+| string, format x-singer.decimal without precision       | string (the exact text)      |
+| number                                                  | float64                      |
+| string, format date-time                                | timestamp('us', tz='UTC')    |
+| string, format date / time                              | date32 / time64('us')        |
+| boolean                                                 | bool                         |
+| object with properties (no additionalProperties)        | struct of its properties     |
+| array with items                                        | list of the items' type      |
+| anything else (free-form object, union of types, {})    | string holding JSON text     |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+DECIMAL_FORMAT = "x-singer.decimal"
+MAX_DECIMAL_PRECISION = 38
+JSON_TEXT = pa.string()
+JSON_TEXT_KEY = b"x-json"  # field metadata marking a column that holds JSON text
+
+SDC_TIMESTAMP_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at")
+SDC_COLUMNS: dict[str, pa.DataType] = {
+    "_sdc_extracted_at": pa.timestamp("us", tz="UTC"),
+    "_sdc_received_at": pa.timestamp("us", tz="UTC"),
+    "_sdc_batched_at": pa.timestamp("us", tz="UTC"),
+    "_sdc_deleted_at": pa.timestamp("us", tz="UTC"),
+    "_sdc_sequence": pa.int64(),
+    "_sdc_table_version": pa.int64(),
+}
+
+
+def non_null_types(schema: dict[str, Any]) -> list[str]:
+    """The JSON types a property allows, without "null"."""
+    declared = schema.get("type")
+    if declared is None:
+        return []
+    types = [declared] if isinstance(declared, str) else list(declared)
+    return [name for name in types if name != "null"]
+
+
+def resolve_union(schema: dict[str, Any]) -> dict[str, Any]:
+    """Collapse `anyOf`/`oneOf` with a single non-null branch into that branch."""
+    for keyword in ("anyOf", "oneOf"):
+        branches = schema.get(keyword)
+        if branches:
+            real = [b for b in branches if non_null_types(b) or "properties" in b]
+            real = [b for b in real if non_null_types(b) != [] or b.get("properties")]
+            if len(real) == 1:
+                merged = {k: v for k, v in schema.items() if k != keyword}
+                return {**merged, **resolve_union(real[0])}
+    return schema
+
+
+def decimal_scale_from_multiple_of(multiple_of: float | str) -> int | None:
+    """multipleOf 0.01 -> scale 2; None when it is not a power of ten."""
+    exponent = Decimal(str(multiple_of)).normalize().as_tuple()
+    if exponent.digits != (1,) or not isinstance(exponent.exponent, int):
+        return None
+    return max(0, -exponent.exponent)
+
+
+def decimal_type(schema: dict[str, Any]) -> pa.DataType | None:
+    """decimal128(P, S) for a decimal property, None when it is not one."""
+    types = non_null_types(schema)
+    if "string" in types and schema.get("format") == DECIMAL_FORMAT:
+        precision, scale = schema.get("precision"), schema.get("scale")
+        if precision is None:
+            return None
+        return pa.decimal128(min(int(precision), MAX_DECIMAL_PRECISION), int(scale or 0))
+    if types == ["number"] and "multipleOf" in schema:
+        scale = decimal_scale_from_multiple_of(schema["multipleOf"])
+        if scale is None:
+            return None
+        precision = int(schema.get("precision", MAX_DECIMAL_PRECISION))
+        return pa.decimal128(min(precision, MAX_DECIMAL_PRECISION), scale)
+    return None
+
+
+def arrow_type(schema: dict[str, Any]) -> pa.DataType:
+    """The Arrow type for one JSON-schema property."""
+    schema = resolve_union(schema)
+    decimal = decimal_type(schema)
+    if decimal is not None:
+        return decimal
+    types = non_null_types(schema)
+    if len(types) != 1:
+        if set(types) == {"integer", "number"}:
+            return pa.float64()
+        return JSON_TEXT
+    (kind,) = types
+    if kind == "integer":
+        return pa.int64()
+    if kind == "number":
+        return pa.float64()
+    if kind == "boolean":
+        return pa.bool_()
+    if kind == "string":
+        return {
+            "date-time": pa.timestamp("us", tz="UTC"),
+            "date": pa.date32(),
+            "time": pa.time64("us"),
+        }.get(schema.get("format", ""), pa.string())
+    if kind == "object":
+        return struct_type(schema)
+    if kind == "array":
+        items = schema.get("items")
+        if isinstance(items, dict) and (non_null_types(resolve_union(items)) or "anyOf" in items):
+            return pa.list_(arrow_type(items))
+        return JSON_TEXT
+    return JSON_TEXT
+
+
+def struct_type(schema: dict[str, Any]) -> pa.DataType:
+    """A struct when the object's properties are fully described, else JSON text."""
+    properties = schema.get("properties")
+    additional = schema.get("additionalProperties", False)
+    if not properties or additional not in (False, None):
+        return JSON_TEXT
+    return pa.struct([pa.field(name, arrow_type(sub)) for name, sub in properties.items()])
+
+
+def arrow_field(name: str, schema: dict[str, Any]) -> pa.Field:
+    data_type = arrow_type(schema)
+    metadata = None
+    if data_type == JSON_TEXT and non_null_types(resolve_union(schema)) != ["string"]:
+        metadata = {JSON_TEXT_KEY: b"true"}
+    return pa.field(name, data_type, nullable=True, metadata=metadata)
+
+
+def arrow_schema(json_schema: dict[str, Any]) -> pa.Schema:
+    """The Arrow schema for a stream: its properties, then the _sdc metadata columns."""
+    fields = [
+        arrow_field(name, prop)
+        for name, prop in json_schema.get("properties", {}).items()
+        if name not in SDC_COLUMNS
+    ]
+    fields += [pa.field(name, data_type) for name, data_type in SDC_COLUMNS.items()]
+    return pa.schema(fields)
+
+
+def schema_hash(schema: pa.Schema) -> str:
+    """A stable short hash of an Arrow schema (names and types, not metadata)."""
+    text = json.dumps([[field.name, str(field.type)] for field in schema])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def schema_columns(schema: pa.Schema) -> dict[str, str]:
+    """Column name -> type text, the form the schema history stores and compares."""
+    return {field.name: str(field.type) for field in schema}
+
+
+def schema_diff(old: dict[str, str] | None, new: dict[str, str]) -> dict[str, list[str]]:
+    """Columns added, removed and changed (old -> new type) between two schema versions."""
+    old = old or {}
+    return {
+        "added": [name for name in new if name not in old],
+        "removed": [name for name in old if name not in new],
+        "changed": [
+            f"{name}: {old[name]} -> {new[name]}"
+            for name in new
+            if name in old and old[name] != new[name]
+        ],
+    }

@@ -1,0 +1,190 @@
+"""One stream's buffer and the Parquet files it commits.
+
+Records are buffered as the dicts the SDK hands over and converted column-wise when the
+buffer is flushed (by rows or estimated bytes). The SDK's per-record JSON-schema
+validation and timestamp parsing are skipped on purpose: they cost most of a target's
+CPU, and the Arrow conversion enforces the same types with a clear error instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
+from singer_sdk.sinks import Sink
+
+from target_minio_parquet.arrow_schema import arrow_schema
+from target_minio_parquet.columns import (
+    conform_table,
+    epoch_seconds_to_timestamps,
+    records_to_table,
+)
+from target_minio_parquet.manifest import record_schema_version
+from target_minio_parquet.storage import safe_name
+
+if TYPE_CHECKING:
+    from target_minio_parquet.target import TargetMinioParquet
+
+BYTES_SAMPLE_EVERY = 1000
+
+
+class ParquetSink(Sink):
+    """Buffers a stream's records and commits them as typed Parquet files."""
+
+    def __init__(self, target: TargetMinioParquet, stream_name: str, schema: dict, key_properties):
+        super().__init__(target, stream_name, schema, key_properties)
+        self.lake_target = target
+        self.arrow_schema = arrow_schema(schema)
+        self._payload_schema = pa.schema(
+            [f for f in self.arrow_schema if f.name not in ("_sdc_received_at", "_sdc_batched_at")]
+        )
+        self._records: list[dict[str, Any]] = []
+        self._received: list[float] = []
+        self._bytes_per_record = 256.0
+        self._schema_version: str | None = None
+        self.manifest = target.manifest_for(stream_name)
+
+    # -- buffering ----------------------------------------------------------------------
+
+    @property
+    def max_size(self) -> int:
+        return int(self.config.get("max_buffer_rows", 100_000))
+
+    @property
+    def is_full(self) -> bool:
+        buffered_bytes = len(self._records) * self._bytes_per_record
+        return self.current_size >= self.max_size or buffered_bytes >= int(
+            self.config.get("max_buffer_bytes", 128 * 1024 * 1024)
+        )
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Always on: every bronze row carries its lineage timestamps."""
+        return True
+
+    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+        record["_sdc_extracted_at"] = message.get("time_extracted")
+        record["_sdc_table_version"] = message.get("version")
+        self._received.append(time.time())
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        return record
+
+    def process_record(self, record: dict, context: dict) -> None:
+        if len(self._records) % BYTES_SAMPLE_EVERY == 0:
+            self._bytes_per_record = max(64.0, len(json.dumps(record, default=str)) * 1.5)
+        self._records.append(record)
+
+    def process_batch(self, context: dict) -> None:
+        if not self._records:
+            return
+        records, received = self._records, self._received
+        self._records, self._received = [], []
+        try:
+            table = records_to_table(records, self._payload_schema)
+        except ValueError as error:
+            raise ValueError(f"stream '{self.stream_name}': {error}") from error
+        self._commit(table, received)
+
+    # -- BATCH messages -----------------------------------------------------------------
+
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files) -> None:
+        """BATCH files are committed like buffered records, typed by the stream's SCHEMA."""
+        self.lake_target.drain_one(self)  # keep file order = message order
+        for path in files:
+            head, tail = StorageTarget.split_url(path)
+            storage = self.batch_config.storage if self.batch_config else None
+            file_storage = storage or StorageTarget.from_url(head)
+            with file_storage.open(tail, mode="rb") as handle:
+                if encoding.format == BatchFileFormat.PARQUET:
+                    table = conform_table(pq.read_table(handle), self._payload_schema)
+                elif encoding.format == BatchFileFormat.JSONL:
+                    opener = _gunzip if encoding.compression == "gzip" else _identity
+                    rows = [json.loads(line) for line in opener(handle) if line.strip()]
+                    table = records_to_table(rows, self._payload_schema)
+                else:
+                    raise NotImplementedError(f"unsupported BATCH encoding {encoding.format}")
+            self.record_counter_metric.increment(table.num_rows)
+            self._commit(table, [time.time()] * table.num_rows)
+
+    # -- committing ---------------------------------------------------------------------
+
+    def _commit(self, payload: pa.Table, received: list[float]) -> None:
+        batched_at = dt.datetime.now(dt.UTC)
+        table = self._with_metadata_columns(payload, received, batched_at)
+        target = self.lake_target
+        if self._schema_version is None:
+            self._schema_version = record_schema_version(
+                target.lake, target.source_name, self.stream_name, self.arrow_schema
+            )
+        key = target.bookmark_key(self.stream_name)
+        if key and key in table.column_names and table.num_rows:
+            bounds = pc.min_max(table.column(key))
+            self.manifest.replication_key = key
+            self.manifest.observe_replication_values(bounds["min"].as_py(), bounds["max"].as_py())
+        for partition, part in self._partitions(table, batched_at):
+            relative = (
+                f"{safe_name(target.source_name)}/{safe_name(self.stream_name)}/{partition}/"
+                f"{target.next_file_name()}"
+            )
+            written = target.lake.write_parquet(
+                relative,
+                part,
+                compression=self.config.get("compression", "zstd"),
+                row_group_size=int(self.config.get("row_group_size", 100_000)),
+            )
+            self.manifest.add_file(written, self._schema_version)
+            self.logger.info("committed %s rows to %s", written["rows"], written["path"])
+
+    def _with_metadata_columns(
+        self, payload: pa.Table, received: list[float], batched_at: dt.datetime
+    ) -> pa.Table:
+        rows = payload.num_rows
+        received_array = epoch_seconds_to_timestamps(received[:rows] or [None] * rows)
+        batched_array = pa.array([batched_at] * rows, type=pa.timestamp("us", tz="UTC"))
+        sequence = self.lake_target.next_sequences(rows)
+        columns = []
+        for field in self.arrow_schema:
+            if field.name == "_sdc_received_at":
+                columns.append(received_array)
+            elif field.name == "_sdc_batched_at":
+                columns.append(batched_array)
+            elif field.name == "_sdc_sequence":
+                columns.append(sequence)
+            else:
+                columns.append(payload.column(field.name))
+        return pa.Table.from_arrays(columns, schema=self.arrow_schema)
+
+    def _partitions(self, table: pa.Table, batched_at: dt.datetime):
+        field_name = (self.config.get("partition_by") or {}).get(self.stream_name)
+        if not field_name or field_name not in table.column_names:
+            yield f"_sdc_extracted_date={batched_at:%Y-%m-%d}", table
+            return
+        column = table.column(field_name)
+        if not (pa.types.is_timestamp(column.type) or pa.types.is_date32(column.type)):
+            raise ValueError(
+                f"partition_by for '{self.stream_name}' names '{field_name}', which is "
+                f"{column.type}; use a date or date-time field"
+            )
+        months = pc.fill_null(pc.strftime(column, format="%Y-%m"), "__null__")
+        for month in pc.unique(months).to_pylist():
+            yield (
+                f"{safe_name(field_name)}_month={month}",
+                table.filter(pc.equal(months, month)),
+            )
+
+
+def _identity(handle):
+    return handle
+
+
+def _gunzip(handle):
+    import gzip
+
+    return gzip.open(handle)

@@ -1,0 +1,136 @@
+"""Where the lake lives: one pyarrow filesystem for a local directory or S3/MinIO.
+
+Files become visible under their final name only when complete: locally they are written
+to a hidden temporary name and renamed (atomic on POSIX); on S3 the object exists only
+once its single PUT or completed multipart upload succeeds, so a killed writer leaves no
+partial object under a final key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(name: str) -> str:
+    """A path segment that cannot escape its parent or contain separators."""
+    cleaned = SAFE_NAME.sub("_", name).lstrip(".")
+    return cleaned or "_"
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """The parsed `destination` setting; secrets stay out of repr."""
+
+    root: str  # path inside the filesystem, without scheme
+    is_s3: bool
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    path_style: bool = True
+    verify_tls: bool = True
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LakeLocation:
+        destination = str(config.get("destination") or "output/lake")
+        if destination.startswith("s3://"):
+            return cls(
+                root=destination.removeprefix("s3://").rstrip("/"),
+                is_s3=True,
+                endpoint_url=config.get("s3_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
+                region=config.get("aws_region") or "us-east-1",
+                path_style=bool(config.get("s3_path_style", True)),
+                verify_tls=bool(config.get("s3_verify_tls", True)),
+                access_key=config.get("aws_access_key_id"),
+                secret_key=config.get("aws_secret_access_key"),
+            )
+        return cls(root=os.path.abspath(destination).rstrip("/"), is_s3=False)
+
+    def filesystem(self) -> pafs.FileSystem:
+        if not self.is_s3:
+            return pafs.LocalFileSystem()
+        options: dict[str, Any] = {"region": self.region}
+        if self.access_key and self.secret_key:
+            options |= {"access_key": self.access_key, "secret_key": self.secret_key}
+        if self.endpoint_url:
+            scheme, _, host = self.endpoint_url.partition("://")
+            options |= {"endpoint_override": host or scheme, "scheme": scheme if host else "https"}
+        options["force_virtual_addressing"] = not self.path_style
+        if not self.verify_tls:
+            options["tls_verify_certificates"] = False  # pyarrow >= 20
+        try:
+            return pafs.S3FileSystem(**options)
+        except TypeError:
+            options.pop("tls_verify_certificates", None)
+            return pafs.S3FileSystem(**options)
+
+    def uri(self, path: str) -> str:
+        return f"s3://{path}" if self.is_s3 else path
+
+
+class Lake:
+    """Writes files atomically under the lake root and reports what it wrote."""
+
+    def __init__(self, location: LakeLocation) -> None:
+        self.location = location
+        self.fs = location.filesystem()
+
+    def path(self, *segments: str) -> str:
+        return "/".join([self.location.root, *segments])
+
+    def write_parquet(
+        self, relative: str, table: pa.Table, compression: str, row_group_size: int
+    ) -> dict[str, Any]:
+        """Write one Parquet file atomically; returns its path, rows, bytes and sha256."""
+        final = self.path(relative)
+        directory = final.rsplit("/", 1)[0]
+        self.fs.create_dir(directory, recursive=True)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression=compression, row_group_size=row_group_size)
+        data = sink.getvalue()
+        self._put(final, data)
+        return {
+            "path": self.location.uri(final),
+            "rows": table.num_rows,
+            "bytes": data.size,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+
+    def write_text(self, relative: str, text: str) -> str:
+        final = self.path(relative)
+        self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+        self._put(final, pa.py_buffer(text.encode()))
+        return self.location.uri(final)
+
+    def read_text(self, relative: str) -> str | None:
+        try:
+            with self.fs.open_input_stream(self.path(relative)) as stream:
+                return stream.read().decode()
+        except (FileNotFoundError, OSError):
+            return None
+
+    def list_files(self, relative_dir: str) -> list[str]:
+        selector = pafs.FileSelector(self.path(relative_dir), allow_not_found=True)
+        return sorted(info.path for info in self.fs.get_file_info(selector) if info.is_file)
+
+    def _put(self, final: str, data: pa.Buffer) -> None:
+        if self.location.is_s3:
+            with self.fs.open_output_stream(final) as stream:  # one PUT / multipart upload
+                stream.write(data)
+            return
+        directory, name = final.rsplit("/", 1)
+        temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+        with self.fs.open_output_stream(temporary) as stream:
+            stream.write(data)
+        self.fs.move(temporary, final)

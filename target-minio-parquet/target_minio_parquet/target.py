@@ -1,0 +1,167 @@
+"""target-minio-parquet: Singer target for a typed, atomic Parquet bronze lake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import time
+import uuid
+from functools import cached_property
+
+import pyarrow as pa
+from singer_sdk import typing as th
+from singer_sdk.target_base import Target
+
+from target_minio_parquet.manifest import StreamManifest
+from target_minio_parquet.sink import ParquetSink
+from target_minio_parquet.storage import Lake, LakeLocation
+
+
+class TargetMinioParquet(Target):
+    """Writes every stream as Parquet under `<destination>/<source>/<stream>/<partition>/`."""
+
+    name = "target-minio-parquet"
+    default_sink_class = ParquetSink
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "destination",
+            th.StringType,
+            default="output/lake",
+            description="Local directory, or s3://bucket/prefix, that holds the bronze lake.",
+        ),
+        th.Property(
+            "s3_endpoint_url",
+            th.StringType,
+            description="S3/MinIO endpoint such as http://127.0.0.1:9000 (default: "
+            "AWS_ENDPOINT_URL, else AWS).",
+        ),
+        th.Property("aws_access_key_id", th.StringType, secret=True, description="S3 access key."),
+        th.Property(
+            "aws_secret_access_key", th.StringType, secret=True, description="S3 secret key."
+        ),
+        th.Property("aws_region", th.StringType, default="us-east-1", description="S3 region."),
+        th.Property(
+            "s3_path_style",
+            th.BooleanType,
+            default=True,
+            description="Path-style addressing (needed by MinIO).",
+        ),
+        th.Property(
+            "s3_verify_tls", th.BooleanType, default=True, description="Verify TLS certificates."
+        ),
+        th.Property(
+            "source_name",
+            th.StringType,
+            description="Folder for this source in the lake. Default: MELTANO_EXTRACTOR_NAMESPACE"
+            " or MELTANO_EXTRACTOR_NAME from Meltano, else 'default'.",
+        ),
+        th.Property(
+            "partition_by",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Stream name -> date or date-time field: partition that stream by the "
+            "field's month (`<field>_month=YYYY-MM`) instead of the extraction date.",
+        ),
+        th.Property(
+            "max_buffer_rows",
+            th.IntegerType,
+            default=100_000,
+            description="Rows buffered per stream before a file is written (also the most "
+            "rows one file holds).",
+        ),
+        th.Property(
+            "max_buffer_bytes",
+            th.IntegerType,
+            default=128 * 1024 * 1024,
+            description="Estimated bytes buffered per stream before a file is written.",
+        ),
+        th.Property(
+            "row_group_size", th.IntegerType, default=100_000, description="Parquet row group size."
+        ),
+        th.Property(
+            "compression",
+            th.StringType,
+            default="zstd",
+            allowed_values=["zstd", "snappy", "gzip", "lz4", "brotli", "none"],
+            description="Parquet compression codec.",
+        ),
+        th.Property(
+            "write_manifests",
+            th.BooleanType,
+            default=True,
+            description="Write a manifest per stream per run and the schema history under _meta/.",
+        ),
+        th.Property(
+            "state_flush_seconds",
+            th.IntegerType,
+            default=60,
+            description="On a STATE message, commit all buffers (and forward the STATE) when "
+            "this long has passed since the last commit, so long runs checkpoint regularly.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        started = dt.datetime.now(dt.UTC)
+        self.run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self._file_numbers = itertools.count(1)
+        self._sequence_base = int(started.timestamp() * 1000) * 1_000_000
+        self._sequence_next = 0
+        self._manifests: dict[str, StreamManifest] = {}
+        self._bookmark_keys: dict[str, str] = {}
+        self._last_commit = time.monotonic()
+
+    @cached_property
+    def lake(self) -> Lake:
+        return Lake(LakeLocation.from_config(dict(self.config)))
+
+    @cached_property
+    def source_name(self) -> str:
+        return (
+            self.config.get("source_name")
+            or os.environ.get("MELTANO_EXTRACTOR_NAMESPACE")
+            or os.environ.get("MELTANO_EXTRACTOR_NAME")
+            or "default"
+        )
+
+    def next_file_name(self) -> str:
+        return f"{self.run_id}-{next(self._file_numbers):05d}.parquet"
+
+    def next_sequences(self, count: int) -> pa.Array:
+        start = self._sequence_base + self._sequence_next
+        self._sequence_next += count
+        return pa.array(range(start, start + count), type=pa.int64())
+
+    def manifest_for(self, stream_name: str) -> StreamManifest:
+        if stream_name not in self._manifests:
+            self._manifests[stream_name] = StreamManifest(
+                run_id=self.run_id, source=self.source_name, stream=stream_name
+            )
+        return self._manifests[stream_name]
+
+    def bookmark_key(self, stream_name: str) -> str | None:
+        return self._bookmark_keys.get(stream_name)
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        bookmarks = message_dict.get("bookmark_properties") or []
+        if bookmarks:
+            self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
+        super()._process_schema_message(message_dict)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        flush_after = int(self.config.get("state_flush_seconds", 60))
+        if time.monotonic() - self._last_commit >= flush_after:
+            self.drain_all()  # commits every buffer, then forwards the latest STATE
+            self._last_commit = time.monotonic()
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        if self.config.get("write_manifests", True):
+            for manifest in self._manifests.values():
+                manifest.write(self.lake, status="complete")
+
+
+if __name__ == "__main__":
+    TargetMinioParquet.cli()

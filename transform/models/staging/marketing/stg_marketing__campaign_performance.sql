@@ -1,0 +1,19 @@
+with source as (
+    {{ latest_version(source('marketing', 'campaign_performance'), '"date", campaign_id', '_sdc_batched_at desc, _sdc_source_lineno desc') }}
+),
+
+renamed as (
+    select
+        {{ surrogate_key(['"date"', 'campaign_id']) }} as performance_id,
+        cast("date" as date) as performance_date,
+        campaign_id,
+        trim(campaign_name) as campaign_name,
+        lower(trim(channel)) as channel,
+        conversions,
+        revenue_attributed,
+        _sdc_source_file as source_file,
+        _sdc_source_lineno as source_lineno
+    from source
+)
+
+select * from renamed
