@@ -7,6 +7,7 @@ schema version has the same Arrow schema. Rules:
 |---------------------------------------------------------|------------------------------|
 | integer                                                 | int64                        |
 | string, format x-singer.decimal, precision P, scale S   | decimal128(P, S)             |
+|   (or x-sql-datatype-properties {precision, scale})     |                              |
 | number with multipleOf 10^-S (precision P or 38)        | decimal128(P, S)             |
 | string, format x-singer.decimal without precision       | string (the exact text)      |
 | number                                                  | float64                      |
@@ -77,7 +78,9 @@ def decimal_type(schema: dict[str, Any]) -> pa.DataType | None:
     """decimal128(P, S) for a decimal property, None when it is not one."""
     types = non_null_types(schema)
     if "string" in types and schema.get("format") == DECIMAL_FORMAT:
-        precision, scale = schema.get("precision"), schema.get("scale")
+        extension = schema.get("x-sql-datatype-properties") or {}
+        precision = schema.get("precision", extension.get("precision"))
+        scale = schema.get("scale", extension.get("scale"))
         if precision is None:
             return None
         return pa.decimal128(min(int(precision), MAX_DECIMAL_PRECISION), int(scale or 0))

@@ -1,0 +1,1 @@
+"""Singer tap for the e-commerce PostgreSQL database (and any other Postgres)."""

@@ -1,0 +1,102 @@
+"""Find the tables and views of the configured schemas, and the shape of custom queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from tap_ecommerce_postgres.type_mapping import UDT_TO_TYPE, Column
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+COLUMNS_SQL = """
+select c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, c.udt_name,
+       c.is_nullable = 'YES', c.numeric_precision, c.numeric_scale,
+       col_description((quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, c.ordinal_position),
+       obj_description((quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, 'pg_class')
+from information_schema.columns c
+join information_schema.tables t using (table_schema, table_name)
+where c.table_schema <> all(%(system)s)
+  and (%(schemas)s::text[] is null or c.table_schema = any(%(schemas)s::text[]))
+order by c.table_schema, c.table_name, c.ordinal_position
+"""
+
+PRIMARY_KEYS_SQL = """
+select n.nspname, c.relname, a.attname
+from pg_index i
+join pg_class c on c.oid = i.indrelid
+join pg_namespace n on n.oid = c.relnamespace
+join lateral unnest(i.indkey) with ordinality as k(attnum, ord) on true
+join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+where i.indisprimary and n.nspname <> all(%(system)s)
+order by n.nspname, c.relname, k.ord
+"""
+
+
+@dataclass
+class TableInfo:
+    schema: str
+    name: str
+    is_view: bool = False
+    description: str | None = None
+    columns: list[Column] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)
+
+    @property
+    def stream_name(self) -> str:
+        return f"{self.schema}-{self.name}"
+
+    def relation(self) -> sql.Composable:
+        return sql.Identifier(self.schema, self.name)
+
+
+def discover_tables(conn: psycopg.Connection, schemas: list[str] | None) -> list[TableInfo]:
+    tables: dict[tuple[str, str], TableInfo] = {}
+    params = {"system": list(SYSTEM_SCHEMAS), "schemas": schemas or None}
+    for row in conn.execute(COLUMNS_SQL, params):
+        schema, name, table_type, column, data_type, udt, is_null, prec, scale, comment, doc = row
+        info = tables.setdefault(
+            (schema, name),
+            TableInfo(schema, name, is_view=table_type == "VIEW", description=doc),
+        )
+        info.columns.append(Column(column, data_type, udt, is_null, prec, scale, comment))
+    for schema, name, column in conn.execute(PRIMARY_KEYS_SQL, {"system": list(SYSTEM_SCHEMAS)}):
+        if (schema, name) in tables:
+            tables[(schema, name)].primary_key.append(column)
+    return list(tables.values())
+
+
+def describe_query(conn: psycopg.Connection, query: str) -> list[Column]:
+    """Columns of a custom query, read from its result description (no rows fetched)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("set transaction read only")
+        cur.execute(sql.SQL("select * from ({}) as q limit 0").format(sql.SQL(query)))
+        described = cur.description or []
+        oids = [column.type_code for column in described]
+        names = dict(
+            conn.execute(
+                "select t.oid, coalesce(e.typname, t.typname) || case when t.typelem <> 0 "
+                "and t.typcategory = 'A' then '[]' else '' end "
+                "from pg_type t left join pg_type e on e.oid = t.typelem and t.typcategory = 'A' "
+                "where t.oid = any(%s)",
+                (oids,),
+            ).fetchall()
+        )
+    columns = []
+    for column in described:
+        type_name = names.get(column.type_code, "text")
+        is_array = type_name.endswith("[]")
+        base = UDT_TO_TYPE.get(type_name.removesuffix("[]"), type_name.removesuffix("[]"))
+        columns.append(
+            Column(
+                name=column.name,
+                data_type="ARRAY" if is_array else base,
+                udt_name=f"_{base}" if is_array else base,
+                nullable=True,
+                precision=column.precision if base == "numeric" else None,
+                scale=column.scale if base == "numeric" else None,
+            )
+        )
+    return columns
