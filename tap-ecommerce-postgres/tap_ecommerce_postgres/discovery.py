@@ -14,10 +14,12 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 COLUMNS_SQL = """
 select c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, c.udt_name,
        c.is_nullable = 'YES', c.numeric_precision, c.numeric_scale,
-       col_description((quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, c.ordinal_position),
-       obj_description((quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, 'pg_class')
+       col_description(rel.oid, a.attnum), obj_description(rel.oid, 'pg_class')
 from information_schema.columns c
 join information_schema.tables t using (table_schema, table_name)
+join pg_namespace ns on ns.nspname = c.table_schema
+join pg_class rel on rel.relnamespace = ns.oid and rel.relname = c.table_name
+join pg_attribute a on a.attrelid = rel.oid and a.attname = c.column_name
 where c.table_schema <> all(%(system)s)
   and (%(schemas)s::text[] is null or c.table_schema = any(%(schemas)s::text[]))
 order by c.table_schema, c.table_name, c.ordinal_position
