@@ -164,7 +164,7 @@ class ParquetSink(Sink):
     def _partitions(self, table: pa.Table, batched_at: dt.datetime):
         field_name = (self.config.get("partition_by") or {}).get(self.stream_name)
         if not field_name or field_name not in table.column_names:
-            yield f"_sdc_extracted_date={batched_at:%Y-%m-%d}", table
+            yield f"extracted_date={batched_at:%Y-%m-%d}", table
             return
         column = table.column(field_name)
         if not (pa.types.is_timestamp(column.type) or pa.types.is_date32(column.type)):

@@ -94,8 +94,6 @@ class Lake:
     ) -> dict[str, Any]:
         """Write one Parquet file atomically; returns its path, rows, bytes and sha256."""
         final = self.path(relative)
-        directory = final.rsplit("/", 1)[0]
-        self.fs.create_dir(directory, recursive=True)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression=compression, row_group_size=row_group_size)
         data = sink.getvalue()
@@ -109,7 +107,6 @@ class Lake:
 
     def write_text(self, relative: str, text: str) -> str:
         final = self.path(relative)
-        self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
         self._put(final, pa.py_buffer(text.encode()))
         return self.location.uri(final)
 
@@ -130,6 +127,7 @@ class Lake:
                 stream.write(data)
             return
         directory, name = final.rsplit("/", 1)
+        self.fs.create_dir(directory, recursive=True)  # S3 has no directories to create
         temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
         with self.fs.open_output_stream(temporary) as stream:
             stream.write(data)

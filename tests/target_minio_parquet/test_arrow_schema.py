@@ -1,0 +1,90 @@
+"""The JSON-schema -> Arrow mapping, one rule at a time (pure functions)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from target_minio_parquet.arrow_schema import (
+    JSON_TEXT_KEY,
+    arrow_field,
+    arrow_schema,
+    arrow_type,
+    decimal_scale_from_multiple_of,
+    schema_diff,
+)
+
+DECIMAL = {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 12, "scale": 2}
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "integer"}, pa.int64()),
+        ({"type": ["integer", "null"]}, pa.int64()),
+        ({"type": "number"}, pa.float64()),
+        ({"type": ["number", "null"], "multipleOf": 0.01}, pa.decimal128(38, 2)),
+        (DECIMAL, pa.decimal128(12, 2)),
+        (
+            {
+                "type": "string",
+                "format": "x-singer.decimal",
+                "x-sql-datatype-properties": {"precision": 5, "scale": 3},
+            },
+            pa.decimal128(5, 3),
+        ),
+        ({"type": "string", "format": "x-singer.decimal"}, pa.string()),
+        ({"type": "string", "format": "date-time"}, pa.timestamp("us", tz="UTC")),
+        ({"type": "string", "format": "date"}, pa.date32()),
+        ({"type": "string", "format": "time"}, pa.time64("us")),
+        ({"type": "boolean"}, pa.bool_()),
+        ({"type": "string"}, pa.string()),
+        (
+            {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+            pa.timestamp("us", tz="UTC"),
+        ),
+        ({"type": "array", "items": {"type": "integer"}}, pa.list_(pa.int64())),
+        ({"type": "array"}, pa.string()),
+        (
+            {"type": "object", "properties": {"a": {"type": "integer"}, "b": DECIMAL}},
+            pa.struct([pa.field("a", pa.int64()), pa.field("b", pa.decimal128(12, 2))]),
+        ),
+        ({"type": "object"}, pa.string()),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "additionalProperties": True,
+            },
+            pa.string(),
+        ),
+        ({"type": ["integer", "number"]}, pa.float64()),
+        ({"type": ["string", "integer"]}, pa.string()),
+        ({}, pa.string()),
+    ],
+)
+def test_arrow_type(schema: dict, expected: pa.DataType) -> None:
+    assert arrow_type(schema) == expected
+
+
+def test_free_form_objects_are_marked_as_json_text() -> None:
+    assert arrow_field("meta", {"type": "object"}).metadata == {JSON_TEXT_KEY: b"true"}
+    assert arrow_field("name", {"type": "string"}).metadata is None
+
+
+def test_multiple_of_must_be_a_power_of_ten() -> None:
+    assert decimal_scale_from_multiple_of(0.001) == 3
+    assert decimal_scale_from_multiple_of(1) == 0
+    assert decimal_scale_from_multiple_of(0.25) is None
+    assert arrow_type({"type": "number", "multipleOf": 0.25}) == pa.float64()
+
+
+def test_stream_schema_ends_with_the_metadata_columns() -> None:
+    schema = arrow_schema({"properties": {"id": {"type": "integer"}, "_sdc_deleted_at": {}}})
+    assert schema.names[0] == "id"
+    assert schema.names.count("_sdc_deleted_at") == 1
+    assert schema.field("_sdc_batched_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_schema_diff_reports_added_removed_and_changed() -> None:
+    diff = schema_diff({"a": "int64", "b": "string"}, {"a": "double", "c": "string"})
+    assert diff == {"added": ["c"], "removed": ["b"], "changed": ["a: int64 -> double"]}
