@@ -100,7 +100,8 @@ def test_local_round_trip_with_pyarrow_and_duckdb(tmp_path: Path) -> None:
     assert total == Decimal("12345678.90")
     assert zone_type == "TIMESTAMP WITH TIME ZONE"
     brand = conn.execute(
-        f"select json_extract_string(metadata, '$.order_id') from read_parquet('{files[0]}') where id = 1"
+        "select json_extract_string(metadata, '$.order_id')"
+        f" from read_parquet('{files[0]}') where id = 1"
     ).fetchone()[0]
     assert brand == "42"
     manifests = list(lake.glob("_meta/manifests/source=shop/stream=public-orders/*.jsonl"))
@@ -162,8 +163,8 @@ def test_schema_change_mid_stream_starts_a_new_file_and_is_recorded(tmp_path: Pa
     rows = (
         duckdb.connect()
         .execute(
-            f"select count(*), count(coupon) from read_parquet('{lake}/shop/public-orders/*/*.parquet',"
-            " union_by_name = true)"
+            "select count(*), count(coupon) from read_parquet("
+            f"'{lake}/shop/public-orders/*/*.parquet', union_by_name = true)"
         )
         .fetchone()
     )
