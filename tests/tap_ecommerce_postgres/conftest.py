@@ -1,0 +1,82 @@
+"""A scratch copy of the shop database per test module, so tests may change data freely."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from elt_sandbox.shop.seed import seed
+
+from tests.conftest import TEST_SCALE
+
+TAP = str(Path(sys.executable).parent / "tap-ecommerce-postgres")
+
+
+def connect(env: dict[str, str], dbname: str) -> psycopg.Connection:
+    return psycopg.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env["PGPASSWORD"],
+        dbname=dbname,
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def scratch_db(pg_env: dict[str, str]) -> Iterator[str]:
+    name = f"tap_pg_{uuid.uuid4().hex[:8]}"
+    with connect(pg_env, "postgres") as admin:
+        admin.execute(f'create database "{name}"')
+    with connect(pg_env, name) as conn:
+        seed(conn, TEST_SCALE)
+    yield name
+    with connect(pg_env, "postgres") as admin:
+        admin.execute(f'drop database "{name}" with (force)')
+
+
+@pytest.fixture()
+def scratch_conn(pg_env: dict[str, str], scratch_db: str) -> Iterator[psycopg.Connection]:
+    with connect(pg_env, scratch_db) as conn:
+        yield conn
+
+
+@pytest.fixture()
+def tap_config(pg_env: dict[str, str], scratch_db: str) -> dict:
+    return {
+        "host": pg_env["PGHOST"],
+        "port": int(pg_env["PGPORT"]),
+        "user": pg_env["PGUSER"],
+        "password": pg_env["PGPASSWORD"],
+        "database": scratch_db,
+        "schemas": ["public"],
+    }
+
+
+def run_tap(
+    config: dict, tmp_path: Path, state: dict | None = None, extra: list[str] | None = None
+) -> tuple[list[dict], subprocess.CompletedProcess]:
+    config_file = tmp_path / f"tap-{uuid.uuid4().hex[:6]}.json"
+    config_file.write_text(json.dumps(config))
+    argv = [TAP, "--config", str(config_file), *(extra or [])]
+    if state is not None:
+        state_file = tmp_path / f"state-{uuid.uuid4().hex[:6]}.json"
+        state_file.write_text(json.dumps(state))
+        argv += ["--state", str(state_file)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()], result
+
+
+def records(messages: list[dict], stream: str) -> list[dict]:
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def last_state(messages: list[dict]) -> dict:
+    return [m["value"] for m in messages if m["type"] == "STATE"][-1]

@@ -1,0 +1,67 @@
+"""Edge values of every supported type, compared value by value with what the tap emits."""
+
+from __future__ import annotations
+
+from tests.tap_ecommerce_postgres.conftest import records, run_tap
+
+SETUP = """
+drop table if exists fidelity;
+drop type if exists mood;
+create type mood as enum ('sad', 'ok', 'happy');
+create table fidelity (
+    id int primary key,
+    small smallint, big bigint, money_exact numeric(38, 10), free_numeric numeric,
+    real_value real, double_value double precision, flag boolean,
+    naive timestamp, zoned timestamptz, day date, clock time,
+    doc json, docb jsonb, ints int[], texts text[], uid uuid, raw bytea, feeling mood, note text
+);
+insert into fidelity values
+ (1, -32768, 9223372036854775807, 1234567890123456789012345678.0123456789, 0.000000000000000000001,
+  1.5, 2.25, true, '2025-03-09 02:30:00.123456', '2025-11-28 23:59:59.999999-05', '2024-02-29',
+  '23:59:59.999999', '{"a": [1, {"b": null}]}', '{"z": {"y": "ü"}}', '{1,2,null}', '{"a,b",""}',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff', 'happy', 'Zoë 東京 🚀 "quoted" \\ back'),
+ (2, null, null, 'NaN', 'NaN', 'NaN', 'Infinity', false, 'infinity', '-infinity', 'infinity',
+  null, 'null', '[]', '{}', '{}', null, null, null, ''),
+ (3, 0, 0, -0.0000000001, -1e-3, 0, 0, null, '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00',
+  '0001-01-01', '00:00:00', '3', '"text"', null, null, null, '\\x', 'sad', null);
+"""
+
+
+def test_every_type_keeps_its_value(tap_config, scratch_conn, tmp_path) -> None:
+    scratch_conn.execute(SETUP)
+    messages, _ = run_tap(tap_config, tmp_path)
+    rows = {row["id"]: row for row in records(messages, "public-fidelity")}
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "public-fidelity")
+    properties = schema["schema"]["properties"]
+    one, two, three = rows[1], rows[2], rows[3]
+
+    assert one["small"] == -32768 and one["big"] == 9223372036854775807
+    assert one["money_exact"] == "1234567890123456789012345678.0123456789"
+    assert properties["money_exact"]["x-sql-datatype-properties"] == {"precision": 38, "scale": 10}
+    assert one["free_numeric"] == "0.000000000000000000001"
+    assert "precision" not in properties["free_numeric"]
+    assert three["money_exact"] == "-0.0000000001"
+    assert two["money_exact"] is None and two["free_numeric"] is None  # NaN -> null
+    assert one["real_value"] == 1.5 and one["double_value"] == 2.25
+    assert one["flag"] is True and two["flag"] is False and three["flag"] is None
+
+    assert one["naive"] == "2025-03-09T02:30:00.123456+00:00"
+    assert one["zoned"] == "2025-11-29T04:59:59.999999+00:00"
+    assert two["naive"] == "9999-12-31T23:59:59.999999+00:00"  # +infinity clamped
+    assert two["zoned"] == "0001-01-01T00:00:00+00:00"  # -infinity clamped
+    assert three["naive"] == "0001-01-01T00:00:00+00:00"
+    assert three["zoned"] == "9999-12-31T23:59:59.999999+00:00"
+    assert one["day"] == "2024-02-29" and two["day"] == "9999-12-31"
+    assert three["day"] == "0001-01-01"
+    assert one["clock"] == "23:59:59.999999"
+    assert properties["clock"]["format"] == "time"
+
+    assert one["doc"] == {"a": [1, {"b": None}]} and one["docb"] == {"z": {"y": "ü"}}
+    assert two["docb"] == [] and three["doc"] == 3 and three["docb"] == "text"
+    assert one["ints"] == [1, 2, None] and one["texts"] == ["a,b", ""]
+    assert two["ints"] == [] and three["ints"] is None
+    assert properties["ints"]["items"]["type"] == ["integer", "null"]
+    assert one["uid"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert one["raw"] == "\\x00ff" and three["raw"] == "\\x"
+    assert one["feeling"] == "happy"
+    assert one["note"] == 'Zoë 東京 🚀 "quoted" \\ back' and two["note"] == ""
