@@ -1,0 +1,194 @@
+"""A year (2025) of Google Sheets exports, split into ISO-week files, with known bad rows.
+
+Valid content is exact and deterministic: 365 marketing_spend rows (one per day) and
+1,200 campaign_performance rows. The formats vary the way spreadsheet exports do (BOM,
+CRLF, "$1,234.56", US dates, a cp1252 file, header case and spacing, blank trailing
+rows). On top of the valid rows, `BAD_ROWS` adds deliberately broken lines; the manifest
+records, per file, the good row count and each bad row's line and reason code, so tests
+can reconcile the tap's output exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+SEED = 2025
+YEAR_START = dt.date(2025, 1, 1)
+DAYS = 365
+CAMPAIGNS = [
+    ("CMP-001", "Winter Sale", "google_ads"),
+    ("CMP-002", "Brand Search", "google_ads"),
+    ("CMP-003", "Retargeting", "facebook"),
+    ("CMP-004", "Lookalike Audiences", "facebook"),
+    ("CMP-005", "Stories Launch", "instagram"),
+    ("CMP-006", "Newsletter", "email"),
+    ("CMP-007", "Black Friday", "email"),
+    ("CMP-008", "Creators", "tiktok"),
+]
+SPEND_HEADER = ["date", "channel", "campaign_name", "spend", "impressions", "clicks"]
+PERFORMANCE_HEADER = [
+    "date", "campaign_id", "campaign_name", "channel", "conversions", "revenue_attributed",
+]  # fmt: skip
+
+
+@dataclass
+class ExportFile:
+    """One CSV file: its rows as text cells, and how to write them."""
+
+    name: str
+    stream: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    bad: list[dict] = field(default_factory=list)  # {"line": n, "reason": code}
+    encoding: str = "utf-8"
+    bom: bool = False
+    newline: str = "\n"
+    trailing_blank_lines: int = 0
+
+    def render(self) -> bytes:
+        lines = [",".join(self.header)] + [",".join(_quote(c) for c in row) for row in self.rows]
+        text = self.newline.join(lines) + self.newline + self.newline * self.trailing_blank_lines
+        data = text.encode(self.encoding)
+        return (b"\xef\xbb\xbf" + data) if self.bom else data
+
+    @property
+    def good(self) -> int:
+        return len(self.rows) - len(self.bad)
+
+
+def _quote(cell: str) -> str:
+    return f'"{cell}"' if ("," in cell or '"' in cell) and not cell.startswith('"') else cell
+
+
+def _week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _money(value: Decimal, style: str) -> str:
+    if style == "dollar":
+        return f"${value:,.2f}"
+    return f"{value:.2f}"
+
+
+def _date(day: dt.date, style: str) -> str:
+    return f"{day.month}/{day.day}/{day.year}" if style == "us" else day.isoformat()
+
+
+def build_exports(seed: int = SEED) -> list[ExportFile]:
+    """All files, in name order; valid rows first within a file, bad rows appended."""
+    rng = random.Random(seed)
+    files: dict[str, ExportFile] = {}
+
+    def file_for(stream: str, day: dt.date) -> ExportFile:
+        name = f"{stream}_{_week(day)}.csv"
+        if name not in files:
+            week_number = int(_week(day)[-2:])
+            header = SPEND_HEADER if stream == "marketing_spend" else PERFORMANCE_HEADER
+            if week_number % 5 == 0:  # some exports have "Title Case" headers with spaces
+                header = [h.replace("_", " ").title() for h in header]
+            files[name] = ExportFile(
+                name=name,
+                stream=stream,
+                header=header,
+                bom=week_number % 4 == 1,
+                newline="\r\n" if week_number % 3 == 0 else "\n",
+                trailing_blank_lines=2 if week_number % 7 == 0 else 0,
+                encoding="cp1252" if name == "campaign_performance_2025-W20.csv" else "utf-8",
+            )
+        return files[name]
+
+    for offset in range(DAYS):
+        day = YEAR_START + dt.timedelta(days=offset)
+        week_number = int(_week(day)[-2:])
+        date_style = "us" if week_number % 6 == 2 else "iso"
+        money_style = "dollar" if week_number % 4 == 3 else "plain"
+        campaign = CAMPAIGNS[offset % len(CAMPAIGNS)]
+        impressions = rng.randint(800, 60_000)
+        clicks = rng.randint(10, max(11, impressions // 20))
+        spend = Decimal(rng.randint(2_000, 450_000)) / 100
+        file_for("marketing_spend", day).rows.append(
+            [
+                _date(day, date_style),
+                campaign[2],
+                campaign[1],
+                _money(spend, money_style),
+                f"{impressions}",
+                f"{clicks}",
+            ]
+        )
+        per_day = 4 if offset < 105 else 3
+        for campaign_id, name, channel in rng.sample(CAMPAIGNS, per_day):
+            if name == "Winter Sale" and file_for("campaign_performance", day).encoding == "cp1252":
+                name = "Winter Sale – Café"  # en dash and é only exist in cp1252 here
+            revenue = Decimal(rng.randint(0, 2_500_000)) / 100
+            file_for("campaign_performance", day).rows.append(
+                [
+                    _date(day, date_style),
+                    campaign_id,
+                    name,
+                    channel,
+                    str(rng.randint(0, 400)),
+                    _money(revenue, money_style),
+                ]
+            )
+    _add_bad_rows(files)
+    return [files[name] for name in sorted(files)]
+
+
+# (file, cells, reason code): appended after the valid rows of that file.
+BAD_ROWS = [
+    ("marketing_spend_2025-W03.csv", ["2025-13-45", "google_ads", "Winter Sale", "10.00", "100", "5"], "unparseable_date"),
+    ("marketing_spend_2025-W08.csv", ["2025-02-20", "facebook", "Retargeting", "N/A", "100", "5"], "invalid_decimal"),
+    ("marketing_spend_2025-W12.csv", ["2025-03-20", "email", "Newsletter"], "wrong_column_count"),
+    ("marketing_spend_2025-W16.csv", ["2025-04-17", "tiktok", "Creators", "12.00", "100", "5", "extra"], "wrong_column_count"),
+    ("marketing_spend_2025-W26.csv", ["Total", "", "", "9999.99", "", ""], "summary_line"),
+    ("marketing_spend_2025-W33.csv", ["2025-08-14", "instagram", "Stories Launch", "15.00", "-40", "2"], "negative_value"),
+    ("campaign_performance_2025-W05.csv", ["2025-01-30", "CMP-003", "Retargeting", "facebook", "N/A", "10.00"], "invalid_integer"),
+    ("campaign_performance_2025-W21.csv", ["31/05/2025", "CMP-001", "Winter Sale", "google_ads", "3", "10.00"], "unparseable_date"),
+    ("campaign_performance_2025-W40.csv", ["2025-10-02", "CMP-006"], "wrong_column_count"),
+    ("campaign_performance_2025-W44.csv", ["2025-10-30", "CMP-008", "Creators", "tiktok", "-3", "10.00"], "negative_value"),
+]  # fmt: skip
+
+
+def _add_bad_rows(files: dict[str, ExportFile]) -> None:
+    for name, cells, reason in BAD_ROWS:
+        export = files[name]
+        export.rows.append(cells)
+        export.bad.append({"line": len(export.rows) + 1, "reason": reason})  # + header line
+
+
+def manifest(exports: list[ExportFile]) -> dict:
+    return {
+        "files": {
+            export.name: {
+                "stream": export.stream,
+                "good_rows": export.good,
+                "bad_rows": export.bad,
+                "encoding": export.encoding,
+            }
+            for export in exports
+        },
+        "totals": {
+            "marketing_spend": sum(e.good for e in exports if e.stream == "marketing_spend"),
+            "campaign_performance": sum(
+                e.good for e in exports if e.stream == "campaign_performance"
+            ),
+        },
+    }
+
+
+def write_exports(directory: Path) -> dict:
+    """Write every file and `_manifest.json` into `directory`; returns the manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    exports = build_exports()
+    for export in exports:
+        (directory / export.name).write_bytes(export.render())
+    result = manifest(exports)
+    (directory / "_manifest.json").write_text(json.dumps(result, indent=2))
+    return result

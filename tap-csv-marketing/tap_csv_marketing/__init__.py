@@ -1,0 +1,1 @@
+"""Singer tap for the marketing team's CSV exports."""

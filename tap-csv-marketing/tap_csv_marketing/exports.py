@@ -1,0 +1,126 @@
+"""The two export layouts: their columns, types, keys, and how a row becomes a record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tap_csv_marketing.fields import (
+    BadCell,
+    parse_date,
+    parse_decimal,
+    parse_integer,
+    parse_text,
+)
+
+DECIMAL_SCHEMA = {
+    "type": ["string"],
+    "format": "x-singer.decimal",
+    "precision": 18,
+    "scale": 2,
+    "x-sql-datatype-properties": {"precision": 18, "scale": 2},
+}
+DATE_SCHEMA = {"type": ["string"], "format": "date"}
+LINEAGE_SCHEMA = {
+    "_sdc_source_file": {"type": ["string"]},
+    "_sdc_source_lineno": {"type": ["integer"]},
+}
+SUMMARY_WORDS = ("total", "grand total", "sum", "subtotal")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # date | text | decimal | count
+
+
+@dataclass(frozen=True)
+class ExportLayout:
+    stream: str
+    default_pattern: str
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...]
+
+    def schema(self) -> dict[str, Any]:
+        kinds = {
+            "date": DATE_SCHEMA,
+            "text": {"type": ["string"]},
+            "decimal": DECIMAL_SCHEMA,
+            "count": {"type": ["integer"], "minimum": 0},
+        }
+        properties = {c.name: kinds[c.kind] for c in self.columns}
+        return {"type": "object", "properties": {**properties, **LINEAGE_SCHEMA}}
+
+
+LAYOUTS = {
+    "marketing_spend": ExportLayout(
+        "marketing_spend",
+        "marketing_spend*.csv",
+        (
+            Column("date", "date"),
+            Column("channel", "text"),
+            Column("campaign_name", "text"),
+            Column("spend", "decimal"),
+            Column("impressions", "count"),
+            Column("clicks", "count"),
+        ),
+        ("date", "channel", "campaign_name"),
+    ),
+    "campaign_performance": ExportLayout(
+        "campaign_performance",
+        "campaign_performance*.csv",
+        (
+            Column("date", "date"),
+            Column("campaign_id", "text"),
+            Column("campaign_name", "text"),
+            Column("channel", "text"),
+            Column("conversions", "count"),
+            Column("revenue_attributed", "decimal"),
+        ),
+        ("date", "campaign_id"),
+    ),
+}
+
+
+def cell_parser(kind: str, day_first: bool, decimal_comma: bool) -> Callable[[str], Any]:
+    if kind == "date":
+        return lambda text: parse_date(text, day_first).isoformat()
+    if kind == "decimal":
+        return lambda text: str(parse_decimal(text, 2, decimal_comma))
+    if kind == "count":
+
+        def count(text: str) -> int:
+            value = parse_integer(text, decimal_comma)
+            if value < 0:
+                raise BadCell("negative_value", f"{text!r} is negative")
+            return value
+
+        return count
+    return parse_text
+
+
+def type_row(
+    layout: ExportLayout,
+    positions: dict[str, int],
+    width: int,
+    cells: list[str],
+    parsers: dict[str, Callable[[str], Any]],
+) -> dict[str, Any]:
+    """The typed record for one data row; raises BadCell with the reason otherwise."""
+    if cells and cells[0] == "\x00csv-error":
+        raise BadCell("malformed_csv", cells[1])
+    if any("\x00" in cell for cell in cells):
+        raise BadCell("nul_byte", "the row contains a NUL byte")
+    if cells and cells[0].strip().lower() in SUMMARY_WORDS:
+        raise BadCell("summary_line", "a totals line, not a data row")
+    if len(cells) != width:
+        raise BadCell("wrong_column_count", f"expected {width} columns, got {len(cells)}")
+    record = {}
+    for column in layout.columns:
+        text = cells[positions[column.name]]
+        try:
+            record[column.name] = parsers[column.name](text)
+        except BadCell as error:
+            raise BadCell(error.reason, f"column {column.name}: {error}") from None
+    return record

@@ -1,0 +1,179 @@
+"""One stream per export layout, plus its quarantine stream.
+
+Both streams read the same files with the same parser: the export stream emits the rows
+that type cleanly, the quarantine stream the rows that do not, with file, line, raw text
+and reason. For every file, good + quarantined = data lines (blank lines excluded), and
+the run log says so per file. Each stream keeps a per-file bookmark (version + content
+checksum): unchanged files are skipped, a re-exported file is read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from singer_sdk import Stream
+
+from tap_csv_marketing.exports import LAYOUTS, ExportLayout, cell_parser, type_row
+from tap_csv_marketing.fields import BadCell
+from tap_csv_marketing.files import ExportLocation, SourceFile, checksum
+from tap_csv_marketing.parsing import UnreadableFile, decode, normalise_header, rows
+
+
+class FileFailed(RuntimeError):
+    """A file that cannot be read at all (names the file and why)."""
+
+
+QUARANTINE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "source_file": {"type": ["string"]},
+        "line": {"type": ["integer"]},
+        "raw_line": {"type": ["string", "null"]},
+        "reason": {"type": ["string"]},
+        "detail": {"type": ["string", "null"]},
+        "_sdc_source_file": {"type": ["string"]},
+        "_sdc_source_lineno": {"type": ["integer"]},
+    },
+}
+
+
+class ExportFileReader:
+    """Reads one layout's files and sorts every data row into good or quarantined."""
+
+    def __init__(self, layout: ExportLayout, config: dict[str, Any], logger) -> None:
+        self.layout = layout
+        self.config = config
+        self.logger = logger
+        self.location = ExportLocation(config)
+
+    def pattern(self) -> str:
+        patterns = self.config.get("file_patterns") or {}
+        return patterns.get(self.layout.stream, self.layout.default_pattern)
+
+    def files(self) -> list[SourceFile]:
+        return self.location.list(self.pattern())
+
+    def rows(
+        self, source: SourceFile, data: bytes
+    ) -> Iterator[tuple[int, str, dict | None, BadCell | None]]:
+        """(line, raw, record, problem) for each data row; raises FileFailed for the file."""
+        try:
+            text, _ = decode(data, self.config.get("encoding"))
+            parsed = rows(text, self.config.get("delimiter") or ",")
+            header = next(parsed, None)
+        except UnreadableFile as error:
+            raise FileFailed(f"{source.path}: {error}") from None
+        if header is None:
+            return  # empty file: no data lines
+        names = [normalise_header(name) for name in header.cells]
+        duplicates = sorted({n for n in names if names.count(n) > 1 and n})
+        if duplicates:
+            raise FileFailed(f"{source.path}: duplicate column names {duplicates}")
+        missing = [c.name for c in self.layout.columns if c.name not in names]
+        if missing:
+            raise FileFailed(f"{source.path}: missing required column(s) {missing}; found {names}")
+        positions = {name: names.index(name) for name in names}
+        parsers = {
+            c.name: cell_parser(
+                c.kind, bool(self.config.get("day_first")), bool(self.config.get("decimal_comma"))
+            )
+            for c in self.layout.columns
+        }
+        for row in parsed:
+            try:
+                record = type_row(self.layout, positions, len(names), row.cells, parsers)
+            except BadCell as problem:
+                yield row.line, row.raw, None, problem
+                continue
+            yield row.line, row.raw, record, None
+
+
+class CsvExportStream(Stream):
+    """Typed rows of one export layout; `quarantine=True` gives its quarantine stream."""
+
+    def __init__(self, tap, layout: ExportLayout, *, quarantine: bool = False) -> None:
+        self.layout = layout
+        self.quarantine = quarantine
+        name = f"{layout.stream}__quarantine" if quarantine else layout.stream
+        schema = QUARANTINE_SCHEMA if quarantine else layout.schema()
+        super().__init__(tap, schema=schema, name=name)
+        self.primary_keys = ["source_file", "line"] if quarantine else list(layout.keys)
+
+    def _file_bookmarks(self) -> dict[str, dict]:
+        return self.stream_state.setdefault("files", {})
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        reader = ExportFileReader(self.layout, dict(self.config), self.logger)
+        bookmarks = self._file_bookmarks()
+        for source in reader.files():
+            seen = bookmarks.get(source.path)
+            if seen and seen.get("version") == source.version and seen.get("size") == source.size:
+                self.logger.info("%s: unchanged since the last run, skipped", source.path)
+                continue
+            data = reader.location.read(source)
+            digest = checksum(data)
+            if seen and seen.get("sha256") == digest:
+                bookmarks[source.path] = {**seen, "version": source.version}
+                self.logger.info("%s: same content as the last run, skipped", source.path)
+                continue
+            yield from self._file_records(reader, source, data)
+            bookmarks[source.path] = {
+                "version": source.version,
+                "size": source.size,
+                "sha256": digest,
+            }
+
+    def _file_records(self, reader: ExportFileReader, source: SourceFile, data: bytes):
+        good = bad = 0
+        try:
+            for line, raw, record, problem in reader.rows(source, data):
+                if record is not None:
+                    good += 1
+                    if not self.quarantine:
+                        yield {
+                            **record,
+                            "_sdc_source_file": source.path,
+                            "_sdc_source_lineno": line,
+                        }
+                else:
+                    bad += 1
+                    if self.quarantine:
+                        yield self._quarantined(source, line, raw, problem.reason, str(problem))
+        except FileFailed as error:
+            if not self.config.get("quarantine_unreadable_files"):
+                raise
+            bad += 1
+            self.logger.error("%s (quarantined whole, other files continue)", error)
+            if self.quarantine:
+                yield self._quarantined(source, 0, None, "unreadable_file", str(error))
+        if not self.quarantine:
+            self.logger.info(
+                "%s: %d good rows, %d quarantined (%d data lines)",
+                source.path,
+                good,
+                bad,
+                good + bad,
+            )
+
+    @staticmethod
+    def _quarantined(
+        source: SourceFile, line: int, raw: str | None, reason: str, detail: str
+    ) -> dict:
+        return {
+            "source_file": source.path,
+            "line": line,
+            "raw_line": raw,
+            "reason": reason,
+            "detail": detail,
+            "_sdc_source_file": source.path,
+            "_sdc_source_lineno": line,
+        }
+
+
+def all_streams(tap) -> list[CsvExportStream]:
+    streams = []
+    for layout in LAYOUTS.values():
+        streams.append(CsvExportStream(tap, layout))
+        streams.append(CsvExportStream(tap, layout, quarantine=True))
+    return streams
