@@ -10,8 +10,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+# Exports hold long free-text cells; csv's 128 KiB default would reject them.
+csv.field_size_limit(min(sys.maxsize, 64 * 1024 * 1024))
 
 
 class UnreadableFile(ValueError):

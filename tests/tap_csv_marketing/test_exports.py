@@ -1,0 +1,94 @@
+"""tap-csv-marketing on the sandbox exports, locally and on the S3 endpoint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from elt_sandbox.marketing.generate import BAD_ROWS, build_exports
+
+from tests.tap_csv_marketing.conftest import run_csv_tap
+
+
+def manifest(csv_env: dict[str, str]) -> dict:
+    return json.loads((Path(csv_env["SANDBOX_CSV_DIR"]) / "_manifest.json").read_text())
+
+
+def test_good_and_quarantined_rows_match_the_manifest_per_file(csv_env, tmp_path) -> None:
+    streams, _, result = run_csv_tap({"source": csv_env["SANDBOX_CSV_DIR"]}, tmp_path)
+    expected = manifest(csv_env)
+    good = Counter(
+        Path(r["_sdc_source_file"]).name
+        for s in ("marketing_spend", "campaign_performance")
+        for r in streams[s]
+    )
+    for name, entry in expected["files"].items():
+        assert good[name] == entry["good_rows"], name
+    assert len(streams["marketing_spend"]) == 365
+    assert len(streams["campaign_performance"]) == 1200
+    quarantined = {
+        (Path(r["source_file"]).name, r["line"], r["reason"])
+        for s in ("marketing_spend__quarantine", "campaign_performance__quarantine")
+        for r in streams[s]
+    }
+    wanted = {
+        (name, bad["line"], bad["reason"])
+        for name, entry in expected["files"].items()
+        for bad in entry["bad_rows"]
+    }
+    assert quarantined == wanted
+    assert len(wanted) == len(BAD_ROWS)
+    assert all(r["raw_line"] for s in ("marketing_spend__quarantine",) for r in streams[s])
+    assert "good rows" in result.stderr
+
+
+def test_typed_values_are_exact(csv_env, tmp_path) -> None:
+    streams, _, _ = run_csv_tap({"source": csv_env["SANDBOX_CSV_DIR"]}, tmp_path)
+    exports = build_exports()
+    expected_spend = Decimal(0)
+    for export in exports:
+        if export.stream != "marketing_spend":
+            continue
+        bad_lines = {b["line"] for b in export.bad}
+        for index, row in enumerate(export.rows, start=2):
+            if index not in bad_lines:
+                expected_spend += Decimal(row[3].replace("$", "").replace(",", ""))
+    assert sum(Decimal(r["spend"]) for r in streams["marketing_spend"]) == expected_spend
+    first = min(streams["marketing_spend"], key=lambda r: r["date"])
+    assert first["date"] == "2025-01-01"
+    assert isinstance(first["impressions"], int)
+    cafe = [r for r in streams["campaign_performance"] if "Café" in r["campaign_name"]]
+    assert cafe and cafe[0]["campaign_name"] == "Winter Sale \u2013 Café"  # cp1252 file decoded
+    assert all(Decimal(r["revenue_attributed"]).as_tuple().exponent == -2 for r in cafe)
+
+
+def test_reads_the_same_exports_from_s3(csv_env, s3_env, tmp_path) -> None:
+    config = {
+        "source": csv_env["SANDBOX_CSV_S3_URL"],
+        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
+    }
+    streams, _, result = run_csv_tap(config, tmp_path)
+    assert len(streams["marketing_spend"]) == 365
+    assert len(streams["campaign_performance"]) == 1200
+    assert all(r["_sdc_source_file"].startswith("s3://") for r in streams["marketing_spend"])
+    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in result.stderr
+
+
+def test_second_run_reads_nothing_and_a_changed_file_is_reread(csv_env, tmp_path) -> None:
+    directory = tmp_path / "exports"
+    shutil.copytree(csv_env["SANDBOX_CSV_DIR"], directory)
+    _, states, _ = run_csv_tap({"source": str(directory)}, tmp_path)
+    again, states_2, _ = run_csv_tap({"source": str(directory)}, tmp_path, state=states[-1])
+    assert sum(len(rows) for rows in again.values()) == 0
+    changed = directory / "marketing_spend_2025-W10.csv"
+    changed.write_text(
+        changed.read_text().replace("\n", "\n", 1) + "2025-03-08,email,Newsletter,1.00,10,1\n"
+    )
+    third, _, _ = run_csv_tap({"source": str(directory)}, tmp_path, state=states_2[-1])
+    assert {Path(r["_sdc_source_file"]).name for r in third["marketing_spend"]} == {changed.name}
+    assert len(third["marketing_spend"]) == 8
