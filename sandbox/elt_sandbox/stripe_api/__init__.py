@@ -1,0 +1,1 @@
+"""A local Stripe API: Stripe-shaped objects consistent with the sandbox shop orders."""
