@@ -157,7 +157,7 @@ class StripeData:
             "id": refund_id,
             "object": "refund",
             "amount": amount,
-            "balance_transaction": "txn_" + refund_id[3:],
+            "balance_transaction": "txn_r" + refund_id[3:],
             "charge": cid,
             "created": created,
             "currency": "usd",
@@ -315,11 +315,8 @@ class StripeData:
         }
 
     def balance_transaction(self, tid: str) -> dict:
-        suffix = tid[4:]
-        if (
-            suffix.startswith(("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
-            and ("ch_" + suffix) in self.charges
-        ):
+        if not tid.startswith("txn_r"):  # refunds' transactions are txn_r<refund number>
+            suffix = tid[4:]
             f = self.charges["ch_" + suffix]
             fee = round(f.amount * 0.029) + 30
             return {
@@ -329,7 +326,7 @@ class StripeData:
                 "source": "ch_" + suffix, "status": "available",
                 "reporting_category": "charge",
             }  # fmt: skip
-        refund = self.refunds["re_" + suffix]
+        refund = self.refunds["re_" + tid[5:]]
         return {
             "id": tid, "object": "balance_transaction", "amount": -refund["amount"], "fee": 0,
             "net": -refund["amount"], "currency": "usd", "created": refund["created"],
