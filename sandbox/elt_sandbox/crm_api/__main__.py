@@ -1,0 +1,51 @@
+"""`python -m elt_sandbox.crm_api --port P --scale S [faults]`: run the CRM simulator."""
+
+from __future__ import annotations
+
+import argparse
+
+from elt_sandbox.crm_api.data import build
+from elt_sandbox.crm_api.faults import CrmFaultInjector, CrmFaults
+from elt_sandbox.crm_api.server import CrmServer
+
+DEFAULT_TOKEN = "crm-sandbox-token-7f3a9c"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument("--rate-5xx", type=float, default=0.0)
+    parser.add_argument("--rate-429", type=float, default=0.0)
+    parser.add_argument("--retry-after", type=float, default=1.0, help="0 = no Retry-After")
+    parser.add_argument("--rate-slow", type=float, default=0.0)
+    parser.add_argument("--slow-seconds", type=float, default=0.0)
+    parser.add_argument("--rate-drop", type=float, default=0.0)
+    parser.add_argument("--rate-truncated", type=float, default=0.0)
+    parser.add_argument("--rate-malformed", type=float, default=0.0)
+    parser.add_argument(
+        "--sticky-page", action="append", default=[], help="PAGE:FAILS (-1 forever)"
+    )
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    sticky = {int(p): int(n) for p, n in (item.split(":") for item in args.sticky_page)}
+    faults = CrmFaults(
+        rate_5xx=args.rate_5xx,
+        rate_429=args.rate_429,
+        retry_after=args.retry_after or None,
+        rate_slow=args.rate_slow,
+        slow_seconds=args.slow_seconds,
+        rate_drop=args.rate_drop,
+        rate_truncated=args.rate_truncated,
+        rate_malformed=args.rate_malformed,
+        sticky_pages=sticky,
+        seed=args.seed,
+    )
+    server = CrmServer(args.port, build(args.scale), CrmFaultInjector(faults), args.token)
+    print(f"crm sandbox on http://127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
