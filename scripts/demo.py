@@ -52,8 +52,8 @@ def meltano_env(sandbox_env: dict[str, str]) -> dict[str, str]:
         "MELTANO_ENVIRONMENT": "dev",
         "MELTANO_DATABASE_URI": f"sqlite:///{OUTPUT / 'meltano-demo.db'}",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "LAKE_ROOT": str(OUTPUT / "lake"),
-        "DBT_DUCKDB_PATH": str(OUTPUT / "warehouse.duckdb"),
+        "DBT_DUCKDB_LAKE_ROOT": str(OUTPUT / "lake"),
+        "DBT_DUCKDB_DUCKDB_PATH": str(OUTPUT / "warehouse.duckdb"),
     }
 
 

@@ -39,11 +39,11 @@ class MeltanoRunner:
 
     @property
     def warehouse(self) -> Path:
-        return Path(self.env["DBT_DUCKDB_PATH"])
+        return Path(self.env["DBT_DUCKDB_DUCKDB_PATH"])
 
     @property
     def lake_root(self) -> str:
-        return self.env["LAKE_ROOT"]
+        return self.env["DBT_DUCKDB_LAKE_ROOT"]
 
     def run(self, *args: str, check: bool = True, timeout: int = 600):
         result = subprocess.run(
@@ -69,7 +69,9 @@ def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) ->
         "MELTANO_ENVIRONMENT": environment,
         "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        # Meltano reads overrides as <NAMESPACE>_<SETTING>; it passes them to dbt under
+        # the setting's own `env` name (DBT_DUCKDB_PATH, LAKE_ROOT).
+        "DBT_DUCKDB_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
     }
@@ -99,7 +101,7 @@ def dev_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoR
     workdir = tmp_path_factory.mktemp("e2e-dev")
     env = base_env(all_sources_env, workdir, "dev")
     env["TARGET_MINIO_PARQUET_DESTINATION"] = str(workdir / "lake")
-    env["LAKE_ROOT"] = str(workdir / "lake")
+    env["DBT_DUCKDB_LAKE_ROOT"] = str(workdir / "lake")
     return MeltanoRunner(env, workdir)
 
 
@@ -109,7 +111,7 @@ def minio_runner(all_sources_env, meltano_installed, tmp_path_factory) -> Meltan
     env = base_env(all_sources_env, workdir, "minio")
     prefix = f"s3://{all_sources_env['LAKE_BUCKET']}/e2e-{workdir.name}"
     env["TARGET_MINIO_PARQUET_DESTINATION"] = f"{prefix}/bronze"
-    env["LAKE_ROOT"] = f"{prefix}/bronze"
+    env["DBT_DUCKDB_LAKE_ROOT"] = f"{prefix}/bronze"
     # Meltano's S3 state backend on the sandbox endpoint.
     env["MELTANO_STATE_BACKEND_URI"] = f"{prefix}/state"
     env["MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID"] = all_sources_env["AWS_ACCESS_KEY_ID"]
