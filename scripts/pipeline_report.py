@@ -21,17 +21,22 @@ def duckdb_for_lake(lake_root: str, env: Mapping[str, str] | None = None):
     """An in-memory DuckDB that can read the lake (local path or s3:// on the sandbox)."""
     conn = duckdb.connect()
     if lake_root.startswith("s3://") and env:
-        conn.execute(
-            "create secret lake (type s3, key_id ?, secret ?, region ?, endpoint ?,"
-            " url_style 'path', use_ssl false)",
-            [
-                env["AWS_ACCESS_KEY_ID"],
-                env["AWS_SECRET_ACCESS_KEY"],
-                env.get("AWS_DEFAULT_REGION", "us-east-1"),
-                env["LAKE_S3_ENDPOINT"],
-            ],
-        )
+        add_s3_secret(conn, env)
     return conn
+
+
+def add_s3_secret(conn: duckdb.DuckDBPyConnection, env: Mapping[str, str]) -> None:
+    """Let this connection read the sandbox S3 endpoint (staging views read the lake)."""
+    conn.execute(
+        "create secret lake (type s3, key_id ?, secret ?, region ?, endpoint ?,"
+        " url_style 'path', use_ssl false)",
+        [
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+            env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            env["LAKE_S3_ENDPOINT"],
+        ],
+    )
 
 
 def bronze_streams(conn: duckdb.DuckDBPyConnection, lake_root: str) -> dict[str, list[str]]:
@@ -61,9 +66,13 @@ def bronze_counts(conn: duckdb.DuckDBPyConnection, lake_root: str) -> dict[str, 
     return counts
 
 
-def warehouse_counts(warehouse_path: str | Path, prefixes: tuple[str, ...]) -> dict[str, int]:
+def warehouse_counts(
+    warehouse_path: str | Path, prefixes: tuple[str, ...], s3_env: Mapping[str, str] | None = None
+) -> dict[str, int]:
     """Rows per model whose name starts with one of `prefixes` (e.g. 'stg_', 'fct_')."""
     with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        if s3_env:
+            add_s3_secret(conn, s3_env)
         names = [
             row[0]
             for row in conn.execute(
