@@ -25,6 +25,7 @@ from scripts.pipeline_report import (
     bronze_counts,
     duckdb_for_lake,
     format_table,
+    source_counts,
     warehouse_counts,
 )
 
@@ -83,7 +84,7 @@ def run_logged(argv: list[str], env: dict[str, str], log: Path, heartbeat: bool 
 def layer_counts() -> tuple[dict[str, int], dict[str, int]]:
     conn = duckdb_for_lake(str(OUTPUT / "lake"))
     bronze = bronze_counts(conn, str(OUTPUT / "lake"))
-    staging = warehouse_counts(OUTPUT / "warehouse.duckdb", ("stg_",))
+    staging = warehouse_counts(OUTPUT / "warehouse.duckdb", ("stg_", "dim_", "fct_", "rpt_"))
     return bronze, staging
 
 
@@ -108,9 +109,11 @@ def main() -> int:
     first_run = time.monotonic() - pipeline_started
     bronze_1, staging_1 = layer_counts()
     print()
+    print(format_table("source", source_counts(sandbox_env)))
+    print()
     print(format_table("bronze stream (lake)", bronze_1))
     print()
-    print(format_table("staging model", staging_1))
+    print(format_table("staging model / mart", staging_1))
     print()
 
     step("run 2: the same job again, incremental (log: output/logs/run-2.log)")
@@ -121,7 +124,7 @@ def main() -> int:
     print()
     print(format_table("bronze stream after run 2", bronze_2, bronze_1))
     print()
-    print(format_table("staging model after run 2", staging_2, staging_1))
+    print(format_table("staging model / mart after run 2", staging_2, staging_1))
     print()
     changed = {name for name in staging_2 if staging_2[name] != staging_1.get(name)}
     step(

@@ -85,6 +85,44 @@ def warehouse_counts(
         }
 
 
+def source_counts(env: Mapping[str, str]) -> dict[str, int]:
+    """Rows at every source, asked of the sources themselves."""
+    import json
+    import urllib.request
+
+    import psycopg
+
+    counts: dict[str, int] = {}
+    with psycopg.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env["PGPASSWORD"],
+        dbname=env["PGDATABASE"],
+    ) as conn:
+        for table in ("customers", "products", "orders", "order_items"):
+            counts[f"postgres {table}"] = conn.execute(f"select count(*) from {table}").fetchone()[
+                0
+            ]
+    with urllib.request.urlopen(f"{env['SANDBOX_STRIPE_API_BASE']}/_sandbox/stats") as response:
+        objects = json.load(response)["objects"]
+    for name in (
+        "charges",
+        "refunds",
+        "customers",
+        "payment_intents",
+        "balance_transactions",
+        "disputes",
+    ):
+        counts[f"stripe {name}"] = objects[name]
+    with urllib.request.urlopen(f"{env['SANDBOX_CRM_API_URL']}/_sandbox/stats") as response:
+        counts["crm customers (distinct)"] = json.load(response)["distinct_records"]
+    manifest = json.loads((Path(env["SANDBOX_CSV_DIR"]) / "_manifest.json").read_text())
+    for name, total in manifest["totals"].items():
+        counts[f"csv {name} (valid rows)"] = total
+    return counts
+
+
 def format_table(
     title: str, counts: Mapping[str, int], previous: Mapping[str, int] | None = None
 ) -> str:

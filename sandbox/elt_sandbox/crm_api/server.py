@@ -42,7 +42,15 @@ class CrmHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/_sandbox/stats":
-            self._json(200, {"faults": self.server.faults.counts})
+            data = self.server.data
+            self._json(
+                200,
+                {
+                    "records_served": len(data.records),
+                    "distinct_records": len(data.distinct_ids),
+                    "faults": self.server.faults.counts,
+                },
+            )
             return
         if url.path != "/api/v1/customers":
             self._json(404, {"error": "not found"})

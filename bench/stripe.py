@@ -1,0 +1,76 @@
+"""Full extract of charges and refunds at scale 1 against a Stripe stand-in that enforces
+100 requests/s and injects 5% 429s; wall time versus the rate-limit bound."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from elt_sandbox.runtime import SandboxHome, stop_pid
+from elt_sandbox.services.stripe_api import start_stripe_server
+from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--rps", type=float, default=100)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-stripe-"))
+    pid, port = start_stripe_server(SandboxHome(work), "stripe-bench", args.scale,
+                                    ["--max-rps", str(args.rps), "--rate-429", "0.05"])  # fmt: skip
+    try:
+        config = {"api_key": DEFAULT_API_KEY, "api_base": f"http://127.0.0.1:{port}",
+                  "start_date": "2024-12-01T00:00:00Z", "max_requests_per_second": args.rps,
+                  "window_days": 400, "backoff_base_seconds": 0.05, "backoff_max_seconds": 2}  # fmt: skip
+        (work / "config.json").write_text(json.dumps(config))
+        catalog = json.loads(
+            subprocess.run(
+                [BIN / "tap-stripe-custom", "--config", work / "config.json", "--discover"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for stream in catalog["streams"]:
+            for entry in stream["metadata"]:
+                if not entry["breadcrumb"]:
+                    entry["metadata"]["selected"] = stream["tap_stream_id"] in (
+                        "charges",
+                        "refunds",
+                    )
+        (work / "catalog.json").write_text(json.dumps(catalog))
+        started = time.monotonic()
+        result = subprocess.run([BIN / "tap-stripe-custom", "--config", work / "config.json", "--catalog", work / "catalog.json"],
+                                capture_output=True, text=True, check=True)  # fmt: skip
+        wall = time.monotonic() - started
+    finally:
+        stop_pid(pid)
+    records = sum(
+        1
+        for line in result.stdout.splitlines()
+        if line.startswith('{"type":"RECORD"') or '"type": "RECORD"' in line
+    )
+    report = re.search(
+        r"Stripe run report: (\d+) requests, retries by cause (\{.*?\})", result.stderr
+    )
+    requests = int(report.group(1)) if report else 0
+    bound = requests / args.rps
+    print(
+        f"scale {args.scale}: {records:,} records (charges + refunds), {requests} requests, retries {report.group(2) if report else '?'}"
+    )
+    print(
+        f"wall {wall:.1f}s; rate-limit bound {bound:.1f}s ({requests} requests / {args.rps:g} per s); ratio {wall / bound:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
