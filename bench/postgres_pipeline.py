@@ -115,7 +115,7 @@ def main() -> None:
         (work / "dlt_run.py").write_text(DLT_SCRIPT)
         runs += [
             ("meltanolabs-tap-postgres > /dev/null", f"{meltanolabs}/bin/tap-postgres --config {work}/labs.json --catalog {work}/labs-catalog.json > /dev/null"),
-            ("dlt sql_database (pyarrow) -> Parquet", f"{dlt}/bin/python {work}/dlt_run.py 'postgresql://{env['PGUSER']}:{env['PGPASSWORD']}@{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}' {work}/dlt"),
+            ("dlt sql_database (pyarrow) -> Parquet", f"{dlt}/bin/python {work}/dlt_run.py 'postgresql+psycopg2://{env['PGUSER']}:{env['PGPASSWORD']}@{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}' {work}/dlt"),
         ]  # fmt: skip
     results = [run_measured(name, command, rows, {**os.environ}) for name, command in runs]
     print(f"\nscale {args.scale}: {rows:,} rows over the four shop tables\n")

@@ -8,12 +8,13 @@ only Postgres. `TEST_SCALE` keeps data small; set `PG_TEST_DSN` to use your own 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from elt_sandbox import api
-from elt_sandbox.runtime import SandboxHome
+from elt_sandbox.runtime import SandboxHome, stop_pid
 
 TEST_SCALE = float(os.environ.get("TEST_SCALE", "0.01"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,23 @@ def crm_env(sandbox_home: SandboxHome) -> dict[str, str]:
 def csv_env(sandbox_home: SandboxHome, s3_env: dict[str, str]) -> dict[str, str]:
     """SANDBOX_CSV_* settings of the marketing exports (local directory and S3 prefix)."""
     return _service_env(sandbox_home, "csv")
+
+
+@pytest.fixture()
+def server_factory(sandbox_home: SandboxHome) -> Iterator[Callable[..., str]]:
+    """Start extra API stand-ins (`start(start_fn, *cli_flags)` -> base URL); all are
+    stopped at teardown."""
+    started: list[int] = []
+
+    def start(start_fn: Callable, *args: str) -> str:
+        name = f"test-server-{uuid.uuid4().hex[:6]}"
+        pid, port = start_fn(sandbox_home, name, TEST_SCALE, args)
+        started.append(pid)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for pid in started:
+        stop_pid(pid)
 
 
 @pytest.fixture()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -14,6 +13,7 @@ import pytest
 from elt_sandbox.shop.seed import seed
 
 from tests.conftest import TEST_SCALE
+from tests.singer import run_singer
 
 TAP = str(Path(sys.executable).parent / "tap-ecommerce-postgres")
 
@@ -62,16 +62,9 @@ def tap_config(pg_env: dict[str, str], scratch_db: str) -> dict:
 def run_tap(
     config: dict, tmp_path: Path, state: dict | None = None, extra: list[str] | None = None
 ) -> tuple[list[dict], subprocess.CompletedProcess]:
-    config_file = tmp_path / f"tap-{uuid.uuid4().hex[:6]}.json"
-    config_file.write_text(json.dumps(config))
-    argv = [TAP, "--config", str(config_file), *(extra or [])]
-    if state is not None:
-        state_file = tmp_path / f"state-{uuid.uuid4().hex[:6]}.json"
-        state_file.write_text(json.dumps(state))
-        argv += ["--state", str(state_file)]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()], result
+    """(every message, completed process)."""
+    run = run_singer(TAP, config, tmp_path, state=state, extra=extra)
+    return run.messages, run.result
 
 
 def records(messages: list[dict], stream: str) -> list[dict]:

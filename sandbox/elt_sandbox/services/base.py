@@ -9,9 +9,17 @@ runs with the same scale it returns the same settings without restarting anythin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from elt_sandbox.runtime import SandboxHome, pid_alive, stop_pid
+from elt_sandbox.runtime import (
+    SandboxHome,
+    free_port,
+    pid_alive,
+    python_module_argv,
+    spawn,
+    stop_pid,
+    wait_for_port,
+)
 
 
 class Service(ABC):
@@ -46,3 +54,35 @@ class Service(ABC):
         if record.get("pid") is not None and not pid_alive(record["pid"]):
             return None
         return record
+
+
+def start_module_server(
+    home: SandboxHome, name: str, module: str, scale: float, extra_args: Sequence[str] = ()
+) -> tuple[int, int]:
+    """Spawn `python -m <module> --port P --scale S ...`; returns (pid, port) once it listens."""
+    port = free_port()
+    argv = python_module_argv(module, "--port", str(port), "--scale", str(scale), *extra_args)
+    pid = spawn(name, argv, home)
+    wait_for_port(port, timeout=120)
+    return pid, port
+
+
+class HttpApiService(Service):
+    """An HTTP stand-in run as `python -m <module>`; subclasses say which and what it returns."""
+
+    module: str
+    default_args: tuple[str, ...] = ()
+
+    @abstractmethod
+    def settings(self, port: int) -> dict[str, str]:
+        """The environment settings that reach the API on `port`."""
+
+    def up(self, home: SandboxHome, scale: float, env: Mapping[str, str]) -> dict[str, str]:
+        record = self.running_record(home, scale)
+        if record:
+            return self.settings(record["port"])
+        self.down(home)
+        pid, port = start_module_server(home, self.name, self.module, scale, self.default_args)
+        where = f"http://127.0.0.1:{port}"
+        home.save_service(self.name, {"pid": pid, "port": port, "scale": scale, "where": where})
+        return self.settings(port)

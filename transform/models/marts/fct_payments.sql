@@ -4,10 +4,7 @@ with charges as (
 ),
 
 refunds as (
-    select charge_id, sum(amount) as refunded_amount, count(*) as refund_count
-    from {{ ref('stg_stripe__refunds') }}
-    where refund_status = 'succeeded'
-    group by charge_id
+    select * from {{ ref('int_refunds__by_charge') }}
 ),
 
 orders as (
