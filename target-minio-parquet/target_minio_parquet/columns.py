@@ -10,11 +10,11 @@ instead of writing a coerced value.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,10 +35,14 @@ class ColumnConversionError(ValueError):
         )
 
 
+_JSON = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
+
+
 def json_text(value: Any) -> str | None:
+    """Compact JSON; Decimals (how the reader decodes JSON numbers) stay numbers."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _JSON.encode(value).decode()
 
 
 def _parse_timestamp(value: Any) -> dt.datetime:
@@ -74,6 +78,8 @@ def _python_value(value: Any, data_type: pa.DataType) -> Any:
         return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
     if pa.types.is_string(data_type) and not isinstance(value, str):
         return json_text(value)
+    if pa.types.is_floating(data_type) and isinstance(value, Decimal):
+        return float(value)
     return value
 
 

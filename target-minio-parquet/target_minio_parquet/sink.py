@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from target_minio_parquet.target import TargetMinioParquet
 
 BYTES_SAMPLE_EVERY = 1000
+PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
 
 
 class ParquetSink(Sink):
@@ -49,19 +50,28 @@ class ParquetSink(Sink):
         self._bytes_per_record = 256.0
         self._schema_version: str | None = None
         self.manifest = target.manifest_for(stream_name)
+        self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
+        self._max_bytes = int(self.config.get("max_buffer_bytes", 64 * 1024 * 1024))
 
     # -- buffering ----------------------------------------------------------------------
 
     @property
     def max_size(self) -> int:
-        return int(self.config.get("max_buffer_rows", 100_000))
+        return self._max_rows
 
     @property
     def is_full(self) -> bool:
-        buffered_bytes = len(self._records) * self._bytes_per_record
-        return self.current_size >= self.max_size or buffered_bytes >= int(
-            self.config.get("max_buffer_bytes", 128 * 1024 * 1024)
-        )
+        rows = len(self._records)
+        return rows >= self._max_rows or rows * self._bytes_per_record >= self._max_bytes
+
+    def buffer_record(self, record: dict, message: dict) -> None:
+        """The fast path's whole per-record work (see TargetMinioParquet)."""
+        record["_sdc_extracted_at"] = message.get("time_extracted")
+        record["_sdc_table_version"] = message.get("version")
+        self._received.append(time.time())
+        if len(self._records) % BYTES_SAMPLE_EVERY == 0:
+            self._bytes_per_record = max(64.0, len(repr(record)) * PYTHON_OVERHEAD)
+        self._records.append(record)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -78,7 +88,7 @@ class ParquetSink(Sink):
 
     def process_record(self, record: dict, context: dict) -> None:
         if len(self._records) % BYTES_SAMPLE_EVERY == 0:
-            self._bytes_per_record = max(64.0, len(json.dumps(record, default=str)) * 1.5)
+            self._bytes_per_record = max(64.0, len(repr(record)) * PYTHON_OVERHEAD)
         self._records.append(record)
 
     def process_batch(self, context: dict) -> None:

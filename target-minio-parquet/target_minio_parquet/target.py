@@ -11,6 +11,8 @@ from functools import cached_property
 
 import pyarrow as pa
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.target_base import Target
 
 from target_minio_parquet.manifest import StreamManifest
@@ -23,6 +25,7 @@ class TargetMinioParquet(Target):
 
     name = "target-minio-parquet"
     default_sink_class = ParquetSink
+    message_reader_class = MsgSpecReader  # 3x faster parsing; JSON numbers become Decimals
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -66,15 +69,15 @@ class TargetMinioParquet(Target):
         th.Property(
             "max_buffer_rows",
             th.IntegerType,
-            default=100_000,
+            default=50_000,
             description="Rows buffered per stream before a file is written (also the most "
             "rows one file holds).",
         ),
         th.Property(
             "max_buffer_bytes",
             th.IntegerType,
-            default=128 * 1024 * 1024,
-            description="Estimated bytes buffered per stream before a file is written.",
+            default=64 * 1024 * 1024,
+            description="Estimated memory of a stream's buffer before a file is written.",
         ),
         th.Property(
             "row_group_size", th.IntegerType, default=100_000, description="Parquet row group size."
@@ -111,6 +114,11 @@ class TargetMinioParquet(Target):
         self._manifests: dict[str, StreamManifest] = {}
         self._bookmark_keys: dict[str, str] = {}
         self._last_commit = time.monotonic()
+        self._fast_records = not (
+            self.config.get("stream_maps") or self.config.get("flattening_enabled")
+        )
+        self._previous_stream: str | None = None
+        self._records_seen = 0
 
     @cached_property
     def lake(self) -> Lake:
@@ -149,12 +157,46 @@ class TargetMinioParquet(Target):
             self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
         super()._process_schema_message(message_dict)
 
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Without stream maps, a record only needs buffering: skip the SDK's per-record
+        copy, map, validation and metrics (most of a target's CPU). A stream switch
+        commits the previous stream's buffer, so finished streams do not hold memory."""
+        stream = message_dict.get("stream")
+        sink = self._sinks_active.get(stream) if self._fast_records else None
+        if sink is None:
+            super()._process_record_message(message_dict)
+            return
+        if stream != self._previous_stream:
+            previous = self._sinks_active.get(self._previous_stream or "")
+            if previous is not None:
+                self.drain_one(previous)
+            self._previous_stream = stream
+        record = message_dict["record"]
+        missing = [key for key in sink.key_properties if key not in record]
+        if missing:
+            raise MissingKeyPropertiesError(
+                f"stream '{stream}': a record lacks key properties {missing}"
+            )
+        sink.buffer_record(record, message_dict)
+        sink.tally_record_read()
+        if sink.is_full:
+            self.drain_one(sink)
+        self._records_seen += 1
+        if self._records_seen % 10_000 == 0:
+            sink.record_counter_metric.increment(10_000)
+            self._handle_max_record_age()
+
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         flush_after = int(self.config.get("state_flush_seconds", 60))
         if time.monotonic() - self._last_commit >= flush_after:
             self.drain_all()  # commits every buffer, then forwards the latest STATE
             self._last_commit = time.monotonic()
+        self._fast_records = not (
+            self.config.get("stream_maps") or self.config.get("flattening_enabled")
+        )
+        self._previous_stream: str | None = None
+        self._records_seen = 0
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
