@@ -19,6 +19,8 @@ install() {
     if [ -f "$plugin/pyproject.toml" ]; then args+=(-e "$plugin"); fi
   done
   "$VENV/bin/uv" pip install --quiet --python "$PY" "${args[@]}" -r requirements-dev.txt
+  # DuckDB cannot download extensions here: install httpfs from its PyPI wheel.
+  "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
 }
 
 case "${1:-help}" in

@@ -78,3 +78,13 @@ def test_a_unix_pipe_lands_the_same_rows_as_meltano(
     piped = conn.execute(query.format(root=lake)).fetchall()
     via_meltano = conn.execute(query.format(root=dev_runner.lake_root)).fetchall()
     assert piped and piped == via_meltano
+
+
+def test_target_jsonl_is_a_second_working_loader(dev_runner: MeltanoRunner, tmp_path) -> None:
+    out = tmp_path / "jsonl"
+    out.mkdir()
+    runner = MeltanoRunner({**dev_runner.env, "TARGET_JSONL_DESTINATION_PATH": str(out)}, tmp_path)
+    runner.run("run", "tap-csv-marketing", "target-jsonl")
+    lines = (out / "marketing_spend.jsonl").read_text().splitlines()
+    assert len(lines) == 365
+    assert {"date", "spend", "_sdc_source_file"} <= set(json.loads(lines[0]))
