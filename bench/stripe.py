@@ -63,7 +63,9 @@ def main() -> None:
         r"Stripe run report: (\d+) requests, retries by cause (\{.*?\})", result.stderr
     )
     requests = int(report.group(1)) if report else 0
-    bound = requests / args.rps
+    retries = sum(int(n) for n in re.findall(r": (\d+)", report.group(2))) if report else 0
+    pages = requests - retries
+    bound = pages / args.rps
     print(
         f"scale {args.scale}: {records:,} records (charges + refunds), {requests} requests, retries {report.group(2) if report else '?'}"
     )
