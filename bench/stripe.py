@@ -70,7 +70,7 @@ def main() -> None:
         f"scale {args.scale}: {records:,} records (charges + refunds), {requests} requests, retries {report.group(2) if report else '?'}"
     )
     print(
-        f"wall {wall:.1f}s; rate-limit bound {bound:.1f}s ({requests} requests / {args.rps:g} per s); ratio {wall / bound:.2f}"
+        f"wall {wall:.1f}s; rate-limit bound {bound:.1f}s ({pages} pages / {args.rps:g} per s); ratio {wall / bound:.2f}"
     )
 
 
