@@ -84,6 +84,11 @@ def main() -> None:
     (work / "target.json").write_text(
         json.dumps({"destination": str(work / "lake"), "source_name": "bench"})
     )
+    batches = work / "batches"
+    batches.mkdir()
+    batch_config = {"encoding": {"format": "parquet", "compression": "none"},
+                    "storage": {"root": f"file://{batches}", "prefix": "b-"}, "batch_size": 100_000}  # fmt: skip
+    (work / "ours-batch.json").write_text(json.dumps({**ours, "batch_config": batch_config}))
     catalog = work / "catalog.json"
     subprocess.run(
         f"{BIN}/tap-ecommerce-postgres --config {work}/ours.json --discover > {catalog}",
@@ -94,6 +99,7 @@ def main() -> None:
         ("COPY -> pyarrow -> Parquet (limit)", f"{sys.executable} -c '{COPY_BASELINE}' '{dsn}' {work}"),
         ("tap-ecommerce-postgres > /dev/null", f"{BIN}/tap-ecommerce-postgres --config {work}/ours.json > /dev/null"),
         ("tap-ecommerce-postgres | target-minio-parquet", f"{BIN}/tap-ecommerce-postgres --config {work}/ours.json | {BIN}/target-minio-parquet --config {work}/target.json > /dev/null"),
+        ("same, Parquet BATCH messages", f"{BIN}/tap-ecommerce-postgres --config {work}/ours-batch.json | {BIN}/target-minio-parquet --config {work}/target.json > /dev/null"),
     ]  # fmt: skip
     if not args.skip_peers:
         meltanolabs = peer_venv("meltanolabs", ["meltanolabs-tap-postgres==0.10.0"])

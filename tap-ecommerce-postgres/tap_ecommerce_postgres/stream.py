@@ -26,11 +26,17 @@ from typing import Any
 from psycopg import sql
 from singer_sdk import Stream
 
+from tap_ecommerce_postgres.batches import (
+    batchable,
+    parquet_chunks,
+    raw_schema,
+    write_batch_file,
+)
 from tap_ecommerce_postgres.discovery import TableInfo
+from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan
 from tap_ecommerce_postgres.type_mapping import column_schema
 
-FETCH_ROWS = 10_000
 WRITE_EVERY_ROWS = 2_000
 
 
@@ -102,14 +108,7 @@ class PostgresStream(Stream):
 
     def _rows(self, plan: ReadPlan) -> Iterable[tuple]:
         query, params = plan.render()
-        with (
-            self._tap.connection_parameters.connect() as conn,
-            conn.transaction(),
-            conn.cursor(name="tap_ecommerce_postgres_read") as cursor,
-        ):
-            cursor.itersize = FETCH_ROWS
-            cursor.execute(query, params)
-            yield from cursor
+        return prefetched_rows(self._tap.connection_parameters, query, params)
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         """The SDK path (used with stream maps or flattening): same rows, as dicts."""
@@ -161,10 +160,44 @@ class PostgresStream(Stream):
             rows / elapsed if elapsed else 0.0,
         )
 
-    def _checkpoint(
+    def get_batches(self, batch_config, context=None):
+        """Parquet BATCH files of `batch_size` rows each, with STATE after every file."""
+        encoding = batch_config.encoding
+        if encoding.format != "parquet" or not batchable(self.table.columns):
+            yield from super().get_batches(batch_config, context)
+            return
+        plan = self._read_plan()
+        tracked = plan.tracked_columns()
+        schema = raw_schema(self.table.columns)
+        size = int(batch_config.batch_size or 100_000)
+        storage = batch_config.storage
+        state = self.stream_state
+        chunk: list[str] = []
+        last: tuple = ()
+        rows = 0
+        for row in self._rows(plan):
+            chunk.append(row[0])
+            last = row
+            if len(chunk) >= size:
+                rows += len(chunk)
+                yield encoding, [self._write_chunk(storage, chunk, schema, encoding)]
+                chunk = []
+                self._record_progress(state, plan, tracked, last, finished=False)
+        if chunk:
+            rows += len(chunk)
+            yield encoding, [self._write_chunk(storage, chunk, schema, encoding)]
+        self._record_progress(state, plan, tracked, last, finished=True)
+        self.logger.info("stream %s: %d rows in Parquet BATCH files", self.name, rows)
+
+    def _write_chunk(self, storage, chunk: list[str], schema, encoding) -> str:
+        table = parquet_chunks(chunk, schema)
+        prefix = storage.prefix or ""
+        return write_batch_file(storage, prefix, self.name, table, encoding.compression)
+
+    def _record_progress(
         self, state: dict, plan: ReadPlan, tracked: list[str], last: tuple, *, finished: bool
     ) -> None:
-        """Record progress in the stream's bookmark and emit STATE (stdout flushed first)."""
+        """Bookmark the last row handed on; the SDK writes STATE after each BATCH message."""
         values = dict(zip(tracked, last[1:], strict=False)) if last else {}
         if plan.replication_key:
             state["replication_key"] = plan.replication_key
@@ -175,5 +208,12 @@ class PostgresStream(Stream):
                 state.pop("resume_after", None)
             elif values:
                 state["resume_after"] = [bookmark_value(values[k]) for k in plan.resume_key]
+        self.state_manager.is_flushed = False
+
+    def _checkpoint(
+        self, state: dict, plan: ReadPlan, tracked: list[str], last: tuple, *, finished: bool
+    ) -> None:
+        """Record progress in the stream's bookmark and emit STATE (stdout flushed first)."""
+        self._record_progress(state, plan, tracked, last, finished=finished)
         sys.stdout.flush()
         self._tap.state_writer.write_state(self.tap_state)

@@ -38,6 +38,7 @@ class StreamManifest:
     min_replication_value: str | None = None
     max_replication_value: str | None = None
     schema_hashes: list[str] = field(default_factory=list)
+    activated_versions: list[int] = field(default_factory=list)
 
     def add_file(self, written: dict[str, Any], schema_version: str) -> None:
         self.files.append({**written, "schema_hash": schema_version})

@@ -48,10 +48,11 @@ class ParquetSink(Sink):
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
         self._bytes_per_record = 256.0
+        self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
         self._schema_version: str | None = None
         self.manifest = target.manifest_for(stream_name)
-        self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
-        self._max_bytes = int(self.config.get("max_buffer_bytes", 64 * 1024 * 1024))
+        self._max_rows = int(self.config.get("max_buffer_rows", 100_000))
+        self._rows_per_file = max(1, int(self.config.get("max_rows_per_file") or 1_000_000))
 
     # -- buffering ----------------------------------------------------------------------
 
@@ -61,17 +62,22 @@ class ParquetSink(Sink):
 
     @property
     def is_full(self) -> bool:
-        rows = len(self._records)
-        return rows >= self._max_rows or rows * self._bytes_per_record >= self._max_bytes
+        """The SDK's per-record path asks this: the target-wide budget is exhausted."""
+        return self.lake_target.over_budget
 
     def buffer_record(self, record: dict, message: dict) -> None:
         """The fast path's whole per-record work (see TargetMinioParquet)."""
         record["_sdc_extracted_at"] = message.get("time_extracted")
         record["_sdc_table_version"] = message.get("version")
         self._received.append(time.time())
+        self._append(record)
+
+    def _append(self, record: dict) -> None:
         if len(self._records) % BYTES_SAMPLE_EVERY == 0:
             self._bytes_per_record = max(64.0, len(repr(record)) * PYTHON_OVERHEAD)
         self._records.append(record)
+        self.buffered_bytes += self._bytes_per_record
+        self.lake_target.reserve(1, self._bytes_per_record)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -87,15 +93,21 @@ class ParquetSink(Sink):
         return record
 
     def process_record(self, record: dict, context: dict) -> None:
-        if len(self._records) % BYTES_SAMPLE_EVERY == 0:
-            self._bytes_per_record = max(64.0, len(repr(record)) * PYTHON_OVERHEAD)
-        self._records.append(record)
+        self._append(record)
+
+    def activate_version(self, new_version: int) -> None:
+        """Bronze is append-only: the version is kept in `_sdc_table_version` and in the
+        manifest, and old files stay (staging picks the latest version)."""
+        self.lake_target.drain_one(self)
+        self.manifest.activated_versions.append(new_version)
 
     def process_batch(self, context: dict) -> None:
         if not self._records:
             return
         records, received = self._records, self._received
         self._records, self._received = [], []
+        self.lake_target.reserve(-len(records), -self.buffered_bytes)
+        self.buffered_bytes = 0.0
         try:
             table = records_to_table(records, self._payload_schema)
         except ValueError as error:
@@ -139,18 +151,20 @@ class ParquetSink(Sink):
             self.manifest.replication_key = key
             self.manifest.observe_replication_values(bounds["min"].as_py(), bounds["max"].as_py())
         for partition, part in self._partitions(table, batched_at):
-            relative = (
-                f"{safe_name(target.source_name)}/{safe_name(self.stream_name)}/{partition}/"
-                f"{target.next_file_name()}"
-            )
-            written = target.lake.write_parquet(
-                relative,
-                part,
-                compression=self.config.get("compression", "zstd"),
-                row_group_size=int(self.config.get("row_group_size", 100_000)),
-            )
-            self.manifest.add_file(written, self._schema_version)
-            self.logger.info("committed %s rows to %s", written["rows"], written["path"])
+            for offset in range(0, part.num_rows, self._rows_per_file):
+                relative = (
+                    f"{safe_name(target.source_name)}/{safe_name(self.stream_name)}/"
+                    f"{partition}/{target.next_file_name()}"
+                )
+                written = target.lake.write_parquet(
+                    relative,
+                    part.slice(offset, self._rows_per_file),
+                    compression=self.config.get("compression", "zstd"),
+                    row_group_size=int(self.config.get("row_group_size", 100_000)),
+                )
+                with target.lock:
+                    self.manifest.add_file(written, self._schema_version)
+                self.logger.info("committed %s rows to %s", written["rows"], written["path"])
 
     def _with_metadata_columns(
         self, payload: pa.Table, received: list[float], batched_at: dt.datetime

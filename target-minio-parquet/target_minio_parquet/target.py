@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import threading
 import time
 import uuid
 from functools import cached_property
@@ -69,15 +70,23 @@ class TargetMinioParquet(Target):
         th.Property(
             "max_buffer_rows",
             th.IntegerType,
-            default=50_000,
-            description="Rows buffered per stream before a file is written (also the most "
-            "rows one file holds).",
+            default=100_000,
+            description="Rows buffered across all streams; when reached, the largest buffer "
+            "is written as a file.",
         ),
         th.Property(
             "max_buffer_bytes",
             th.IntegerType,
-            default=64 * 1024 * 1024,
-            description="Estimated memory of a stream's buffer before a file is written.",
+            default=128 * 1024 * 1024,
+            description="Estimated memory of the buffers across all streams; when reached, "
+            "the largest buffer is written as a file.",
+        ),
+        th.Property(
+            "max_rows_per_file",
+            th.IntegerType,
+            default=1_000_000,
+            description="Most rows in one Parquet file (a file never holds more than one "
+            "buffer flush, so files are also bounded by max_buffer_rows).",
         ),
         th.Property(
             "row_group_size", th.IntegerType, default=100_000, description="Parquet row group size."
@@ -111,14 +120,18 @@ class TargetMinioParquet(Target):
         self._file_numbers = itertools.count(1)
         self._sequence_base = int(started.timestamp() * 1000) * 1_000_000
         self._sequence_next = 0
+        self.lock = threading.Lock()
         self._manifests: dict[str, StreamManifest] = {}
         self._bookmark_keys: dict[str, str] = {}
         self._last_commit = time.monotonic()
         self._fast_records = not (
             self.config.get("stream_maps") or self.config.get("flattening_enabled")
         )
-        self._previous_stream: str | None = None
         self._records_seen = 0
+        self._buffered_rows = 0
+        self._buffered_bytes = 0.0
+        self._max_rows = int(self.config.get("max_buffer_rows", 100_000))
+        self._max_bytes = int(self.config.get("max_buffer_bytes", 128 * 1024 * 1024))
 
     @cached_property
     def lake(self) -> Lake:
@@ -137,8 +150,9 @@ class TargetMinioParquet(Target):
         return f"{self.run_id}-{next(self._file_numbers):05d}.parquet"
 
     def next_sequences(self, count: int) -> pa.Array:
-        start = self._sequence_base + self._sequence_next
-        self._sequence_next += count
+        with self.lock:  # drain_all may commit several sinks in threads
+            start = self._sequence_base + self._sequence_next
+            self._sequence_next += count
         return pa.array(range(start, start + count), type=pa.int64())
 
     def manifest_for(self, stream_name: str) -> StreamManifest:
@@ -151,40 +165,57 @@ class TargetMinioParquet(Target):
     def bookmark_key(self, stream_name: str) -> str | None:
         return self._bookmark_keys.get(stream_name)
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        bookmarks = message_dict.get("bookmark_properties") or []
-        if bookmarks:
-            self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
-        super()._process_schema_message(message_dict)
+    # -- buffering: one memory budget for all streams -----------------------------------
+
+    def reserve(self, rows: int, estimated_bytes: float) -> None:
+        """Count rows a sink buffered (or, negative, committed) against the budget."""
+        self._buffered_rows += rows
+        self._buffered_bytes += estimated_bytes
+
+    @property
+    def over_budget(self) -> bool:
+        return self._buffered_rows >= self._max_rows or self._buffered_bytes >= self._max_bytes
+
+    def drain_largest(self) -> None:
+        """Commit the biggest buffer. The budget is shared, so a stream the tap has
+        finished gives its memory back when it is the biggest, and streams that a tap
+        interleaves record by record still get large files."""
+        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
+        largest = max(sinks, key=lambda sink: sink.buffered_bytes, default=None)
+        if largest is not None:
+            self.drain_one(largest)
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Without stream maps, a record only needs buffering: skip the SDK's per-record
-        copy, map, validation and metrics (most of a target's CPU). A stream switch
-        commits the previous stream's buffer, so finished streams do not hold memory."""
+        copy, map, validation and metrics (most of a target's CPU)."""
         stream = message_dict.get("stream")
         sink = self._sinks_active.get(stream) if self._fast_records else None
         if sink is None:
-            super()._process_record_message(message_dict)
+            super()._process_record_message(message_dict)  # sink.is_full checks the budget
             return
-        if stream != self._previous_stream:
-            previous = self._sinks_active.get(self._previous_stream or "")
-            if previous is not None:
-                self.drain_one(previous)
-            self._previous_stream = stream
         record = message_dict["record"]
-        missing = [key for key in sink.key_properties if key not in record]
-        if missing:
-            raise MissingKeyPropertiesError(
-                f"stream '{stream}': a record lacks key properties {missing}"
-            )
+        for key in sink.key_properties:
+            if key not in record:
+                raise MissingKeyPropertiesError(
+                    f"stream '{stream}': a record lacks key property '{key}'"
+                )
         sink.buffer_record(record, message_dict)
         sink.tally_record_read()
-        if sink.is_full:
-            self.drain_one(sink)
+        if self.over_budget:
+            self.drain_largest()
         self._records_seen += 1
         if self._records_seen % 10_000 == 0:
             sink.record_counter_metric.increment(10_000)
             self._handle_max_record_age()
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A changed schema closes the stream's current file before the new one starts."""
+        bookmarks = message_dict.get("bookmark_properties") or []
+        if bookmarks:
+            self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
+        super()._process_schema_message(message_dict)
+        for retired in self._sinks_to_clear:
+            self.drain_one(retired)
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
@@ -192,17 +223,22 @@ class TargetMinioParquet(Target):
         if time.monotonic() - self._last_commit >= flush_after:
             self.drain_all()  # commits every buffer, then forwards the latest STATE
             self._last_commit = time.monotonic()
-        self._fast_records = not (
-            self.config.get("stream_maps") or self.config.get("flattening_enabled")
-        )
-        self._previous_stream: str | None = None
-        self._records_seen = 0
+
+    def _write_state_message(self, state: dict) -> None:
+        """Called by drain_all once every buffer is committed: the manifests first record
+        the files committed so far (status "running"), then the STATE goes out."""
+        self._write_manifests(status="running")
+        super()._write_state_message(state)
+
+    def _write_manifests(self, status: str) -> None:
+        if self.config.get("write_manifests", True):
+            for manifest in self._manifests.values():
+                if manifest.files or status != "running":
+                    manifest.write(self.lake, status=status)
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
-        if self.config.get("write_manifests", True):
-            for manifest in self._manifests.values():
-                manifest.write(self.lake, status="complete")
+        self._write_manifests(status="complete")
 
 
 if __name__ == "__main__":
