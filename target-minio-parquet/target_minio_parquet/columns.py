@@ -106,12 +106,26 @@ def _first_bad_value(values: Sequence[Any], data_type: pa.DataType) -> tuple[int
     return -1, None
 
 
+def _cast_strings(strings: pa.Array, field: pa.Field) -> pa.Array | None:
+    """A string column (e.g. from a BATCH file) in the field's type, Arrow-side."""
+    if field.type == pa.string():
+        return strings  # text, or JSON text that is already serialised
+    kind = field.type
+    if pa.types.is_decimal(kind) or pa.types.is_timestamp(kind) or pa.types.is_date32(kind):
+        return _cast(strings, kind)
+    return None
+
+
 def _string_cast(values: Sequence[Any], data_type: pa.DataType) -> pa.Array | None:
     """Arrow's vectorised parse of string values; None when Python must take over."""
     try:
         strings = pa.array(values, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
+    return _cast(strings, data_type)
+
+
+def _cast(strings: pa.Array, data_type: pa.DataType) -> pa.Array | None:
     try:
         return strings.cast(data_type)
     except pa.ArrowInvalid:
@@ -145,10 +159,18 @@ def column_array(name: str, values: Sequence[Any], field: pa.Field) -> pa.Array:
         return _slow_array(name, values, data_type)
 
 
-def records_to_table(records: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """All buffered records of a stream as one table with exactly `schema`."""
+def records_to_table(
+    records: Sequence[dict[str, Any]],
+    schema: pa.Schema,
+    overrides: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """Buffered records as one table with exactly `schema`; `overrides` supplies
+    ready-made columns (metadata taken from the message rather than the record)."""
+    overrides = overrides or {}
     arrays = [
-        column_array(field.name, [record.get(field.name) for record in records], field)
+        overrides[field.name]
+        if field.name in overrides
+        else column_array(field.name, [record.get(field.name) for record in records], field)
         for field in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -168,7 +190,10 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
             if column.type == field.type:
                 arrays.append(column)
             elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                arrays.append(column_array(field.name, column.to_pylist(), field))
+                cast = _cast_strings(column.cast(pa.string()), field)
+                if cast is None:  # Python per value, for the error message or odd values
+                    cast = column_array(field.name, column.to_pylist(), field)
+                arrays.append(cast)
             else:
                 try:
                     arrays.append(column.cast(field.type))

@@ -13,14 +13,18 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from singer_sdk.contrib.msgspec import decoder
+from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 from singer_sdk.sinks import Sink
 
 from target_minio_parquet.arrow_schema import arrow_schema
 from target_minio_parquet.columns import (
+    column_array,
     conform_table,
     epoch_seconds_to_timestamps,
     records_to_table,
@@ -29,10 +33,13 @@ from target_minio_parquet.manifest import record_schema_version
 from target_minio_parquet.storage import safe_name
 
 if TYPE_CHECKING:
+    from target_minio_parquet.reader import RecordEnvelope
     from target_minio_parquet.target import TargetMinioParquet
 
 BYTES_SAMPLE_EVERY = 1000
 PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
+RAW_OVERHEAD = 96  # bytes per buffered raw record beyond its JSON text (object, lists)
+DECODE_CHUNK = 10_000  # raw records decoded at once when a file is written
 
 
 class ParquetSink(Sink):
@@ -47,11 +54,14 @@ class ParquetSink(Sink):
         )
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
+        self._raw: list[msgspec.Raw] = []  # undecoded records (the fast lane)
+        self._raw_extracted: list[str | None] = []
+        self._raw_versions: list[int | None] = []
         self._bytes_per_record = 256.0
         self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
         self._schema_version: str | None = None
         self.manifest = target.manifest_for(stream_name)
-        self._max_rows = int(self.config.get("max_buffer_rows", 100_000))
+        self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
         self._rows_per_file = max(1, int(self.config.get("max_rows_per_file") or 1_000_000))
 
     # -- buffering ----------------------------------------------------------------------
@@ -64,6 +74,16 @@ class ParquetSink(Sink):
     def is_full(self) -> bool:
         """The SDK's per-record path asks this: the target-wide budget is exhausted."""
         return self.lake_target.over_budget
+
+    def buffer_raw(self, envelope: RecordEnvelope) -> None:
+        """The fast lane's whole per-record work: keep the JSON text, decode later."""
+        self._raw.append(envelope.record)
+        self._raw_extracted.append(envelope.time_extracted)
+        self._raw_versions.append(envelope.version)
+        self._received.append(time.time())
+        size = len(envelope.record) + RAW_OVERHEAD
+        self.buffered_bytes += size
+        self.lake_target.reserve(1, size)
 
     def buffer_record(self, record: dict, message: dict) -> None:
         """The fast path's whole per-record work (see TargetMinioParquet)."""
@@ -102,17 +122,45 @@ class ParquetSink(Sink):
         self.manifest.activated_versions.append(new_version)
 
     def process_batch(self, context: dict) -> None:
-        if not self._records:
+        if not self._records and not self._raw:
             return
-        records, received = self._records, self._received
-        self._records, self._received = [], []
-        self.lake_target.reserve(-len(records), -self.buffered_bytes)
+        records, received, raw = self._records, self._received, self._raw
+        extracted, versions = self._raw_extracted, self._raw_versions
+        self._records, self._received, self._raw = [], [], []
+        self._raw_extracted, self._raw_versions = [], []
+        self.lake_target.reserve(-(len(records) + len(raw)), -self.buffered_bytes)
         self.buffered_bytes = 0.0
         try:
-            table = records_to_table(records, self._payload_schema)
+            tables = [records_to_table(records, self._payload_schema)] if records else []
+            for start in range(0, len(raw), DECODE_CHUNK):
+                stop = start + DECODE_CHUNK
+                tables.append(
+                    self._raw_to_table(raw[start:stop], extracted[start:stop], versions[start:stop])
+                )
         except ValueError as error:
             raise ValueError(f"stream '{self.stream_name}': {error}") from error
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         self._commit(table, received)
+
+    def _raw_to_table(
+        self, raw: list[msgspec.Raw], extracted: list[str | None], versions: list[int | None]
+    ) -> pa.Table:
+        """Decode a chunk of buffered JSON at once (the dicts live only for this chunk)."""
+        records = decoder.decode(b"[" + b",".join(raw) + b"]")
+        if not all(type(record) is dict for record in records):
+            raise ValueError("a RECORD message's record is not a JSON object")
+        for key in self.key_properties:
+            if not all(key in record for record in records):
+                raise MissingKeyPropertiesError(
+                    f"stream '{self.stream_name}': a record lacks key property '{key}'"
+                )
+        overrides = {
+            "_sdc_extracted_at": column_array(
+                "_sdc_extracted_at", extracted, self._payload_schema.field("_sdc_extracted_at")
+            ),
+            "_sdc_table_version": pa.array(versions, type=pa.int64()),
+        }
+        return records_to_table(records, self._payload_schema, overrides)
 
     # -- BATCH messages -----------------------------------------------------------------
 
@@ -171,7 +219,7 @@ class ParquetSink(Sink):
     ) -> pa.Table:
         rows = payload.num_rows
         received_array = epoch_seconds_to_timestamps(received[:rows] or [None] * rows)
-        batched_array = pa.array([batched_at] * rows, type=pa.timestamp("us", tz="UTC"))
+        batched_array = pa.repeat(pa.scalar(batched_at, type=pa.timestamp("us", tz="UTC")), rows)
         sequence = self.lake_target.next_sequences(rows)
         columns = []
         for field in self.arrow_schema:

@@ -23,9 +23,14 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def safe_name(name: str) -> str:
-    """A path segment that cannot escape its parent or contain separators."""
+    """A path segment that cannot escape its parent or contain separators. A name that
+    is already safe stays as it is (`public-orders`); one that had to change gets a
+    short hash of the original, so `a/b` and `a_b` never share a folder."""
     cleaned = SAFE_NAME.sub("_", name).lstrip(".")
-    return cleaned or "_"
+    if name and cleaned == name:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{cleaned or '_'}-{digest}"
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,15 @@ def test_stream_schema_ends_with_the_metadata_columns() -> None:
 def test_schema_diff_reports_added_removed_and_changed() -> None:
     diff = schema_diff({"a": "int64", "b": "string"}, {"a": "double", "c": "string"})
     assert diff == {"added": ["c"], "removed": ["b"], "changed": ["a: int64 -> double"]}
+
+
+def test_safe_names_keep_safe_names_and_separate_changed_ones() -> None:
+    from target_minio_parquet.storage import safe_name
+
+    assert safe_name("public-orders") == "public-orders"
+    assert safe_name("a_b") == "a_b"
+    assert safe_name("a/b") != safe_name("a_b")
+    assert safe_name("a/b").startswith("a_b-")
+    for hostile in ("..", "../x", ".hidden", "", "a/../../b", "test:Special Chars!"):
+        name = safe_name(hostile)
+        assert name and not name.startswith(".") and "/" not in name, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -66,6 +67,14 @@ def test_killed_target_leaves_only_complete_files_covering_its_last_state(tmp_pa
     last_state = states[-1]["sent"]
     assert set(range(1, last_state + 1)) <= committed_ids
     assert sum(pq.read_metadata(f).num_rows for f in files) == len(committed_ids)
+    (manifest_file,) = lake.glob("_meta/manifests/*/*/*.jsonl")
+    manifest = json.loads(manifest_file.read_text())  # written before each STATE went out
+    assert manifest["status"] == "running"
+    listed = {Path(entry["path"]): entry for entry in manifest["files"]}
+    assert set(listed) <= set(files)
+    assert sum(entry["rows"] for entry in listed.values()) >= last_state
+    for path, entry in listed.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
 
 
 def peak_rss_kib(config: Path, source: Path) -> int:
