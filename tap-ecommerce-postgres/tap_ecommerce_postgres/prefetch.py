@@ -2,9 +2,10 @@
 
 A named cursor is synchronous: while Python writes one batch, Postgres waits for the next
 FETCH. Rendering JSON is the server's job here and costs more CPU than the Python side, so
-fetching batch n+1 while batch n is written lets both cores work (measured: ~25% less wall
-time at scale 1). The queue holds at most `AHEAD` batches, so memory stays constant
-whatever the table size; psycopg releases the GIL while it waits on the socket.
+fetching batch n+1 while batch n is written lets both cores work (measured on order_items
+at scale 1, 10 runs each on a loaded 2-core machine: median 0.375 s against 0.424 s for a
+plain named cursor, ~10% faster). The queue holds at most `AHEAD` batches, so memory stays
+constant whatever the table size; psycopg releases the GIL while it waits on the socket.
 """
 
 from __future__ import annotations

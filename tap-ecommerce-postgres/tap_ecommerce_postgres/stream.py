@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import sql
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 
 from tap_ecommerce_postgres.batches import (
     batchable,
@@ -35,7 +35,7 @@ from tap_ecommerce_postgres.batches import (
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan
-from tap_ecommerce_postgres.type_mapping import column_schema
+from tap_ecommerce_postgres.type_mapping import column_schema, restore_decimal_keys
 
 WRITE_EVERY_ROWS = 2_000
 
@@ -77,6 +77,12 @@ class PostgresStream(Stream):
             self.replication_key = None
         elif self._configured_key:
             self.replication_key = self._configured_key  # config wins over the catalog
+
+    def _generate_schema_messages(self):
+        """SCHEMA messages with `precision`/`scale` on decimals (lost in the SDK catalog)."""
+        for message in super()._generate_schema_messages():
+            message.schema = restore_decimal_keys(message.schema)
+            yield message
 
     @property
     def is_sorted(self) -> bool:
@@ -138,19 +144,24 @@ class PostgresStream(Stream):
         rows = 0
         last: tuple = ()
         started = time.monotonic()
-        for row in self._rows(plan):
-            lines.append(prefix + row[0] + suffix)
-            rows += 1
-            last = row
-            if len(lines) >= WRITE_EVERY_ROWS:
-                out.write("".join(lines))
-                lines.clear()
-            if rows % every == 0:
-                out.write("".join(lines))
-                lines.clear()
-                self._checkpoint(state, plan, tracked, last, finished=False)
-        out.write("".join(lines))
-        self._checkpoint(state, plan, tracked, last, finished=True)
+        # The SDK's record_count metric, counted per written chunk rather than per row.
+        with metrics.record_counter(self.name) as counter:
+            for row in self._rows(plan):
+                lines.append(prefix + row[0] + suffix)
+                rows += 1
+                last = row
+                if len(lines) >= WRITE_EVERY_ROWS:
+                    out.write("".join(lines))
+                    counter.increment(len(lines))
+                    lines.clear()
+                if rows % every == 0:
+                    out.write("".join(lines))
+                    counter.increment(len(lines))
+                    lines.clear()
+                    self._checkpoint(state, plan, tracked, last, finished=False)
+            out.write("".join(lines))
+            counter.increment(len(lines))
+            self._checkpoint(state, plan, tracked, last, finished=True)
         elapsed = time.monotonic() - started
         self.logger.info(
             "stream %s: %d rows in %.2fs (%.0f rows/s)",

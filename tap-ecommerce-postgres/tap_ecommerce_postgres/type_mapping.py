@@ -113,3 +113,24 @@ def column_schema(column: Column) -> dict[str, Any]:
     if column.description:
         schema["description"] = column.description
     return schema
+
+
+def restore_decimal_keys(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put `precision`/`scale` back on decimal properties after a catalog round trip.
+
+    The SDK's catalog model keeps only known keywords (including the `x-sql-datatype-*`
+    extension) and drops the suite's top-level `precision`/`scale`; the SCHEMA messages
+    must carry them, so they are copied back from the extension.
+    """
+    restored = dict(schema)
+    extension = restored.get("x-sql-datatype-properties") or {}
+    if restored.get("format") == DECIMAL_FORMAT and "precision" in extension:
+        restored.setdefault("precision", extension["precision"])
+        restored.setdefault("scale", extension.get("scale", 0))
+    if isinstance(restored.get("items"), dict):
+        restored["items"] = restore_decimal_keys(restored["items"])
+    if isinstance(restored.get("properties"), dict):
+        restored["properties"] = {
+            name: restore_decimal_keys(value) for name, value in restored["properties"].items()
+        }
+    return restored

@@ -25,12 +25,15 @@ SHOP = {
 
 
 def test_full_extract_has_exact_counts_and_sums(tap_config, scratch_conn, tmp_path) -> None:
-    messages, _ = run_tap(tap_config, tmp_path)
+    messages, result = run_tap(tap_config, tmp_path)
     expected = expected_counts(TEST_SCALE)
     for stream, key in SHOP.items():
         rows = records(messages, stream)
         assert len(rows) == expected[stream.removeprefix("public-")], stream
         assert len({row[key] for row in rows}) == len(rows)
+        # the SDK's record_count metric and the per-stream summary line agree with the rows
+        assert f'"value":{len(rows)},"tags":{{"stream":"{stream}"' in result.stderr, stream
+        assert f"stream {stream}: {len(rows)} rows in " in result.stderr, stream
     source_total = scratch_conn.execute("select sum(total_amount) from orders").fetchone()[0]
     emitted = sum(Decimal(r["total_amount"]) for r in records(messages, "public-orders"))
     assert emitted == source_total

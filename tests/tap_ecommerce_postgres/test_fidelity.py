@@ -38,6 +38,9 @@ def test_every_type_keeps_its_value(tap_config, scratch_conn, tmp_path) -> None:
     assert one["small"] == -32768 and one["big"] == 9223372036854775807
     assert one["money_exact"] == "1234567890123456789012345678.0123456789"
     assert properties["money_exact"]["x-sql-datatype-properties"] == {"precision": 38, "scale": 10}
+    # the suite-wide convention, read by target-minio-parquet as decimal128(38, 10)
+    assert properties["money_exact"]["format"] == "x-singer.decimal"
+    assert (properties["money_exact"]["precision"], properties["money_exact"]["scale"]) == (38, 10)
     assert one["free_numeric"] == "0.000000000000000000001"
     assert "precision" not in properties["free_numeric"]
     assert three["money_exact"] == "-0.0000000001"
