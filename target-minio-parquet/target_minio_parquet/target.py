@@ -215,6 +215,11 @@ class TargetMinioParquet(Target):
         if sink is None:
             return False
         sink.buffer_raw(envelope)
+        self._after_buffering(sink)
+        return True
+
+    def _after_buffering(self, sink: ParquetSink) -> None:
+        """Bookkeeping shared by both record paths: tallies, budget, metrics, record age."""
         sink.tally_record_read()
         if self.over_budget:
             self.drain_largest()
@@ -222,7 +227,6 @@ class TargetMinioParquet(Target):
         if self._records_seen % 10_000 == 0:
             sink.record_counter_metric.increment(10_000)
             self._handle_max_record_age()
-        return True
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Without stream maps, a record only needs buffering: skip the SDK's per-record
@@ -239,13 +243,7 @@ class TargetMinioParquet(Target):
                     f"stream '{stream}': a record lacks key property '{key}'"
                 )
         sink.buffer_record(record, message_dict)
-        sink.tally_record_read()
-        if self.over_budget:
-            self.drain_largest()
-        self._records_seen += 1
-        if self._records_seen % 10_000 == 0:
-            sink.record_counter_metric.increment(10_000)
-            self._handle_max_record_age()
+        self._after_buffering(sink)
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """A changed schema closes the stream's current file before the new one starts."""
