@@ -30,7 +30,7 @@ def main() -> None:
     try:
         config = {"api_key": DEFAULT_API_KEY, "api_base": f"http://127.0.0.1:{port}",
                   "start_date": "2024-12-01T00:00:00Z", "max_requests_per_second": args.rps,
-                  "window_days": 400, "backoff_base_seconds": 0.05, "backoff_max_seconds": 2}  # fmt: skip
+                  "window_days": 400, "backoff_base_seconds": 0.01, "backoff_max_seconds": 2}  # fmt: skip
         (work / "config.json").write_text(json.dumps(config))
         catalog = json.loads(
             subprocess.run(
