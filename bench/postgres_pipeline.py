@@ -103,6 +103,9 @@ def main() -> None:
     ]  # fmt: skip
     if not args.skip_peers:
         meltanolabs = peer_venv("meltanolabs", ["meltanolabs-tap-postgres==0.10.0"])
+        jsonl = peer_venv("target-jsonl", ["target-jsonl==0.1.4"])
+        (work / "jsonl").mkdir()
+        (work / "jsonl.json").write_text(json.dumps({"destination_path": str(work / "jsonl")}))
         labs_config = {**ours, "filter_schemas": ["public"]}
         (work / "labs.json").write_text(json.dumps(labs_config))
         subprocess.run(
@@ -121,6 +124,7 @@ def main() -> None:
         (work / "dlt_run.py").write_text(DLT_SCRIPT)
         runs += [
             ("meltanolabs-tap-postgres > /dev/null", f"{meltanolabs}/bin/tap-postgres --config {work}/labs.json --catalog {work}/labs-catalog.json > /dev/null"),
+            ("meltanolabs-tap-postgres | target-jsonl", f"{meltanolabs}/bin/tap-postgres --config {work}/labs.json --catalog {work}/labs-catalog.json | {jsonl}/bin/target-jsonl --config {work}/jsonl.json > /dev/null"),
             ("dlt sql_database (pyarrow) -> Parquet", f"{dlt}/bin/python {work}/dlt_run.py 'postgresql+psycopg2://{env['PGUSER']}:{env['PGPASSWORD']}@{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}' {work}/dlt"),
         ]  # fmt: skip
     results = [run_measured(name, command, rows, {**os.environ}) for name, command in runs]
