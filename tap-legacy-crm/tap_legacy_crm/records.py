@@ -60,18 +60,32 @@ def parse_signup_date(value: Any) -> str | None:
 
 
 def parse_updated_at(value: Any) -> str | None:
+    """UTC ISO date-time, or None when empty or not ISO-like (the raw value goes to `_extra`)."""
     text = _text(value)
-    if not text:
+    if not text or not text.strip():
         return None
-    parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)  # the CRM writes UTC without saying so
     return parsed.astimezone(dt.UTC).isoformat()
 
 
+def record_id(raw: dict[str, Any], page: int) -> int:
+    """The integer id; a record without one stops the run, naming the page (never dropped)."""
+    try:
+        return int(str(raw["id"]).strip())
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"record without an integer id on page {page}: id={raw.get('id')!r}"
+        ) from None
+
+
 def normalise(raw: dict[str, Any], page: int) -> dict[str, Any]:
     record = {
-        "id": int(raw["id"]),
+        "id": record_id(raw, page),
         "email": _text(raw.get("email")),
         "full_name": _text(raw.get("full_name")),
         "phone": _text(raw.get("phone")),
@@ -85,5 +99,7 @@ def normalise(raw: dict[str, Any], page: int) -> dict[str, Any]:
         "_sdc_page": page,
     }
     extra = {key: value for key, value in raw.items() if key not in KNOWN_FIELDS}
+    if record["updated_at"] is None and _text(raw.get("updated_at")):
+        extra["updated_at_raw"] = raw["updated_at"]  # not a date-time we can read: keep it
     record["_extra"] = extra or None
     return record
