@@ -14,8 +14,8 @@ from tap_csv_marketing.fields import (
     parse_text,
 )
 
-DECIMAL_SCHEMA = {
-    "type": ["string"],
+DECIMAL_SCHEMA = {  # the suite's convention: an exact decimal string, never a float
+    "type": ["string", "null"],
     "format": "x-singer.decimal",
     "precision": 18,
     "scale": 2,
@@ -108,8 +108,6 @@ def type_row(
     parsers: dict[str, Callable[[str], Any]],
 ) -> dict[str, Any]:
     """The typed record for one data row; raises BadCell with the reason otherwise."""
-    if cells and cells[0] == "\x00csv-error":
-        raise BadCell("malformed_csv", cells[1])
     if any("\x00" in cell for cell in cells):
         raise BadCell("nul_byte", "the row contains a NUL byte")
     if cells and cells[0].strip().lower() in SUMMARY_WORDS:

@@ -27,6 +27,7 @@ class RawRow:
     line: int  # 1-based line where the row starts
     raw: str  # the row's text as it appears in the file
     cells: list[str]
+    error: str | None = None  # the csv module's complaint when the row could not be split
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
@@ -65,7 +66,7 @@ def rows(text: str, delimiter: str = ",", quotechar: str = '"') -> Iterator[RawR
             start = previous_end + 1
             raw = "".join(lines[previous_end : reader.line_num]).rstrip("\r\n")
             previous_end = reader.line_num
-            yield RawRow(start, raw, ["\x00csv-error", str(error)])
+            yield RawRow(start, raw, [], str(error))
             continue
         start, end = previous_end + 1, reader.line_num
         previous_end = end

@@ -81,6 +81,9 @@ class ExportFileReader:
             for c in self.layout.columns
         }
         for row in parsed:
+            if row.error:
+                yield row.line, row.raw, None, BadCell("malformed_csv", row.error)
+                continue
             try:
                 record = type_row(self.layout, positions, len(names), row.cells, parsers)
             except BadCell as problem:

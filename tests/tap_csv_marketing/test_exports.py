@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections import Counter
@@ -45,24 +46,73 @@ def test_good_and_quarantined_rows_match_the_manifest_per_file(csv_env, tmp_path
     assert "good rows" in result.stderr
 
 
-def test_typed_values_are_exact(csv_env, tmp_path) -> None:
-    streams, _, _ = run_csv_tap({"source": csv_env["SANDBOX_CSV_DIR"]}, tmp_path)
-    exports = build_exports()
-    expected_spend = Decimal(0)
-    for export in exports:
-        if export.stream != "marketing_spend":
+def _expected_records(stream: str) -> dict[tuple[str, int], dict]:
+    """Every good row of the generator, typed independently of the tap's parsers."""
+
+    def day(text: str) -> str:
+        if "/" in text:
+            month, day_, year = (int(part) for part in text.split("/"))
+            return dt.date(year, month, day_).isoformat()
+        return dt.date.fromisoformat(text).isoformat()
+
+    def money(text: str) -> str:
+        return str(Decimal(text.replace("$", "").replace(",", "")).quantize(Decimal("0.01")))
+
+    expected = {}
+    for export in build_exports():
+        if export.stream != stream:
             continue
         bad_lines = {b["line"] for b in export.bad}
-        for index, row in enumerate(export.rows, start=2):
-            if index not in bad_lines:
-                expected_spend += Decimal(row[3].replace("$", "").replace(",", ""))
-    assert sum(Decimal(r["spend"]) for r in streams["marketing_spend"]) == expected_spend
-    first = min(streams["marketing_spend"], key=lambda r: r["date"])
-    assert first["date"] == "2025-01-01"
-    assert isinstance(first["impressions"], int)
-    cafe = [r for r in streams["campaign_performance"] if "Café" in r["campaign_name"]]
-    assert cafe and cafe[0]["campaign_name"] == "Winter Sale \u2013 Café"  # cp1252 file decoded
-    assert all(Decimal(r["revenue_attributed"]).as_tuple().exponent == -2 for r in cafe)
+        for line, cells in enumerate(export.rows, start=2):  # line 1 is the header
+            if line in bad_lines:
+                continue
+            if stream == "marketing_spend":
+                date, channel, name, spend, impressions, clicks = cells
+                record = {"date": day(date), "channel": channel, "campaign_name": name,
+                          "spend": money(spend), "impressions": int(impressions),
+                          "clicks": int(clicks)}  # fmt: skip
+            else:
+                date, campaign_id, name, channel, conversions, revenue = cells
+                record = {"date": day(date), "campaign_id": campaign_id, "campaign_name": name,
+                          "channel": channel, "conversions": int(conversions),
+                          "revenue_attributed": money(revenue)}  # fmt: skip
+            expected[(export.name, line)] = record
+    return expected
+
+
+def test_typed_values_are_exact(csv_env, tmp_path) -> None:
+    streams, _, _ = run_csv_tap({"source": csv_env["SANDBOX_CSV_DIR"]}, tmp_path)
+    for stream in ("marketing_spend", "campaign_performance"):
+        expected = _expected_records(stream)
+        got = {
+            (Path(r.pop("_sdc_source_file")).name, r.pop("_sdc_source_lineno")): r
+            for r in streams[stream]
+        }
+        assert got == expected, stream
+    spend = [Decimal(r["spend"]) for r in streams["marketing_spend"]]
+    assert all(value.as_tuple().exponent == -2 for value in spend)  # to the cent
+    expected_total = sum(Decimal(r["spend"]) for r in _expected_records("marketing_spend").values())
+    assert sum(spend) == expected_total
+    assert sorted(r["date"] for r in streams["marketing_spend"]) == [
+        (dt.date(2025, 1, 1) + dt.timedelta(days=n)).isoformat() for n in range(365)
+    ]
+
+
+def test_the_cp1252_file_is_decoded_and_names_match_across_exports(csv_env, tmp_path) -> None:
+    raw = (Path(csv_env["SANDBOX_CSV_DIR"]) / "campaign_performance_2025-W20.csv").read_bytes()
+    assert "Café".encode("cp1252") in raw and "Café".encode() not in raw
+    streams, _, _ = run_csv_tap({"source": csv_env["SANDBOX_CSV_DIR"]}, tmp_path)
+    w20 = [
+        r
+        for r in streams["campaign_performance"]
+        if r["_sdc_source_file"].endswith("campaign_performance_2025-W20.csv")
+    ]
+    assert "Winter Sale \u2013 Café" in {r["campaign_name"] for r in w20}
+    spend_names = {(r["channel"], r["campaign_name"]) for r in streams["marketing_spend"]}
+    performance_names = {
+        (r["channel"], r["campaign_name"]) for r in streams["campaign_performance"]
+    }
+    assert spend_names == performance_names
 
 
 def test_reads_the_same_exports_from_s3(csv_env, s3_env, tmp_path) -> None:

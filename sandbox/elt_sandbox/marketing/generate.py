@@ -20,8 +20,10 @@ from pathlib import Path
 SEED = 2025
 YEAR_START = dt.date(2025, 1, 1)
 DAYS = 365
+# (campaign_id, campaign_name, channel): the same names in both exports. CMP-001 carries an
+# en dash and an accent, so the cp1252 file really differs from its UTF-8 siblings.
 CAMPAIGNS = [
-    ("CMP-001", "Winter Sale", "google_ads"),
+    ("CMP-001", "Winter Sale \u2013 Café", "google_ads"),
     ("CMP-002", "Brand Search", "google_ads"),
     ("CMP-003", "Retargeting", "facebook"),
     ("CMP-004", "Lookalike Audiences", "facebook"),
@@ -124,8 +126,6 @@ def build_exports(seed: int = SEED) -> list[ExportFile]:
         )
         per_day = 4 if offset < 105 else 3
         for campaign_id, name, channel in rng.sample(CAMPAIGNS, per_day):
-            if name == "Winter Sale" and file_for("campaign_performance", day).encoding == "cp1252":
-                name = "Winter Sale – Café"  # en dash and é only exist in cp1252 here
             revenue = Decimal(rng.randint(0, 2_500_000)) / 100
             file_for("campaign_performance", day).rows.append(
                 [
@@ -143,14 +143,14 @@ def build_exports(seed: int = SEED) -> list[ExportFile]:
 
 # (file, cells, reason code): appended after the valid rows of that file.
 BAD_ROWS = [
-    ("marketing_spend_2025-W03.csv", ["2025-13-45", "google_ads", "Winter Sale", "10.00", "100", "5"], "unparseable_date"),
+    ("marketing_spend_2025-W03.csv", ["2025-13-45", "google_ads", "Winter Sale \u2013 Café", "10.00", "100", "5"], "unparseable_date"),
     ("marketing_spend_2025-W08.csv", ["2025-02-20", "facebook", "Retargeting", "N/A", "100", "5"], "invalid_decimal"),
     ("marketing_spend_2025-W12.csv", ["2025-03-20", "email", "Newsletter"], "wrong_column_count"),
     ("marketing_spend_2025-W16.csv", ["2025-04-17", "tiktok", "Creators", "12.00", "100", "5", "extra"], "wrong_column_count"),
     ("marketing_spend_2025-W26.csv", ["Total", "", "", "9999.99", "", ""], "summary_line"),
     ("marketing_spend_2025-W33.csv", ["2025-08-14", "instagram", "Stories Launch", "15.00", "-40", "2"], "negative_value"),
     ("campaign_performance_2025-W05.csv", ["2025-01-30", "CMP-003", "Retargeting", "facebook", "N/A", "10.00"], "invalid_integer"),
-    ("campaign_performance_2025-W21.csv", ["31/05/2025", "CMP-001", "Winter Sale", "google_ads", "3", "10.00"], "unparseable_date"),
+    ("campaign_performance_2025-W21.csv", ["31/05/2025", "CMP-001", "Winter Sale \u2013 Café", "google_ads", "3", "10.00"], "unparseable_date"),
     ("campaign_performance_2025-W40.csv", ["2025-10-02", "CMP-006"], "wrong_column_count"),
     ("campaign_performance_2025-W44.csv", ["2025-10-30", "CMP-008", "Creators", "tiktok", "-3", "10.00"], "negative_value"),
 ]  # fmt: skip
@@ -168,7 +168,9 @@ def manifest(exports: list[ExportFile]) -> dict:
         "files": {
             export.name: {
                 "stream": export.stream,
+                "data_lines": len(export.rows),
                 "good_rows": export.good,
+                "bad_row_count": len(export.bad),
                 "bad_rows": export.bad,
                 "encoding": export.encoding,
             }

@@ -22,7 +22,7 @@ class CsvExportsService(Service):
         if "AWS_ENDPOINT_URL" in env:
             client = s3_client(env)
             bucket = env["LAKE_BUCKET"]
-            for path in sorted(directory.glob("*.csv")):
+            for path in sorted([*directory.glob("*.csv"), directory / "_manifest.json"]):
                 client.put_object(Bucket=bucket, Key=S3_PREFIX + path.name, Body=path.read_bytes())
             settings["SANDBOX_CSV_S3_URL"] = f"s3://{bucket}/{S3_PREFIX}"
         home.save_service(self.name, {"pid": None, "scale": scale, "where": str(directory)})
