@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,3 +48,39 @@ def run_singer(
         elif message["type"] == "STATE":
             run.states.append(message["value"])
     return run
+
+
+def kill_after_state(
+    executable: str,
+    config: dict,
+    tmp_path: Path,
+    stream: str,
+    key: str,
+    resumable: Callable[[dict], bool],
+    min_records: int,
+) -> tuple[set, dict | None]:
+    """Run a tap, SIGKILL it at the first resumable STATE after `min_records` records of
+    `stream`; returns the keys it emitted and the last resumable STATE it printed."""
+    config_file = tmp_path / f"kill-{uuid.uuid4().hex[:8]}.json"
+    config_file.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [executable, "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seen: set = set()
+    state = None
+    assert process.stdout is not None
+    for line in process.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD" and message["stream"] == stream:
+            seen.add(message["record"][key])
+        bookmark = message.get("value", {}).get("bookmarks", {}).get(stream, {})
+        if message["type"] == "STATE" and resumable(bookmark):
+            state = message["value"]
+            if len(seen) >= min_records:
+                process.send_signal(signal.SIGKILL)
+                break
+    process.wait(timeout=30)
+    return seen, state

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from elt_sandbox.shop.generate import expected_counts
 
 from tests.conftest import TEST_SCALE
+from tests.singer import kill_after_state
 from tests.tap_ecommerce_postgres.conftest import TAP, last_state, records, run_tap
 
 SHOP = {
@@ -95,28 +95,15 @@ def test_incremental_second_run_emits_only_changed_rows(tap_config, scratch_conn
 
 def test_killed_full_table_read_resumes_without_gaps(tap_config, scratch_conn, tmp_path) -> None:
     config = {**tap_config, "state_every_n_rows": 200}
-    config_file = tmp_path / "kill.json"
-    config_file.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [TAP, "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    first_ids, state = kill_after_state(
+        TAP,
+        config,
+        tmp_path,
+        "public-order_items",
+        "order_item_id",
+        resumable=lambda bookmark: bool(bookmark.get("resume_after")),
+        min_records=600,
     )
-    first_ids: set[int] = set()
-    state = None
-    assert process.stdout is not None
-    for line in process.stdout:
-        message = json.loads(line)
-        if message["type"] == "RECORD" and message["stream"] == "public-order_items":
-            first_ids.add(message["record"]["order_item_id"])
-        bookmark = message.get("value", {}).get("bookmarks", {}).get("public-order_items", {})
-        if message["type"] == "STATE" and bookmark.get("resume_after"):
-            state = message["value"]
-            if len(first_ids) >= 600:
-                process.send_signal(signal.SIGKILL)
-                break
-    process.wait(timeout=30)
     assert state is not None, "no resumable STATE was emitted before the kill"
     resume_after = state["bookmarks"]["public-order_items"]["resume_after"][0]
     second, _ = run_tap(config, tmp_path, state=state)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 import time
 import urllib.request
 
 import pytest
 from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
 
+from tests.singer import kill_after_state
 from tests.tap_stripe_custom.conftest import TAP, run_stripe_tap, tap_config
 
 AMOUNT_STREAMS = ("charges", "refunds", "payment_intents", "balance_transactions", "disputes")
@@ -100,27 +98,15 @@ def test_killed_run_resumes_from_its_last_state_without_gaps(
 ) -> None:
     base = stripe_server("--slow-rate", "1", "--slow-seconds", "0.02")
     config = tap_config(base, page_size=20, window_days=20)
-    config_file = tmp_path / "kill.json"
-    config_file.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [TAP, "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    first_ids, state = kill_after_state(
+        TAP,
+        config,
+        tmp_path,
+        "charges",
+        "id",
+        resumable=lambda bookmark: "created_cursor" in bookmark,
+        min_records=101,
     )
-    first_ids: set[str] = set()
-    state = None
-    assert process.stdout is not None
-    for line in process.stdout:
-        message = json.loads(line)
-        if message["type"] == "RECORD" and message["stream"] == "charges":
-            first_ids.add(message["record"]["id"])
-        if message["type"] == "STATE" and "charges" in message["value"]["bookmarks"]:
-            state = message["value"]
-            if len(first_ids) > 100:
-                process.send_signal(signal.SIGKILL)
-                break
-    process.wait(timeout=30)
     assert state is not None
     second, _, _ = run_stripe_tap(config, tmp_path, state=state)
     expected = {o["id"] for o in expected_objects(stripe_expected, "charges")}
