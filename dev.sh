@@ -7,6 +7,12 @@ ROOT=$(pwd)
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 
+# Compile bytecode at install time (pip's default, not uv's): with PYTHONDONTWRITEBYTECODE
+# set, as on CI, every tap and target start would otherwise recompile singer-sdk from
+# source (measured: `tap-ecommerce-postgres --about` 1.7 s without .pyc files, 0.6 s with).
+# Exported so that the plugin venvs Meltano builds with uv get the same.
+export UV_COMPILE_BYTECODE=1
+
 PLUGINS=(sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet)
 
 install() {
@@ -18,7 +24,9 @@ install() {
   for plugin in "${PLUGINS[@]}"; do
     if [ -f "$plugin/pyproject.toml" ]; then args+=(-e "$plugin"); fi
   done
-  "$VENV/bin/uv" pip install --quiet --python "$PY" "${args[@]}" -r requirements-dev.txt
+  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" "${args[@]}" -r requirements-dev.txt
+  # Editable sources are not compiled by the installer.
+  "$PY" -m compileall -q "${PLUGINS[@]}" >/dev/null
   # DuckDB cannot download extensions here: install httpfs from its PyPI wheel.
   "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
 }

@@ -37,6 +37,7 @@ def peer_venv(name: str, requirements: list[str]) -> Path:
                 "pip",
                 "install",
                 "-q",
+                "--compile-bytecode",  # as pip does; see dev.sh
                 "--python",
                 str(venv / "bin" / "python"),
                 *requirements,

@@ -1,9 +1,14 @@
 """One stream's buffer and the Parquet files it commits.
 
-Records are buffered as the dicts the SDK hands over and converted column-wise when the
-buffer is flushed (by rows or estimated bytes). The SDK's per-record JSON-schema
-validation and timestamp parsing are skipped on purpose: they cost most of a target's
-CPU, and the Arrow conversion enforces the same types with a clear error instead.
+Records arrive as undecoded RECORD lines (the reader's lane, the usual case) or as the
+dicts the SDK hands over (stream maps, flattening), and are converted column-wise when
+the buffer is flushed (by rows or estimated bytes). Buffered lines are parsed by Arrow's
+JSON reader in one call, against a "wire" schema derived from the stream's SCHEMA, so no
+Python runs per record or per value (see wire_schema.py); a buffer Arrow cannot parse
+exactly is decoded again with msgspec, record by record, which gives the precise error
+or handles the odd value. The SDK's per-record JSON-schema validation is skipped on
+purpose: it costs most of a target's CPU, and the typed conversion enforces the same
+types with a clear error instead.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from singer_sdk.contrib.msgspec import decoder
-from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.exceptions import InvalidInputLine, MissingKeyPropertiesError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 from singer_sdk.sinks import Sink
 
@@ -30,16 +35,22 @@ from target_minio_parquet.columns import (
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
+from target_minio_parquet.reader import RecordEnvelope, lane_prefix
 from target_minio_parquet.storage import safe_name
+from target_minio_parquet.wire_schema import parse_record_lines, wire_schema
 
 if TYPE_CHECKING:
-    from target_minio_parquet.reader import RecordEnvelope
     from target_minio_parquet.target import TargetMinioParquet
 
 BYTES_SAMPLE_EVERY = 1000
 PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
-RAW_OVERHEAD = 96  # bytes per buffered raw record beyond its JSON text (object, lists)
-DECODE_CHUNK = 10_000  # raw records decoded at once when a file is written
+# A buffered line costs its text plus ~41 bytes (object header, list slot), and the
+# flush briefly holds the joined text and Arrow's parse of it beside the lines.
+LINE_OVERHEAD = 48
+LINE_FLUSH_FACTOR = 2.0
+DECODE_CHUNK = 10_000  # lines decoded at once by the msgspec fallback
+PARSE_CHUNK = 10_000  # lines Arrow parses at once: bounds the parse's transient memory
+_envelopes = msgspec.json.Decoder(list[RecordEnvelope])
 
 
 class ParquetSink(Sink):
@@ -54,9 +65,14 @@ class ParquetSink(Sink):
         )
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
-        self._raw: list[msgspec.Raw] = []  # undecoded records (the fast lane)
-        self._raw_extracted: list[str | None] = []
-        self._raw_versions: list[int | None] = []
+        # The reader's lane: undecoded RECORD lines, appended to in place (never rebound)
+        self._lines: list[bytes] = []
+        self._line_received: list[float] = []
+        self._settled = 0  # lines already counted against the budget
+        self.lane_prefix = lane_prefix(stream_name)
+        self.lane_append = self._lines.append
+        self._wire_schema = wire_schema(self._payload_schema)
+        self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
         self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
         self._schema_version: str | None = None
@@ -75,15 +91,16 @@ class ParquetSink(Sink):
         """The SDK's per-record path asks this: the target-wide budget is exhausted."""
         return self.lake_target.over_budget
 
-    def buffer_raw(self, envelope: RecordEnvelope) -> None:
-        """The fast lane's whole per-record work: keep the JSON text, decode later."""
-        self._raw.append(envelope.record)
-        self._raw_extracted.append(envelope.time_extracted)
-        self._raw_versions.append(envelope.version)
-        self._received.append(time.time())
-        size = len(envelope.record) + RAW_OVERHEAD
+    def settle_lane(self, count: int) -> None:
+        """Count the last `count` lane lines: received time, budget, tallies."""
+        lines = self._lines
+        fresh = lines[self._settled :]
+        self._settled = len(lines)
+        self._line_received.extend([time.time()] * count)
+        size = (sum(map(len, fresh)) + LINE_OVERHEAD * count) * LINE_FLUSH_FACTOR
         self.buffered_bytes += size
-        self.lake_target.reserve(1, size)
+        self.lake_target.reserve(count, size)
+        self.lake_target.after_buffering(self, count)
 
     def buffer_record(self, record: dict, message: dict) -> None:
         """The fast path's whole per-record work (see TargetMinioParquet)."""
@@ -121,26 +138,66 @@ class ParquetSink(Sink):
         self.lake_target.drain_one(self)
         self.manifest.activated_versions.append(new_version)
 
+    def report_records(self) -> None:
+        """The SDK's record_count metric, counted in steps rather than per record."""
+        if self.unreported_records:
+            self.record_counter_metric.increment(self.unreported_records)
+            self.unreported_records = 0
+
     def process_batch(self, context: dict) -> None:
-        if not self._records and not self._raw:
+        self.report_records()
+        if not self._records and not self._lines:
             return
-        records, received, raw = self._records, self._received, self._raw
-        extracted, versions = self._raw_extracted, self._raw_versions
-        self._records, self._received, self._raw = [], [], []
-        self._raw_extracted, self._raw_versions = [], []
-        self.lake_target.reserve(-(len(records) + len(raw)), -self.buffered_bytes)
+        records, received = self._records, self._received
+        self._records, self._received = [], []
+        lines, line_received = self._lines[:], self._line_received
+        self._lines.clear()  # in place: the reader holds its bound append
+        self._line_received, self._settled = [], 0
+        self.lake_target.reserve(-(len(records) + len(lines)), -self.buffered_bytes)
         self.buffered_bytes = 0.0
         try:
             tables = [records_to_table(records, self._payload_schema)] if records else []
-            for start in range(0, len(raw), DECODE_CHUNK):
-                stop = start + DECODE_CHUNK
-                tables.append(
-                    self._raw_to_table(raw[start:stop], extracted[start:stop], versions[start:stop])
-                )
+            if lines:
+                tables.append(self._lines_to_table(lines))
         except ValueError as error:
             raise ValueError(f"stream '{self.stream_name}': {error}") from error
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        self._commit(table, received)
+        self._commit(table, received + line_received)
+
+    def _lines_to_table(self, lines: list[bytes]) -> pa.Table:
+        """Arrow parses the whole buffer when it can; msgspec, chunk by chunk, when not."""
+        if self._wire_schema is not None:
+            tables = []
+            for start in range(0, len(lines), PARSE_CHUNK):
+                parsed = parse_record_lines(lines[start : start + PARSE_CHUNK], self._wire_schema)
+                if parsed is None or not self._keys_present(parsed):
+                    break
+                tables.append(conform_table(parsed, self._payload_schema))
+            else:
+                return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        tables = []
+        for start in range(0, len(lines), DECODE_CHUNK):
+            chunk = lines[start : start + DECODE_CHUNK]
+            try:
+                envelopes = _envelopes.decode(b"[" + b",".join(chunk) + b"]")
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                _raise_for_bad_line(chunk)
+                raise
+            tables.append(
+                self._raw_to_table(
+                    [e.record for e in envelopes],
+                    [e.time_extracted for e in envelopes],
+                    [e.version for e in envelopes],
+                )
+            )
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def _keys_present(self, parsed: pa.Table) -> bool:
+        """Null key values may be missing keys: the msgspec path tells them apart."""
+        return all(
+            key not in parsed.column_names or parsed.column(key).null_count == 0
+            for key in self.key_properties
+        )
 
     def _raw_to_table(
         self, raw: list[msgspec.Raw], extracted: list[str | None], versions: list[int | None]
@@ -250,6 +307,15 @@ class ParquetSink(Sink):
                 f"{safe_name(field_name)}_month={month}",
                 table.filter(pc.equal(months, month)),
             )
+
+
+def _raise_for_bad_line(lines: list[bytes]) -> None:
+    """Name the first line of a chunk that is not a RECORD message (as the reader would)."""
+    for line in lines:
+        try:
+            _envelopes.decode(b"[" + line + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from error
 
 
 def _identity(handle):

@@ -24,6 +24,14 @@ from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnv
 from target_minio_parquet.sink import ParquetSink
 from target_minio_parquet.storage import Lake, LakeLocation
 
+METRIC_EVERY = 10_000  # records between record_count metrics and max-age checks
+
+# Arrow's default pool (mimalloc) keeps freed pages for reuse, so every flush's transient
+# buffers (the JSON parse, casts, the Parquet encoder) stay in the process: measured over
+# the shop tables at scale 1, peak RSS 250 MB with mimalloc and 170 MB with the system
+# allocator, at the same speed. Flushes are large and few, so reuse buys nothing here.
+pa.set_memory_pool(pa.system_memory_pool())
+
 
 class TargetMinioParquet(Target):
     """Writes every stream as Parquet under `<destination>/<source>/<stream>/<partition>/`."""
@@ -134,7 +142,6 @@ class TargetMinioParquet(Target):
         self._fast_records = not (
             self.config.get("stream_maps") or self.config.get("flattening_enabled")
         )
-        self._records_seen = 0
         self._buffered_rows = 0
         self._buffered_bytes = 0.0
         self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
@@ -208,25 +215,26 @@ class TargetMinioParquet(Target):
             },
         )
 
-    def _buffer_raw_record(self, envelope: RecordEnvelope) -> bool:
-        """Buffer a RECORD's undecoded JSON; False sends it down the SDK's path (stream
-        maps, flattening, or an unknown stream, which the SDK reports)."""
+    def _buffer_raw_record(self, envelope: RecordEnvelope, line: bytes) -> ParquetSink | None:
+        """Buffer a RECORD line undecoded and return the sink as the reader's lane for the
+        lines that follow; None sends it down the SDK's path (stream maps, flattening, or
+        an unknown stream, which the SDK reports)."""
         sink = self._sinks_active.get(envelope.stream) if self._fast_records else None
         if sink is None:
-            return False
-        sink.buffer_raw(envelope)
-        self._after_buffering(sink)
-        return True
+            return None
+        sink.lane_append(line)
+        sink.settle_lane(1)
+        return sink
 
-    def _after_buffering(self, sink: ParquetSink) -> None:
+    def after_buffering(self, sink: ParquetSink, count: int = 1) -> None:
         """Bookkeeping shared by both record paths: tallies, budget, metrics, record age."""
-        sink.tally_record_read()
+        sink.tally_record_read(count)
+        sink.unreported_records += count  # before a drain, which reports them
+        if sink.unreported_records >= METRIC_EVERY:
+            sink.report_records()
+            self._handle_max_record_age()
         if self.over_budget:
             self.drain_largest()
-        self._records_seen += 1
-        if self._records_seen % 10_000 == 0:
-            sink.record_counter_metric.increment(10_000)
-            self._handle_max_record_age()
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Without stream maps, a record only needs buffering: skip the SDK's per-record
@@ -243,7 +251,7 @@ class TargetMinioParquet(Target):
                     f"stream '{stream}': a record lacks key property '{key}'"
                 )
         sink.buffer_record(record, message_dict)
-        self._after_buffering(sink)
+        self.after_buffering(sink)
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """A changed schema closes the stream's current file before the new one starts."""

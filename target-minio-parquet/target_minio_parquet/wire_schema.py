@@ -1,0 +1,95 @@
+"""How buffered RECORD lines are parsed by Arrow's JSON reader, with no Python per record.
+
+The lake schema (arrow_schema.py) is what a file holds; the *wire* schema is what the
+JSON text holds: decimals, timestamps, dates and times travel as strings and are cast
+afterwards by conform_table (Arrow's casts reject a value that would lose digits, so a
+decimal is never rounded). Arrow's reader is strict where it matters: a number in a
+string column, a fraction in an integer column, a key given twice or a malformed line is
+an error, never a coercion. Any such error makes `parse_record_lines` return None and the
+sink decodes the same lines with msgspec instead, which handles the odd value or names
+the bad one. Streams with JSON-text columns (objects without declared properties) are
+not parsed here: Arrow cannot hand back a value's JSON text.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.json as pj
+
+from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
+
+# Columns taken from the message envelope rather than from the record.
+MESSAGE_COLUMNS = {"_sdc_extracted_at": "time_extracted", "_sdc_table_version": "version"}
+# Columns the sink sets when it commits a file, whatever a record says.
+COMMIT_COLUMNS = frozenset({"_sdc_sequence", "_sdc_received_at", "_sdc_batched_at"})
+MIN_BLOCK_BYTES = 4 << 20
+
+
+def _native(data_type: pa.DataType) -> bool:
+    """Types Arrow's JSON reader produces exactly as the lake stores them."""
+    if pa.types.is_struct(data_type):
+        return all(_native(field.type) and not field.metadata for field in data_type)
+    if pa.types.is_list(data_type):
+        return _native(data_type.value_type)
+    return data_type in (pa.int64(), pa.float64(), pa.bool_(), pa.string())
+
+
+def wire_type(field: pa.Field) -> pa.DataType | None:
+    """The type a lake field has in the JSON text; None when Arrow cannot parse it."""
+    data_type = field.type
+    if field.metadata and field.metadata.get(JSON_TEXT_KEY):
+        return None
+    if (
+        pa.types.is_decimal(data_type)
+        or pa.types.is_timestamp(data_type)
+        or pa.types.is_date32(data_type)
+        or pa.types.is_time64(data_type)
+    ):
+        return pa.string()
+    return data_type if _native(data_type) else None
+
+
+def wire_schema(payload: pa.Schema) -> pa.Schema | None:
+    """The schema of a whole RECORD message line; None when a column rules Arrow out."""
+    record_fields = []
+    for field in payload:
+        if field.name in MESSAGE_COLUMNS or field.name in COMMIT_COLUMNS:
+            continue
+        data_type = wire_type(field)
+        if data_type is None:
+            return None
+        record_fields.append(pa.field(field.name, data_type))
+    if not record_fields:
+        return None
+    return pa.schema(
+        [
+            pa.field("record", pa.struct(record_fields)),
+            pa.field("time_extracted", pa.string()),
+            pa.field("version", pa.int64()),
+        ]
+    )
+
+
+def parse_record_lines(lines: list[bytes], schema: pa.Schema) -> pa.Table | None:
+    """The records of `lines` as wire-typed columns plus the envelope's columns (named
+    as in the lake); None when Arrow cannot parse every line exactly."""
+    longest = max(map(len, lines), default=0)
+    try:
+        parsed = pj.read_json(
+            pa.BufferReader(b"".join(lines)),
+            read_options=pj.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest)),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if parsed.num_rows != len(lines):
+        return None
+    record = parsed.column("record").combine_chunks()
+    if record.null_count:
+        return None  # a record that is null, not an object: msgspec reports it
+    columns = dict(zip(record.type.names, record.flatten(), strict=True))
+    for lake_name, message_key in MESSAGE_COLUMNS.items():
+        columns[lake_name] = parsed.column(message_key)
+    return pa.table(columns)

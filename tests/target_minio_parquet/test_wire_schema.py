@@ -1,0 +1,212 @@
+"""The Arrow JSON lane: the pure wire-schema functions, and the real target fed compact
+RECORD lines (the exact bytes SDK taps write), against the msgspec path on the same data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
+from target_minio_parquet.reader import lane_prefix
+from target_minio_parquet.wire_schema import parse_record_lines, wire_schema, wire_type
+
+from tests.target_minio_parquet.conftest import TARGET, record_message, schema_message
+
+DECIMAL = {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 12, "scale": 2}
+PROPERTIES = {
+    "id": {"type": "integer"},
+    "amount": DECIMAL,
+    "ratio": {"type": ["number", "null"]},
+    "paid": {"type": ["boolean", "null"]},
+    "at": {"type": ["string", "null"], "format": "date-time"},
+    "day": {"type": ["string", "null"], "format": "date"},
+    "name": {"type": ["string", "null"]},
+    "card": {
+        "type": ["object", "null"],
+        "properties": {"brand": {"type": ["string", "null"]}, "exp_year": {"type": "integer"}},
+    },
+    "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+}
+
+
+def lake_schema(fields: list[pa.Field]) -> pa.Schema:
+    return pa.schema(
+        [
+            *fields,
+            pa.field("_sdc_extracted_at", pa.timestamp("us", tz="UTC")),
+            pa.field("_sdc_sequence", pa.int64()),
+            pa.field("_sdc_table_version", pa.int64()),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("data_type", "expected"),
+    [
+        (pa.int64(), pa.int64()),
+        (pa.float64(), pa.float64()),
+        (pa.bool_(), pa.bool_()),
+        (pa.string(), pa.string()),
+        (pa.decimal128(12, 2), pa.string()),
+        (pa.timestamp("us", tz="UTC"), pa.string()),
+        (pa.date32(), pa.string()),
+        (pa.time64("us"), pa.string()),
+        (pa.struct([("a", pa.int64())]), pa.struct([("a", pa.int64())])),
+        (pa.list_(pa.string()), pa.list_(pa.string())),
+        (pa.struct([("a", pa.decimal128(5, 2))]), None),  # nested casts: msgspec path
+        (pa.list_(pa.timestamp("us", tz="UTC")), None),
+    ],
+)
+def test_wire_type(data_type: pa.DataType, expected: pa.DataType | None) -> None:
+    assert wire_type(pa.field("c", data_type)) == expected
+
+
+def test_json_text_columns_keep_a_stream_off_the_arrow_lane() -> None:
+    json_text = pa.field("meta", pa.string(), metadata={JSON_TEXT_KEY: "1"})
+    assert wire_type(json_text) is None
+    assert wire_schema(lake_schema([pa.field("id", pa.int64()), json_text])) is None
+
+
+def test_wire_schema_reads_envelope_columns_from_the_message() -> None:
+    schema = wire_schema(lake_schema([pa.field("id", pa.int64())]))
+    assert schema is not None
+    assert schema.names == ["record", "time_extracted", "version"]
+    assert schema.field("record").type == pa.struct([("id", pa.int64())])
+
+
+def compact(message: dict) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+WIRE = wire_schema(
+    lake_schema([pa.field("id", pa.int64()), pa.field("amount", pa.decimal128(12, 2))])
+)
+
+
+def test_parse_keeps_decimal_text_and_envelope_values() -> None:
+    lines = [
+        compact({**record_message("s", {"id": 1, "amount": "0.10", "extra": [1]}), "version": 7}),
+        compact(record_message("s", {"id": 2, "amount": None})),
+    ]
+    parsed = parse_record_lines(lines, WIRE)
+    assert parsed is not None
+    assert parsed.column("amount").to_pylist() == ["0.10", None]
+    assert parsed.column("_sdc_table_version").to_pylist() == [7, None]
+    assert parsed.column("_sdc_extracted_at").to_pylist()[0].startswith("2026-01-02T03:04:05")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type":"RECORD","stream":"s","record":{"id":1,"amount":12.5}}\n',  # number as text
+        b'{"type":"RECORD","stream":"s","record":{"id":1.5,"amount":"1"}}\n',  # fraction
+        b'{"type":"RECORD","stream":"s","record":{"id":1,"id":2}}\n',  # key given twice
+        b'{"type":"RECORD","stream":"s","record":{"id":1,"amount":"1"\n',  # truncated
+        b'{"type":"RECORD","stream":"s","record":null}\n',
+    ],
+)
+def test_anything_arrow_cannot_parse_exactly_is_declined(line: bytes) -> None:
+    good = compact(record_message("s", {"id": 1, "amount": "1.00"}))
+    assert parse_record_lines([good, line], WIRE) is None
+
+
+def run_compact(config: dict, messages: list[dict], tmp_path: Path) -> subprocess.CompletedProcess:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    payload = b"".join(compact(m) for m in messages)
+    return subprocess.run(
+        [TARGET, "--config", str(config_file)], input=payload, capture_output=True, timeout=300
+    )
+
+
+def lake_rows(lake: Path) -> list[dict]:
+    table = ds.dataset(str(lake / "s"), format="parquet").to_table()
+    return sorted(table.to_pylist(), key=lambda row: row["id"])
+
+
+def sample_records(count: int) -> list[dict]:
+    start = dt.datetime(2025, 3, 30, 0, 59, 59, 999999, tzinfo=dt.UTC)
+    return [
+        {
+            "id": i,
+            "amount": f"{(i * 7919) % 100000 - 50000}.{i % 100:02d}",
+            "ratio": i / 7,
+            "paid": i % 3 == 0,
+            "at": (start + dt.timedelta(microseconds=i * 1_000_001)).isoformat(),
+            "day": f"2025-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+            "name": f"Zoë 東京 🚀 {i}" if i % 5 else None,
+            "card": {"brand": "visa", "exp_year": 2030 + i % 5} if i % 4 else None,
+            "tags": ["a", str(i)] if i % 2 else [],
+        }
+        for i in range(1, count + 1)
+    ]
+
+
+def test_compact_lines_take_the_arrow_lane_and_match_the_sdk_path(tmp_path: Path) -> None:
+    records = sample_records(3000)
+    messages = [schema_message("orders", PROPERTIES, ["id"])]
+    messages += [record_message("orders", r) for r in records]
+    assert compact(messages[1]).startswith(lane_prefix("orders"))
+
+    lane = run_compact({"destination": str(tmp_path / "a"), "source_name": "s"}, messages, tmp_path)
+    assert lane.returncode == 0, lane.stderr.decode()
+    # stream maps send every record down the SDK's dict path: the reference
+    sdk_config = {
+        "destination": str(tmp_path / "b"),
+        "source_name": "s",
+        "stream_maps": {"orders": {"__filter__": "True"}},
+    }
+    sdk = run_compact(sdk_config, messages, tmp_path)
+    assert sdk.returncode == 0, sdk.stderr.decode()
+
+    fast, reference = lake_rows(tmp_path / "a"), lake_rows(tmp_path / "b")
+    assert len(fast) == len(reference) == 3000
+    payload = [*PROPERTIES, "_sdc_extracted_at", "_sdc_table_version"]
+    for got, want in zip(fast, reference, strict=True):
+        assert {k: got[k] for k in payload} == {k: want[k] for k in payload}
+    assert sum(row["amount"] for row in fast) == sum(Decimal(r["amount"]) for r in records)
+    assert fast[0]["at"] == dt.datetime(2025, 3, 30, 1, 0, 1, 0, tzinfo=dt.UTC)
+
+
+def test_a_decimal_sent_as_a_json_number_falls_back_and_stays_exact(tmp_path: Path) -> None:
+    messages = [schema_message("orders", {"id": {"type": "integer"}, "amount": DECIMAL}, ["id"])]
+    messages += [record_message("orders", {"id": i, "amount": f"{i}.25"}) for i in range(1, 50)]
+    payload = b"".join(compact(m) for m in messages)
+    payload += b'{"type":"RECORD","stream":"orders","record":{"id":50,"amount":0.1}}\n'
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"destination": str(tmp_path / "lake"), "source_name": "s"}))
+    result = subprocess.run(
+        [TARGET, "--config", str(config_file)], input=payload, capture_output=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    rows = lake_rows(tmp_path / "lake")
+    assert [row["id"] for row in rows] == list(range(1, 51))
+    assert rows[-1]["amount"] == Decimal("0.10")
+    assert sum(row["amount"] for row in rows) == sum(
+        Decimal(f"{i}.25") for i in range(1, 50)
+    ) + Decimal("0.1")
+
+
+def test_a_malformed_line_inside_a_run_of_records_stops_before_any_file_or_state(
+    tmp_path: Path,
+) -> None:
+    messages = [schema_message("orders", {"id": {"type": "integer"}}, ["id"])]
+    messages += [record_message("orders", {"id": i}) for i in range(1, 20)]
+    payload = b"".join(compact(m) for m in messages)
+    payload += b'{"type":"RECORD","stream":"orders","record":{"id":20,\n'
+    payload += compact({"type": "STATE", "value": {"bookmarks": {"orders": {"id": 20}}}})
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"destination": str(tmp_path / "lake"), "source_name": "s"}))
+    result = subprocess.run(
+        [TARGET, "--config", str(config_file)], input=payload, capture_output=True, timeout=300
+    )
+    assert result.returncode != 0
+    assert b"Unable to parse line as JSON" in result.stderr and b'"id":20,' in result.stderr
+    assert b"STATE" not in result.stdout and not result.stdout.strip()
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
