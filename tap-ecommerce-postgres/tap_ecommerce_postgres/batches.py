@@ -1,19 +1,20 @@
-"""Full loads as Parquet BATCH files: Postgres renders JSON, Arrow's C++ reader parses it.
+"""Full loads as Parquet BATCH files built from COPY: no JSON, no per-value Python.
 
-No per-row Python: rows arrive as JSON text from the same query as the record path, are
-joined into newline-delimited chunks and parsed by pyarrow.json with an explicit schema
-(decimals and timestamps stay exact text; the target casts them to decimal128 and UTC
-timestamps). Streams with json/array columns use the SDK's record batching instead.
+The same values as the record path (queries.column_expression) are copied out as CSV,
+which costs Postgres a third of rendering JSON (measured on order_items at scale 1:
+0.15 s against 0.53 s), and are parsed by Arrow's CSV reader with an explicit schema:
+integers, floats and booleans typed, everything else exact text (decimals, timestamps,
+dates) that the target casts to decimal128 and UTC timestamps. Postgres writes NULL as
+an empty unquoted field and an empty string as `""`, which the reader tells apart.
+Streams with json/array columns use the SDK's record batching instead.
 """
 
 from __future__ import annotations
 
-import io
 import uuid
-from collections.abc import Iterable
 
 import pyarrow as pa
-import pyarrow.json as pajson
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tap_ecommerce_postgres.type_mapping import (
@@ -43,14 +44,42 @@ def raw_schema(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, raw_arrow_type(c)) for c in columns])
 
 
-def parquet_chunks(json_rows: Iterable[str], schema: pa.Schema) -> pa.Table:
-    """Newline-delimited JSON text to a table with exactly `schema`."""
-    data = "\n".join(json_rows).encode()
-    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    return pajson.read_json(
-        io.BytesIO(data),
-        read_options=pajson.ReadOptions(block_size=64 << 20),
-        parse_options=options,
+def tracked_schema(columns: list[Column], tracked: list[str]) -> list[pa.Field]:
+    """Fields for the raw tracked columns copied after the record's: integers as int64,
+    anything else as the text Postgres casts back when the bookmark is used. Their names
+    cannot collide with a record column."""
+    by_name = {c.name: c for c in columns}
+    taken = set(by_name)
+    fields = []
+    for index, name in enumerate(tracked):
+        label = f"_tracked_{index}"
+        while label in taken:
+            label = "_" + label
+        taken.add(label)
+        column = by_name.get(name)
+        integer = column is not None and not column.is_array and column.base_type in INTEGER_TYPES
+        fields.append(pa.field(label, pa.int64() if integer else pa.string()))
+    return fields
+
+
+def csv_to_table(data: bytes, schema: pa.Schema, tracked: list[pa.Field]) -> pa.Table:
+    """COPY CSV text (record columns, then tracked columns) as a table with `schema`
+    followed by the tracked columns."""
+    fields = [*schema, *tracked]
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(
+            column_names=[f.name for f in fields], block_size=max(1 << 20, len(data) // 2 + 1)
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f.name: f.type for f in fields},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
     )
 
 

@@ -5,6 +5,8 @@ parameter; custom queries are wrapped as a subquery, never edited.
 
 Values JSON cannot hold are mapped deliberately (documented in the README):
 - NUMERIC -> exact decimal text; NaN and +/-Infinity -> null.
+- real/double precision NaN and +/-Infinity -> null (JSON has no such numbers, and a
+  string would break the column's `number` type in every target).
 - timestamp/timestamptz/date +/-infinity -> the largest/smallest representable value
   (9999-12-31 23:59:59.999999 UTC / 0001-01-01 00:00:00 UTC); BC dates -> 0001-01-01.
 - `timestamp without time zone` is read in `source_timezone` and emitted with +00:00.
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from tap_ecommerce_postgres.type_mapping import DECIMAL_TYPES, TIMESTAMP_TYPES, Column
+from tap_ecommerce_postgres.type_mapping import DECIMAL_TYPES, FLOAT_TYPES, TIMESTAMP_TYPES, Column
 
 MAX_TIMESTAMP = "9999-12-31 23:59:59.999999+00"
 MIN_TIMESTAMP = "0001-01-01 00:00:00+00"
@@ -34,6 +36,10 @@ def column_expression(column: Column, source_timezone: str) -> sql.Composable:
         return sql.SQL(
             "case when {c} in ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)"
             " then null else {c}::text end"
+        ).format(c=ident)
+    if base in FLOAT_TYPES:
+        return sql.SQL(
+            "case when {c} in ('NaN', 'Infinity', '-Infinity') then null else {c} end"
         ).format(c=ident)
     if base in TIMESTAMP_TYPES:
         zoned = (
@@ -74,6 +80,45 @@ class ReadPlan:
         tracked = [self.replication_key] if self.replication_key else []
         return tracked + [k for k in (self.resume_key or []) if k not in tracked]
 
+    def _filter_and_order(self, *, literals: bool = False) -> tuple[sql.Composable, list]:
+        """WHERE (replication start, full-table resume point) and ORDER BY, on `src`;
+        values as placeholders with their parameters, or as quoted literals."""
+        where: list[sql.Composable] = []
+        params: list = []
+
+        def value(item: object) -> sql.Composable:
+            if literals:
+                return sql.Literal(item)
+            params.append(item)
+            return sql.Placeholder()
+
+        if self.replication_key and self.start_value is not None:
+            where.append(
+                sql.SQL("src.{} >= {}").format(
+                    sql.Identifier(self.replication_key), value(self.start_value)
+                )
+            )
+        if self.resume_key and self.resume_after is not None:
+            where.append(
+                sql.SQL("({}) > ({})").format(
+                    sql.SQL(", ").join(
+                        sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.resume_key
+                    ),
+                    sql.SQL(", ").join(value(v) for v in self.resume_after),
+                )
+            )
+        clause = sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL("")
+        if self.order_by:
+            clause += sql.SQL(" order by ") + sql.SQL(", ").join(
+                sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.order_by
+            )
+        return clause, params
+
+    def _tracked_expressions(self) -> sql.Composable:
+        return sql.SQL("").join(
+            sql.SQL(", src.{}").format(sql.Identifier(k)) for k in self.tracked_columns()
+        )
+
     def render(self) -> tuple[sql.Composable, list]:
         """SELECT the record as JSON text, then the raw tracked column values."""
         expressions = sql.SQL(", ").join(
@@ -82,38 +127,32 @@ class ReadPlan:
             )
             for c in self.columns
         )
-        where: list[sql.Composable] = []
-        params: list = []
-        if self.replication_key and self.start_value is not None:
-            where.append(sql.SQL("src.{} >= %s").format(sql.Identifier(self.replication_key)))
-            params.append(self.start_value)
-        if self.resume_key and self.resume_after is not None:
-            where.append(
-                sql.SQL("({}) > ({})").format(
-                    sql.SQL(", ").join(
-                        sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.resume_key
-                    ),
-                    sql.SQL(", ").join(sql.Placeholder() * len(self.resume_key)),
-                )
-            )
-            params.extend(self.resume_after)
+        clause, params = self._filter_and_order()
         query = sql.SQL(
             "select row_to_json(rec)::text{tracked} from {rel} as src"
-            " cross join lateral (select {exprs}) as rec{where}{order}"
+            " cross join lateral (select {exprs}) as rec{clause}"
         ).format(
-            tracked=sql.SQL("").join(
-                sql.SQL(", src.{}").format(sql.Identifier(k)) for k in self.tracked_columns()
-            ),
+            tracked=self._tracked_expressions(),
             exprs=expressions,
             rel=self.relation,
-            where=sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL(""),
-            order=(
-                sql.SQL(" order by ")
-                + sql.SQL(", ").join(
-                    sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.order_by
-                )
-                if self.order_by
-                else sql.SQL("")
-            ),
+            clause=clause,
         )
         return query, params
+
+    def render_copy(self) -> sql.Composable:
+        """COPY of the same values as CSV text (one column per record field, then the raw
+        tracked columns), with the filter's values bound client-side as literals: COPY
+        takes no parameters. The session runs with TimeZone=UTC and DateStyle=ISO, so
+        timestamps come out as `YYYY-MM-DD HH:MI:SS.ffffff+00`, which Arrow parses."""
+        expressions = sql.SQL(", ").join(
+            column_expression(c, self.source_timezone) for c in self.columns
+        )
+        clause, _ = self._filter_and_order(literals=True)
+        return sql.SQL(
+            "copy (select {exprs}{tracked} from {rel} as src{clause}) to stdout with (format csv)"
+        ).format(
+            exprs=expressions,
+            tracked=self._tracked_expressions(),
+            rel=self.relation,
+            clause=clause,
+        )

@@ -28,12 +28,13 @@ from singer_sdk import Stream, metrics
 
 from tap_ecommerce_postgres.batches import (
     batchable,
-    parquet_chunks,
+    csv_to_table,
     raw_schema,
+    tracked_schema,
     write_batch_file,
 )
 from tap_ecommerce_postgres.discovery import TableInfo
-from tap_ecommerce_postgres.prefetch import prefetched_rows
+from tap_ecommerce_postgres.prefetch import copied_chunks, prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan
 from tap_ecommerce_postgres.type_mapping import column_schema, restore_decimal_keys
 
@@ -172,7 +173,8 @@ class PostgresStream(Stream):
         )
 
     def get_batches(self, batch_config, context=None):
-        """Parquet BATCH files of `batch_size` rows each, with STATE after every file."""
+        """Parquet BATCH files of `batch_size` rows each, built from COPY chunks, with
+        STATE after every file (the bookmark is the file's last row)."""
         encoding = batch_config.encoding
         if encoding.format != "parquet" or not batchable(self.table.columns):
             yield from super().get_batches(batch_config, context)
@@ -180,28 +182,25 @@ class PostgresStream(Stream):
         plan = self._read_plan()
         tracked = plan.tracked_columns()
         schema = raw_schema(self.table.columns)
+        tracked_fields = tracked_schema(self.table.columns, tracked)
         size = int(batch_config.batch_size or 100_000)
         storage = batch_config.storage
         state = self.stream_state
-        chunk: list[str] = []
-        last: tuple = ()
         rows = 0
-        for row in self._rows(plan):
-            chunk.append(row[0])
-            last = row
-            if len(chunk) >= size:
-                rows += len(chunk)
-                yield encoding, [self._write_chunk(storage, chunk, schema, encoding)]
-                chunk = []
-                self._record_progress(state, plan, tracked, last, finished=False)
-        if chunk:
-            rows += len(chunk)
-            yield encoding, [self._write_chunk(storage, chunk, schema, encoding)]
+        last: tuple = ()
+        chunks = copied_chunks(self._tap.connection_parameters, plan.render_copy(), size)
+        for data, count in chunks:
+            table = csv_to_table(data, schema, tracked_fields)
+            del data
+            last = (None, *(table.column(f.name)[-1].as_py() for f in tracked_fields))
+            payload = table.select(schema.names)
+            rows += count
+            yield encoding, [self._write_table(storage, payload, encoding)]
+            self._record_progress(state, plan, tracked, last, finished=False)
         self._record_progress(state, plan, tracked, last, finished=True)
         self.logger.info("stream %s: %d rows in Parquet BATCH files", self.name, rows)
 
-    def _write_chunk(self, storage, chunk: list[str], schema, encoding) -> str:
-        table = parquet_chunks(chunk, schema)
+    def _write_table(self, storage, table, encoding) -> str:
         prefix = storage.prefix or ""
         return write_batch_file(storage, prefix, self.name, table, encoding.compression)
 

@@ -63,3 +63,71 @@ def test_batch_files_land_every_row_with_exact_types(tap_config, scratch_conn, t
         .fetchone()[0]
     )
     assert items == scratch_conn.execute("select count(*) from order_items").fetchone()[0]
+
+
+FLAT = """
+drop table if exists flat_fidelity;
+create table flat_fidelity (
+    id int primary key,
+    small smallint, big bigint, money_exact numeric(38, 10), free_numeric numeric,
+    real_value real, double_value double precision, flag boolean,
+    naive timestamp, zoned timestamptz, day date, clock time, uid uuid, raw bytea, note text
+);
+insert into flat_fidelity values
+ (1, -32768, 9223372036854775807, 1234567890123456789012345678.0123456789, 0.000000000000000000001,
+  1.5, 2.25, true, '2025-03-09 02:30:00.123456', '2025-11-28 23:59:59.999999-05', '2024-02-29',
+  '23:59:59.999999', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\\\x00ff',
+  E'Zoë 東京 🚀 "quoted", comma\\nnew line \\\\ back'),
+ (2, null, null, 'NaN', 'NaN', 'NaN', '-Infinity', false, 'infinity', '-infinity', 'infinity',
+  null, null, null, ''),
+ (3, 0, 0, -0.0000000001, -1e-3, 0, 0, null, '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00',
+  '0001-01-01', '00:00:00', null, '\\\\x', null);
+"""
+VOLATILE = {"_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_extracted_at"}
+
+
+def lake_rows(lake: Path, stream: str) -> list[dict]:
+    table = duckdb.connect().execute(
+        f"select * exclude ({', '.join(sorted(VOLATILE))})"
+        f" from read_parquet('{lake}/shop/{stream}/*/*.parquet') order by 1"
+    )
+    names = [d[0] for d in table.description]
+    return [dict(zip(names, row, strict=True)) for row in table.fetchall()]
+
+
+def test_batch_files_hold_exactly_what_the_record_path_lands(
+    tap_config, scratch_conn, tmp_path
+) -> None:
+    scratch_conn.execute(FLAT)
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    batch_config = {
+        "encoding": {"format": "parquet", "compression": "none"},
+        "storage": {"root": f"file://{batches}", "prefix": "flat-"},
+        "batch_size": 2,
+    }
+    lakes = {}
+    for mode, extra in (("records", {}), ("batch", {"batch_config": batch_config})):
+        (tmp_path / f"{mode}.json").write_text(json.dumps({**tap_config, **extra}))
+        lakes[mode] = tmp_path / f"lake-{mode}"
+        (tmp_path / f"target-{mode}.json").write_text(
+            json.dumps({"destination": str(lakes[mode]), "source_name": "shop"})
+        )
+        pipe = subprocess.run(
+            f"{TAP} --config {tmp_path / f'{mode}.json'}"
+            f" | {TARGET} --config {tmp_path / f'target-{mode}.json'}",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert pipe.returncode == 0, pipe.stderr[-2000:]
+    assert len(list(batches.glob("flat-public-flat_fidelity-*.parquet"))) == 2  # 2 + 1 rows
+    from_records = lake_rows(lakes["records"], "public-flat_fidelity")
+    from_batches = lake_rows(lakes["batch"], "public-flat_fidelity")
+    assert len(from_records) == 3
+    assert from_batches == from_records
+    one = from_batches[0]
+    assert one["money_exact"] == Decimal("1234567890123456789012345678.0123456789")
+    assert one["note"] == 'Zoë 東京 🚀 "quoted", comma\nnew line \\ back'
+    assert from_batches[1]["note"] == "" and from_batches[2]["note"] is None

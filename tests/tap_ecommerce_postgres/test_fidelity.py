@@ -46,6 +46,7 @@ def test_every_type_keeps_its_value(tap_config, scratch_conn, tmp_path) -> None:
     assert three["money_exact"] == "-0.0000000001"
     assert two["money_exact"] is None and two["free_numeric"] is None  # NaN -> null
     assert one["real_value"] == 1.5 and one["double_value"] == 2.25
+    assert two["real_value"] is None and two["double_value"] is None  # NaN, Infinity -> null
     assert one["flag"] is True and two["flag"] is False and three["flag"] is None
 
     assert one["naive"] == "2025-03-09T02:30:00.123456+00:00"
