@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -23,23 +24,25 @@ class Measurement:
 
 def run_measured(name: str, command: str, rows: int, env: dict | None = None) -> Measurement:
     """Run `command` (shell), return wall time and the peak summed RSS of its tree."""
-    started = time.monotonic()
-    process = subprocess.Popen(command, shell=True, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
-    peak = 0
-    parent = psutil.Process(process.pid)
-    while process.poll() is None:
-        try:
-            tree = [parent, *parent.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    seconds = time.monotonic() - started
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{name} failed: {process.stderr.read()[-2000:] if process.stderr else ''}"
-        )
+    # stderr goes to a file: a pipe nobody reads would stall a chatty process
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = time.monotonic()
+        # pipefail: a failing tap must fail the measurement, not hide behind its target
+        process = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log, text=True)  # fmt: skip
+        peak = 0
+        parent = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+        seconds = time.monotonic() - started
+        if process.returncode != 0:
+            log.seek(0)
+            raise RuntimeError(f"{name} failed: {log.read()[-2000:]}")
     return Measurement(name, rows, seconds, peak / 1024 / 1024)
 
 

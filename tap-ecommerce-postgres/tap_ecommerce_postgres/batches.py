@@ -1,22 +1,28 @@
-"""Full loads as Parquet BATCH files built from COPY: no JSON, no per-value Python.
+"""Full loads as Parquet BATCH files, read by ADBC straight into Arrow: no JSON, no
+per-row or per-value Python.
 
-The same values as the record path (queries.column_expression) are copied out as CSV,
-which costs Postgres a third of rendering JSON (measured on order_items at scale 1:
-0.15 s against 0.53 s), and are parsed by Arrow's CSV reader with an explicit schema:
-integers, floats and booleans typed, everything else exact text (decimals, timestamps,
-dates) that the target casts to decimal128 and UTC timestamps. Postgres writes NULL as
-an empty unquoted field and an empty string as `""`, which the reader tells apart.
-Streams with json/array columns use the SDK's record batching instead.
+The ADBC PostgreSQL driver runs the query as `COPY ... TO STDOUT (FORMAT binary)` and
+decodes it in C into Arrow record batches, which is the physical limit this tap is
+measured against (psycopg COPY -> Arrow). Measured over order_items at scale 5 (1.25M
+rows, same 2-core machine): ADBC 1.3 s, against 2.6 s for psycopg COPY CSV parsed by
+Arrow's CSV reader (which must run serially when values may hold newlines) and ~4 s for
+Postgres-rendered JSON parsed by Arrow's JSON reader. The values are those of the record
+path (queries.column_expression): integers, floats and booleans typed, everything else
+the exact text Postgres prints, which the target casts to decimal128 and UTC timestamps,
+so a BATCH file holds exactly what the records would. Streams with json/array columns
+use the SDK's record batching instead.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
+from tap_ecommerce_postgres.prefetch import in_background
 from tap_ecommerce_postgres.type_mapping import (
     FLOAT_TYPES,
     INTEGER_TYPES,
@@ -24,9 +30,11 @@ from tap_ecommerce_postgres.type_mapping import (
     Column,
 )
 
+BATCH_HINT_BYTES = 8 << 20  # ADBC's record batch size: bounds memory per batch read ahead
+
 
 def batchable(columns: list[Column]) -> bool:
-    """Only flat scalar columns go through Arrow's JSON reader."""
+    """Only flat scalar columns go into Arrow files; json and arrays keep the SDK path."""
     return not any(c.is_array or c.base_type in JSON_TYPES for c in columns)
 
 
@@ -45,9 +53,9 @@ def raw_schema(columns: list[Column]) -> pa.Schema:
 
 
 def tracked_schema(columns: list[Column], tracked: list[str]) -> list[pa.Field]:
-    """Fields for the raw tracked columns copied after the record's: integers as int64,
-    anything else as the text Postgres casts back when the bookmark is used. Their names
-    cannot collide with a record column."""
+    """Fields for the raw tracked columns selected after the record's: integers as
+    int64, anything else as the text Postgres casts back when the bookmark is used.
+    Their names cannot collide with a record column."""
     by_name = {c.name: c for c in columns}
     taken = set(by_name)
     fields = []
@@ -62,25 +70,62 @@ def tracked_schema(columns: list[Column], tracked: list[str]) -> list[pa.Field]:
     return fields
 
 
-def csv_to_table(data: bytes, schema: pa.Schema, tracked: list[pa.Field]) -> pa.Table:
-    """COPY CSV text (record columns, then tracked columns) as a table with `schema`
-    followed by the tracked columns."""
-    fields = [*schema, *tracked]
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(
-            column_names=[f.name for f in fields], block_size=max(1 << 20, len(data) // 2 + 1)
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={f.name: f.type for f in fields},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-        ),
-    )
+def _redacted(error: Exception, parameters: ConnectionParameters) -> str:
+    message = str(error)
+    return message.replace(parameters.password, "***") if parameters.password else message
+
+
+def arrow_batches(parameters: ConnectionParameters, select: str) -> Iterator[pa.RecordBatch]:
+    """The rows of `select` as record batches, read one batch ahead in a thread (the
+    driver decodes without the GIL while the consumer writes Parquet)."""
+    import adbc_driver_manager  # imported here: only BATCH runs pay for loading ADBC
+    import adbc_driver_postgresql.dbapi as adbc
+
+    def produce(put: Callable[[object], bool]) -> None:
+        try:
+            connection = adbc.connect(parameters.render_conninfo())
+        except adbc_driver_manager.Error as error:
+            raise ConnectionFailed(
+                f"Could not connect to Postgres {parameters.describe()}: "
+                f"{_redacted(error, parameters).strip()} "
+                "Check host, port, user, password and sslmode."
+            ) from None
+        with connection, connection.cursor() as cursor:
+            cursor.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_HINT_BYTES)}
+            )
+            try:
+                cursor.execute(select)
+                for batch in cursor.fetch_record_batch():
+                    if not put(batch):
+                        return
+            except adbc_driver_manager.Error as error:
+                raise RuntimeError(
+                    f"Postgres read failed: {_redacted(error, parameters)}"
+                ) from None
+
+    yield from in_background(produce)
+
+
+def sized_tables(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, rows_per_table: int
+) -> Iterator[pa.Table]:
+    """Regroup record batches into tables of exactly `rows_per_table` rows (the last one
+    smaller), named and cast as `schema` (the driver returns int4 as int32, and the
+    tracked columns under their source names)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        pending.append(pa.RecordBatch.from_arrays(batch.columns, names=schema.names))
+        pending_rows += batch.num_rows
+        while pending_rows >= rows_per_table:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows_per_table).cast(schema)
+            rest = table.slice(rows_per_table)
+            pending = rest.to_batches()
+            pending_rows = rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending).cast(schema)
 
 
 def write_batch_file(storage, prefix: str, stream: str, table: pa.Table, compression: str) -> str:

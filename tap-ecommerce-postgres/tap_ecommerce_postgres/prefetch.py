@@ -6,7 +6,7 @@ fetching batch n+1 while batch n is written lets both cores work (measured on or
 at scale 1, 10 runs each on a loaded 2-core machine: median 0.375 s against 0.424 s for a
 plain named cursor, ~10% faster). The queue holds at most `AHEAD` batches, so memory stays
 constant whatever the table size; psycopg releases the GIL while it waits on the socket.
-BATCH files are built from `COPY ... TO STDOUT (FORMAT csv)` chunks the same way.
+BATCH files are built from Arrow record batches read ahead the same way (batches.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class _Failure:
         self.error = error
 
 
-def _in_background(produce: Callable[[Callable[[object], bool]], None]) -> Iterator[Any]:
+def in_background(produce: Callable[[Callable[[object], bool]], None]) -> Iterator[Any]:
     """Run `produce(put)` in a reader thread and yield what it puts, in order; at most
     `AHEAD` items wait in the queue, and an error in the thread is raised here."""
     items: queue.Queue = queue.Queue(maxsize=AHEAD)
@@ -85,33 +85,5 @@ def prefetched_rows(
                 if not put(rows):
                     return
 
-    for rows in _in_background(produce):
+    for rows in in_background(produce):
         yield from rows
-
-
-def copied_chunks(
-    parameters: ConnectionParameters, copy_statement: sql.Composable, rows_per_chunk: int
-) -> Iterator[tuple[bytes, int]]:
-    """`COPY ... TO STDOUT` output cut into chunks of whole rows: (text, row count).
-
-    Postgres sends one COPY message per row, so a chunk is cut every `rows_per_chunk`
-    messages and never splits a row, even one with newlines inside a quoted value."""
-
-    def produce(put: Callable[[object], bool]) -> None:
-        with (
-            parameters.connect() as conn,
-            conn.transaction(),
-            conn.cursor().copy(copy_statement) as copy,
-        ):
-            parts: list = []
-            for data in copy:
-                parts.append(data)
-                if len(parts) == rows_per_chunk:
-                    if not put((b"".join(parts), len(parts))):
-                        conn.cancel_safe()  # the consumer stopped: end the COPY now
-                        return
-                    parts = []
-            if parts:
-                put((b"".join(parts), len(parts)))
-
-    yield from _in_background(produce)

@@ -18,8 +18,15 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from tap_ecommerce_postgres.type_mapping import DECIMAL_TYPES, FLOAT_TYPES, TIMESTAMP_TYPES, Column
+from tap_ecommerce_postgres.type_mapping import (
+    DECIMAL_TYPES,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    TIMESTAMP_TYPES,
+    Column,
+)
 
+NATIVE_ARROW_TYPES = INTEGER_TYPES | FLOAT_TYPES | {"boolean"}
 MAX_TIMESTAMP = "9999-12-31 23:59:59.999999+00"
 MIN_TIMESTAMP = "0001-01-01 00:00:00+00"
 
@@ -139,20 +146,29 @@ class ReadPlan:
         )
         return query, params
 
-    def render_copy(self) -> sql.Composable:
-        """COPY of the same values as CSV text (one column per record field, then the raw
-        tracked columns), with the filter's values bound client-side as literals: COPY
-        takes no parameters. The session runs with TimeZone=UTC and DateStyle=ISO, so
-        timestamps come out as `YYYY-MM-DD HH:MI:SS.ffffff+00`, which Arrow parses."""
+    def render_arrow_select(self) -> str:
+        """The same values for an Arrow reader (batches.py): integers, floats and booleans
+        in their own types, every other column as the text Postgres prints for it (exact
+        decimals; timestamps as `YYYY-MM-DD HH:MI:SS.ffffff+00`, the session being UTC;
+        bytea as hex, as in the JSON), then the raw tracked columns. Filter values are
+        bound as quoted literals, since the statement goes to another driver."""
         expressions = sql.SQL(", ").join(
-            column_expression(c, self.source_timezone) for c in self.columns
+            column_expression(c, self.source_timezone)
+            if c.base_type in NATIVE_ARROW_TYPES and not c.is_array
+            else sql.SQL("({})::text").format(column_expression(c, self.source_timezone))
+            for c in self.columns
+        )
+        tracked = sql.SQL("").join(
+            sql.SQL(", src.{}").format(sql.Identifier(k))
+            if k in self._native_names()
+            else sql.SQL(", src.{}::text").format(sql.Identifier(k))
+            for k in self.tracked_columns()
         )
         clause, _ = self._filter_and_order(literals=True)
-        return sql.SQL(
-            "copy (select {exprs}{tracked} from {rel} as src{clause}) to stdout with (format csv)"
-        ).format(
-            exprs=expressions,
-            tracked=self._tracked_expressions(),
-            rel=self.relation,
-            clause=clause,
+        statement = sql.SQL("select {exprs}{tracked} from {rel} as src{clause}").format(
+            exprs=expressions, tracked=tracked, rel=self.relation, clause=clause
         )
+        return statement.as_string(None)
+
+    def _native_names(self) -> set[str]:
+        return {c.name for c in self.columns if c.base_type in INTEGER_TYPES and not c.is_array}

@@ -23,18 +23,20 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
 from psycopg import sql
 from singer_sdk import Stream, metrics
 
 from tap_ecommerce_postgres.batches import (
+    arrow_batches,
     batchable,
-    csv_to_table,
     raw_schema,
+    sized_tables,
     tracked_schema,
     write_batch_file,
 )
 from tap_ecommerce_postgres.discovery import TableInfo
-from tap_ecommerce_postgres.prefetch import copied_chunks, prefetched_rows
+from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan
 from tap_ecommerce_postgres.type_mapping import column_schema, restore_decimal_keys
 
@@ -173,7 +175,7 @@ class PostgresStream(Stream):
         )
 
     def get_batches(self, batch_config, context=None):
-        """Parquet BATCH files of `batch_size` rows each, built from COPY chunks, with
+        """Parquet BATCH files of `batch_size` rows each, from Arrow record batches, with
         STATE after every file (the bookmark is the file's last row)."""
         encoding = batch_config.encoding
         if encoding.format != "parquet" or not batchable(self.table.columns):
@@ -183,18 +185,20 @@ class PostgresStream(Stream):
         tracked = plan.tracked_columns()
         schema = raw_schema(self.table.columns)
         tracked_fields = tracked_schema(self.table.columns, tracked)
+        read_schema = pa.schema([*schema, *tracked_fields])
         size = int(batch_config.batch_size or 100_000)
         storage = batch_config.storage
         state = self.stream_state
         rows = 0
         last: tuple = ()
-        chunks = copied_chunks(self._tap.connection_parameters, plan.render_copy(), size)
-        for data, count in chunks:
-            table = csv_to_table(data, schema, tracked_fields)
-            del data
-            last = (None, *(table.column(f.name)[-1].as_py() for f in tracked_fields))
-            payload = table.select(schema.names)
-            rows += count
+        batches = arrow_batches(self._tap.connection_parameters, plan.render_arrow_select())
+        for table in sized_tables(batches, read_schema, size):
+            last = (
+                None,
+                *(table.column(i)[-1].as_py() for i in range(len(schema), len(read_schema))),
+            )
+            rows += table.num_rows
+            payload = table.select(range(len(schema)))
             yield encoding, [self._write_table(storage, payload, encoding)]
             self._record_progress(state, plan, tracked, last, finished=False)
         self._record_progress(state, plan, tracked, last, finished=True)

@@ -1,5 +1,5 @@
 """The small parts on their own: connection settings, decimal keys, the prefetching
-readers (rows and COPY chunks), the CSV reader of BATCH files."""
+readers (rows, and Arrow batches for BATCH files)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
-from tap_ecommerce_postgres.batches import csv_to_table
-from tap_ecommerce_postgres.connection import ConnectionParameters
-from tap_ecommerce_postgres.prefetch import copied_chunks, prefetched_rows
+from tap_ecommerce_postgres.batches import arrow_batches, sized_tables
+from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
+from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.type_mapping import restore_decimal_keys
 
 
@@ -93,50 +93,37 @@ def test_prefetch_abandoned_early_closes_its_session(tap_config, scratch_conn) -
     assert sessions == 0
 
 
-def test_copied_chunks_cut_whole_rows_even_with_newlines_in_values(tap_config) -> None:
+def test_arrow_batches_regroup_into_exact_sizes_in_order(tap_config) -> None:
     params = ConnectionParameters.from_config(tap_config)
-    statement = sql.SQL(
-        "copy (select g, 'line' || g || E'\\nnext,\"q\"' from generate_series(1, 2500) g"
-        " order by g) to stdout with (format csv)"
-    )
-    chunks = list(copied_chunks(params, statement, 1000))
-    assert [count for _, count in chunks] == [1000, 1000, 500]
+    select = "select g, g::text || E'\\nline' from generate_series(1, 25000) g order by g"
     schema = pa.schema([("g", pa.int64()), ("text", pa.string())])
-    tables = [csv_to_table(data, schema, []) for data, _ in chunks]
-    assert [t.num_rows for t in tables] == [1000, 1000, 500]
-    assert tables[2].column("g")[-1].as_py() == 2500
-    assert tables[0].column("text")[0].as_py() == 'line1\nnext,"q"'
+    tables = list(sized_tables(arrow_batches(params, select), schema, 10_000))
+    assert [t.num_rows for t in tables] == [10_000, 10_000, 5_000]
+    assert all(t.schema == schema for t in tables)
+    values = [v for t in tables for v in t.column("g").to_pylist()]
+    assert values == list(range(1, 25001))
+    assert tables[0].column("text")[0].as_py() == "1\nline"
 
 
-def test_csv_keeps_null_apart_from_the_empty_string_and_reads_booleans(tap_config) -> None:
-    params = ConnectionParameters.from_config(tap_config)
-    statement = sql.SQL(
-        "copy (select * from (values (1, null::text, true), (2, '', false), (3, 'x', null))"
-        " v order by 1) to stdout with (format csv)"
-    )
-    [(data, _)] = list(copied_chunks(params, statement, 100))
-    schema = pa.schema([("id", pa.int64()), ("text", pa.string()), ("flag", pa.bool_())])
-    table = csv_to_table(data, schema, [])
-    assert table.column("text").to_pylist() == [None, "", "x"]
-    assert table.column("flag").to_pylist() == [True, False, None]
+def test_arrow_batches_wrong_password_names_the_server_not_the_password(tap_config) -> None:
+    params = ConnectionParameters.from_config({**tap_config, "password": "not-the-pw-42"})
+    with pytest.raises(ConnectionFailed) as failure:
+        list(arrow_batches(params, "select 1"))
+    assert "not-the-pw-42" not in str(failure.value)
+    assert "password" in str(failure.value) and params.describe() in str(failure.value)
 
 
-def test_copy_abandoned_early_ends_the_copy_and_the_session(tap_config, scratch_conn) -> None:
+def test_arrow_batches_abandoned_early_close_their_session(tap_config, scratch_conn) -> None:
     params = ConnectionParameters.from_config(
-        {**tap_config, "application_name": "tap-ep-copy-abandon-test"}
+        {**tap_config, "application_name": "tap-ep-arrow-abandon-test"}
     )
-    statement = sql.SQL(
-        "copy (select g from generate_series(1, 5000000) g) to stdout with (format csv)"
-    )
-    chunks = copied_chunks(params, statement, 1000)
-    assert next(iter(chunks))[1] == 1000
-    started = time.monotonic()
-    chunks.close()
-    assert time.monotonic() - started < 5  # cancelled, not read to the end
-    for _ in range(50):
+    batches = arrow_batches(params, "select g from generate_series(1, 3000000) g")
+    assert next(iter(batches)).num_rows > 0
+    batches.close()
+    for _ in range(100):
         sessions = scratch_conn.execute(
             "select count(*) from pg_stat_activity"
-            " where application_name = 'tap-ep-copy-abandon-test'"
+            " where application_name = 'tap-ep-arrow-abandon-test'"
         ).fetchone()[0]
         if sessions == 0:
             break
