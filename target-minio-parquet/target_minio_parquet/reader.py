@@ -1,35 +1,40 @@
 """A tighter Singer message loop than the SDK's, for the millions of RECORD lines.
 
 The SDK's reader decodes every line into a dict and counts it through generic helpers;
-at 150k lines/s that per-line Python is most of a target's CPU. This loop decodes only
-the envelope (type, stream, time_extracted, version) of the first RECORD of a run of
-records and offers the line, undecoded, to the `RAW_RECORD` callback. When the callback
-accepts it, it returns a `RecordLane`: the exact byte prefix RECORD lines of that stream
-start with (`{"type":"RECORD","stream":"<name>","record":`, the key order every SDK tap
-writes) and where to append them. Following lines with that prefix are appended as they
-are, with no decoding at all, and the lane is settled (budget, tallies) every
-`SETTLE_EVERY` lines and whenever another kind of line arrives. The target parses a
-whole buffer of lines at once when it writes a file (see sink.py), and a line that is
-not valid JSON is reported then, by its text, exactly as here.
+at 150k lines/s that per-line Python is most of a target's CPU. This loop reads the
+input in blocks and works on *runs* of RECORD lines instead of lines:
 
-Every other message, and RECORD lines the callback declines, are decoded with the SDK's
-own msgspec decoder (JSON numbers become Decimals, so decimals stay exact) and go to the
-usual callbacks.
+- the first RECORD of a run has only its envelope decoded (type, stream, ...) and is
+  offered, undecoded, to the `RAW_RECORD` callback. Accepting it, the callback returns a
+  `RecordLane`: the exact byte prefix RECORD lines of that stream start with
+  (`{"type":"RECORD","stream":"<name>","record":`, the key order every SDK tap writes)
+  and where such lines go;
+- from there, one regular-expression search finds where the run ends (the first line
+  that does not start with the prefix) and the whole run is handed over as one bytes
+  slice, with its line count: no Python runs per line at all;
+- the target parses a buffer of runs at once when it writes a file (see sink.py), and a
+  line that is not valid JSON is reported then, by its text, exactly as here.
+
+Every other message, and RECORD lines the callback declines, are decoded one by one with
+the SDK's own msgspec decoder (JSON numbers become Decimals, so decimals stay exact) and
+go to the usual callbacks.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import sys
 import typing as t
 from collections import Counter
+from collections.abc import Iterator
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.exceptions import InvalidInputLine
 
 RAW_RECORD = "RAW_RECORD"
-SETTLE_EVERY = 1024  # lane lines between budget checks; bounds the budget's overshoot
+BLOCK_BYTES = 1 << 20  # read size; a run is handed over at least once per block
 
 
 class RecordEnvelope(msgspec.Struct):
@@ -49,16 +54,40 @@ class RecordLane(t.Protocol):
     """Where a stream's undecoded RECORD lines go (implemented by ParquetSink)."""
 
     lane_prefix: bytes
+    lane_end: re.Pattern[bytes]  # matches the newline that ends a run of lane lines
 
-    def lane_append(self, line: bytes) -> None: ...
-
-    def settle_lane(self, count: int) -> None:
-        """Account for the last `count` appended lines (budget, tallies, metrics)."""
+    def take_lines(self, lines: bytes, count: int) -> None:
+        """Buffer `count` complete lines (budget, tallies and metrics included)."""
 
 
 def lane_prefix(stream: str) -> bytes:
     """The bytes an SDK tap's RECORD line for `stream` starts with."""
     return b'{"type":"RECORD","stream":' + msgspec.json.encode(stream) + b',"record":'
+
+
+def lane_end(prefix: bytes) -> re.Pattern[bytes]:
+    """A newline not followed by `prefix`: the end of a run (or of the buffer)."""
+    return re.compile(b"\n(?!" + re.escape(prefix) + b")")
+
+
+def complete_lines(filein: t.IO) -> Iterator[bytes]:
+    """The input as blocks of whole lines, each ending with a newline (the last one too).
+
+    Text input (the SDK's tests hand in StringIO) is encoded line by line."""
+    if isinstance(filein, io.TextIOBase):
+        for line in filein:
+            yield line.encode() if line.endswith("\n") else line.encode() + b"\n"
+        return
+    read = getattr(filein, "read1", None) or filein.read
+    carry = b""
+    while block := read(BLOCK_BYTES):
+        block = carry + block if carry else block
+        end = block.rfind(b"\n") + 1
+        carry = block[end:]
+        if end:
+            yield block[:end] if carry else block
+    if carry:
+        yield carry + b"\n"
 
 
 class FastMsgSpecReader(MsgSpecReader):
@@ -73,69 +102,61 @@ class FastMsgSpecReader(MsgSpecReader):
         file_input: t.IO | None,
         callbacks: dict[str, t.Callable[[dict], None]],
     ) -> t.Counter[str]:
-        filein = file_input or self.default_input
-        if isinstance(filein, io.TextIOBase):  # e.g. the SDK's tests hand in text
-            filein = (line.encode() for line in filein)
-        decode, envelope = decoder.decode, _envelope.decode
-        on_record = callbacks["RECORD"]
         on_raw = callbacks.get(RAW_RECORD)
-        records = 0
-        others: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
         lane: RecordLane | None = None
-        prefix = b""
-        append = None
-        pending = 0
-        for line in filein:
-            if append is not None and line.startswith(prefix):
-                append(line)
-                pending += 1
-                if pending == SETTLE_EVERY:
-                    lane.settle_lane(pending)
-                    records += pending
-                    pending = 0
-                continue
-            if pending:
-                lane.settle_lane(pending)
-                records += pending
-                pending = 0
-            lane, append = None, None
-            if on_raw is not None:
-                try:
-                    head = envelope(line)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    head = None  # the full decode below reports what is wrong
-                if head is not None and head.type == "RECORD":
-                    lane = on_raw(head, line)
-                    if lane is not None:
-                        records += 1
-                        if line.startswith(lane.lane_prefix):
-                            prefix, append = lane.lane_prefix, lane.lane_append
-                        continue
-            try:
-                message = decode(line)
-            except msgspec.DecodeError as error:
-                if not line.strip():
-                    continue  # a blank line carries no message
-                shown = line[:200]
-                raise InvalidInputLine(f"Unable to parse line as JSON: {shown!r}") from error
-            if type(message) is not dict:
-                raise InvalidInputLine(f"Line is not a JSON object: {line[:200]!r}")
-            kind = message.get("type")
-            if kind == "RECORD":
-                on_record(message)
-                records += 1
-                continue
-            if kind is None:
-                raise InvalidInputLine(f"Line is missing required type key(s): {line[:200]!r}")
-            self._current_message = line
-            if callback := callbacks.get(kind):
-                callback(message)
-            else:
-                self._process_unknown_message(message)
-            others[kind] += 1
-        if pending:
-            lane.settle_lane(pending)
-            records += pending
-        if records:
-            others["RECORD"] = records
-        return others
+        for block in complete_lines(file_input or self.default_input):
+            size = len(block)
+            position = 0
+            while position < size:
+                if lane is not None and block.startswith(lane.lane_prefix, position):
+                    stop = lane.lane_end.search(block, position).end()  # type: ignore[union-attr]
+                    run = block[position:stop]
+                    count = run.count(b"\n")
+                    lane.take_lines(run, count)
+                    counts["RECORD"] += count
+                    position = stop
+                    continue
+                stop = block.index(b"\n", position) + 1
+                line = block[position:stop]
+                position = stop
+                lane = None
+                if on_raw is not None:
+                    try:
+                        head = _envelope.decode(line)
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        head = None  # the full decode below reports what is wrong
+                    if head is not None and head.type == "RECORD":
+                        lane = on_raw(head, line)
+                        if lane is not None:
+                            counts["RECORD"] += 1
+                            if not line.startswith(lane.lane_prefix):
+                                lane = None  # another key order: line by line
+                            continue
+                self._process_line(line, callbacks, counts)
+        return counts
+
+    def _process_line(
+        self, line: bytes, callbacks: dict[str, t.Callable[[dict], None]], counts: Counter[str]
+    ) -> None:
+        """One message the SDK's way (decoded, checked, dispatched by type)."""
+        try:
+            message = decoder.decode(line)
+        except msgspec.DecodeError as error:
+            if not line.strip():
+                return  # a blank line carries no message
+            raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from error
+        if type(message) is not dict:
+            raise InvalidInputLine(f"Line is not a JSON object: {line[:200]!r}")
+        kind = message.get("type")
+        if kind is None:
+            raise InvalidInputLine(f"Line is missing required type key(s): {line[:200]!r}")
+        counts[kind] += 1
+        if kind == "RECORD":
+            callbacks["RECORD"](message)
+            return
+        self._current_message = line
+        if callback := callbacks.get(kind):
+            callback(message)
+        else:
+            self._process_unknown_message(message)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -35,7 +36,7 @@ from target_minio_parquet.columns import (
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
-from target_minio_parquet.reader import RecordEnvelope, lane_prefix
+from target_minio_parquet.reader import RecordEnvelope, lane_end, lane_prefix
 from target_minio_parquet.storage import safe_name
 from target_minio_parquet.wire_schema import parse_record_lines, wire_schema
 
@@ -44,12 +45,11 @@ if TYPE_CHECKING:
 
 BYTES_SAMPLE_EVERY = 1000
 PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
-# A buffered line costs its text plus ~41 bytes (object header, list slot), and the
-# flush briefly holds the joined text and Arrow's parse of it beside the lines.
-LINE_OVERHEAD = 48
+# Buffered runs cost their text; a flush briefly holds a group's joined text and
+# Arrow's parse of it beside them.
 LINE_FLUSH_FACTOR = 2.0
-DECODE_CHUNK = 10_000  # lines decoded at once by the msgspec fallback
-PARSE_CHUNK = 10_000  # lines Arrow parses at once: bounds the parse's transient memory
+PARSE_BYTES = 4 << 20  # text Arrow parses at once: bounds the parse's transient memory
+_envelope = msgspec.json.Decoder(RecordEnvelope)
 _envelopes = msgspec.json.Decoder(list[RecordEnvelope])
 
 
@@ -65,12 +65,12 @@ class ParquetSink(Sink):
         )
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
-        # The reader's lane: undecoded RECORD lines, appended to in place (never rebound)
-        self._lines: list[bytes] = []
-        self._line_received: list[float] = []
-        self._settled = 0  # lines already counted against the budget
+        # The reader's lane: runs of undecoded RECORD lines, each run one bytes object
+        self._runs: list[bytes] = []
+        self._run_rows = 0
+        self._run_received: list[float] = []
         self.lane_prefix = lane_prefix(stream_name)
-        self.lane_append = self._lines.append
+        self.lane_end = lane_end(self.lane_prefix)
         self._wire_schema = wire_schema(self._payload_schema)
         self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
@@ -91,13 +91,12 @@ class ParquetSink(Sink):
         """The SDK's per-record path asks this: the target-wide budget is exhausted."""
         return self.lake_target.over_budget
 
-    def settle_lane(self, count: int) -> None:
-        """Count the last `count` lane lines: received time, budget, tallies."""
-        lines = self._lines
-        fresh = lines[self._settled :]
-        self._settled = len(lines)
-        self._line_received.extend([time.time()] * count)
-        size = (sum(map(len, fresh)) + LINE_OVERHEAD * count) * LINE_FLUSH_FACTOR
+    def take_lines(self, lines: bytes, count: int) -> None:
+        """Buffer a run of `count` complete RECORD lines as they are."""
+        self._runs.append(lines)
+        self._run_rows += count
+        self._run_received.extend([time.time()] * count)
+        size = len(lines) * LINE_FLUSH_FACTOR
         self.buffered_bytes += size
         self.lake_target.reserve(count, size)
         self.lake_target.after_buffering(self, count)
@@ -146,42 +145,43 @@ class ParquetSink(Sink):
 
     def process_batch(self, context: dict) -> None:
         self.report_records()
-        if not self._records and not self._lines:
+        if not self._records and not self._runs:
             return
         records, received = self._records, self._received
+        runs, run_rows, run_received = self._runs, self._run_rows, self._run_received
         self._records, self._received = [], []
-        lines, line_received = self._lines[:], self._line_received
-        self._lines.clear()  # in place: the reader holds its bound append
-        self._line_received, self._settled = [], 0
-        self.lake_target.reserve(-(len(records) + len(lines)), -self.buffered_bytes)
+        self._runs, self._run_rows, self._run_received = [], 0, []
+        self.lake_target.reserve(-(len(records) + run_rows), -self.buffered_bytes)
         self.buffered_bytes = 0.0
         try:
             tables = [records_to_table(records, self._payload_schema)] if records else []
-            if lines:
-                tables.append(self._lines_to_table(lines))
+            if runs:
+                tables.append(self._runs_to_table(runs, run_rows))
         except ValueError as error:
             raise ValueError(f"stream '{self.stream_name}': {error}") from error
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        self._commit(table, received + line_received)
+        self._commit(table, received + run_received)
 
-    def _lines_to_table(self, lines: list[bytes]) -> pa.Table:
-        """Arrow parses the whole buffer when it can; msgspec, chunk by chunk, when not."""
+    def _runs_to_table(self, runs: list[bytes], rows: int) -> pa.Table:
+        """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not."""
         if self._wire_schema is not None:
             tables = []
-            for start in range(0, len(lines), PARSE_CHUNK):
-                parsed = parse_record_lines(lines[start : start + PARSE_CHUNK], self._wire_schema)
+            for group in _groups(runs, PARSE_BYTES):
+                parsed = parse_record_lines(group, self._wire_schema)
                 if parsed is None or not self._keys_present(parsed):
                     break
                 tables.append(conform_table(parsed, self._payload_schema))
             else:
-                return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                if sum(t.num_rows for t in tables) == rows:
+                    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         tables = []
-        for start in range(0, len(lines), DECODE_CHUNK):
-            chunk = lines[start : start + DECODE_CHUNK]
+        for group in _groups(runs, PARSE_BYTES):
+            # one JSON document per line: newlines only ever separate messages
+            text = b"".join(group).rstrip(b"\n").replace(b"\n", b",")
             try:
-                envelopes = _envelopes.decode(b"[" + b",".join(chunk) + b"]")
+                envelopes = _envelopes.decode(b"[" + text + b"]")
             except (msgspec.DecodeError, msgspec.ValidationError):
-                _raise_for_bad_line(chunk)
+                _raise_for_bad_line(group)
                 raise
             tables.append(
                 self._raw_to_table(
@@ -309,13 +309,28 @@ class ParquetSink(Sink):
             )
 
 
-def _raise_for_bad_line(lines: list[bytes]) -> None:
-    """Name the first line of a chunk that is not a RECORD message (as the reader would)."""
-    for line in lines:
-        try:
-            _envelopes.decode(b"[" + line + b"]")
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from error
+def _groups(runs: list[bytes], group_bytes: int) -> Iterator[list[bytes]]:
+    """Consecutive runs in groups of about `group_bytes` (whole runs, in order)."""
+    group: list[bytes] = []
+    size = 0
+    for run in runs:
+        group.append(run)
+        size += len(run)
+        if size >= group_bytes:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _raise_for_bad_line(runs: list[bytes]) -> None:
+    """Name the first line of a group that is not a RECORD message (as the reader would)."""
+    for run in runs:
+        for line in run.splitlines():
+            try:
+                _envelope.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from error
 
 
 def _identity(handle):

@@ -222,8 +222,7 @@ class TargetMinioParquet(Target):
         sink = self._sinks_active.get(envelope.stream) if self._fast_records else None
         if sink is None:
             return None
-        sink.lane_append(line)
-        sink.settle_lane(1)
+        sink.take_lines(line, 1)
         return sink
 
     def after_buffering(self, sink: ParquetSink, count: int = 1) -> None:

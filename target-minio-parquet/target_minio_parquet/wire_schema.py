@@ -22,7 +22,7 @@ from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
 MESSAGE_COLUMNS = {"_sdc_extracted_at": "time_extracted", "_sdc_table_version": "version"}
 # Columns the sink sets when it commits a file, whatever a record says.
 COMMIT_COLUMNS = frozenset({"_sdc_sequence", "_sdc_received_at", "_sdc_batched_at"})
-MIN_BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 
 
 def _native(data_type: pa.DataType) -> bool:
@@ -70,21 +70,15 @@ def wire_schema(payload: pa.Schema) -> pa.Schema | None:
     )
 
 
-def parse_record_lines(lines: list[bytes], schema: pa.Schema) -> pa.Table | None:
-    """The records of `lines` as wire-typed columns plus the envelope's columns (named
-    as in the lake); None when Arrow cannot parse every line exactly."""
-    longest = max(map(len, lines), default=0)
-    try:
-        parsed = pj.read_json(
-            pa.BufferReader(b"".join(lines)),
-            read_options=pj.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest)),
-            parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-    if parsed.num_rows != len(lines):
+def parse_record_lines(runs: list[bytes], schema: pa.Schema) -> pa.Table | None:
+    """The records of `runs` (complete RECORD lines) as wire-typed columns plus the
+    envelope's columns (named as in the lake); None when Arrow cannot parse every line
+    exactly."""
+    text = b"".join(runs)
+    parsed = _read(text, schema, BLOCK_BYTES)
+    if parsed is None and len(text) > BLOCK_BYTES:
+        parsed = _read(text, schema, len(text) + 1)  # a line longer than a block
+    if parsed is None or parsed.num_rows != text.count(b"\n"):
         return None
     record = parsed.column("record").combine_chunks()
     if record.null_count:
@@ -93,3 +87,17 @@ def parse_record_lines(lines: list[bytes], schema: pa.Schema) -> pa.Table | None
     for lake_name, message_key in MESSAGE_COLUMNS.items():
         columns[lake_name] = parsed.column(message_key)
     return pa.table(columns)
+
+
+def _read(text: bytes, schema: pa.Schema, block_bytes: int) -> pa.Table | None:
+    """Blocks of `block_bytes` are parsed on all cores; a line must fit in one."""
+    try:
+        return pj.read_json(
+            pa.BufferReader(text),
+            read_options=pj.ReadOptions(block_size=block_bytes),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
