@@ -14,7 +14,8 @@ Values JSON cannot hold are mapped deliberately (documented in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 from psycopg import sql
 
@@ -81,13 +82,23 @@ class ReadPlan:
     start_value: object | None = None  # rows with replication_key >= this
     resume_key: list[str] | None = None  # full-table resume: primary-key columns
     resume_after: list | None = None  # rows with (resume_key) > these values
+    key_range: tuple[int | None, int | None] | None = None  # order_by[0] in [lo, hi)
+
+    def sliced(self, bounds: list[int]) -> list[ReadPlan]:
+        """The same read as consecutive key ranges cut at `bounds` (ascending): the
+        first range is open below and the last open above, so together they cover every
+        key, whatever was inserted since the bounds were chosen."""
+        edges: list[int | None] = [None, *bounds, None]
+        return [replace(self, key_range=(lo, hi)) for lo, hi in itertools.pairwise(edges)]
 
     def tracked_columns(self) -> list[str]:
         """Raw columns returned beside the JSON: the replication key, then the resume key."""
         tracked = [self.replication_key] if self.replication_key else []
         return tracked + [k for k in (self.resume_key or []) if k not in tracked]
 
-    def _filter_and_order(self, *, literals: bool = False) -> tuple[sql.Composable, list]:
+    def _filter_and_order(
+        self, *, literals: bool = False, ordered: bool = True
+    ) -> tuple[sql.Composable, list]:
         """WHERE (replication start, full-table resume point) and ORDER BY, on `src`;
         values as placeholders with their parameters, or as quoted literals."""
         where: list[sql.Composable] = []
@@ -114,12 +125,24 @@ class ReadPlan:
                     sql.SQL(", ").join(value(v) for v in self.resume_after),
                 )
             )
+        if self.key_range and self.order_by:
+            key = sql.SQL("src.{}").format(sql.Identifier(self.order_by[0]))
+            lo, hi = self.key_range
+            if lo is not None:
+                where.append(sql.SQL("{} >= {}").format(key, value(lo)))
+            if hi is not None:
+                where.append(sql.SQL("{} < {}").format(key, value(hi)))
         clause = sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL("")
-        if self.order_by:
+        if self.order_by and ordered:
             clause += sql.SQL(" order by ") + sql.SQL(", ").join(
                 sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.order_by
             )
         return clause, params
+
+    def filter_clause(self) -> sql.Composable:
+        """Only the WHERE part (replication start, resume point), values as literals."""
+        where, _ = self._filter_and_order(literals=True, ordered=False)
+        return where
 
     def _tracked_expressions(self) -> sql.Composable:
         return sql.SQL("").join(
@@ -158,17 +181,43 @@ class ReadPlan:
             else sql.SQL("({})::text").format(column_expression(c, self.source_timezone))
             for c in self.columns
         )
-        tracked = sql.SQL("").join(
-            sql.SQL(", src.{}").format(sql.Identifier(k))
-            if k in self._native_names()
-            else sql.SQL(", src.{}::text").format(sql.Identifier(k))
-            for k in self.tracked_columns()
-        )
         clause, _ = self._filter_and_order(literals=True)
         statement = sql.SQL("select {exprs}{tracked} from {rel} as src{clause}").format(
-            exprs=expressions, tracked=tracked, rel=self.relation, clause=clause
+            exprs=expressions, tracked=self._tracked_for_arrow(), rel=self.relation, clause=clause
         )
         return statement.as_string(None)
 
-    def _native_names(self) -> set[str]:
-        return {c.name for c in self.columns if c.base_type in INTEGER_TYPES and not c.is_array}
+    def render_line_select(self, prefix: str, suffix: str) -> str:
+        """For the record path read through Arrow: each row as its whole RECORD message
+        line (`prefix` + the record's JSON + `suffix`, newline included), so the tap
+        writes Arrow's string buffer as it is; then the raw tracked columns."""
+        expressions = sql.SQL(", ").join(
+            sql.SQL("{} as {}").format(
+                column_expression(c, self.source_timezone), sql.Identifier(c.name)
+            )
+            for c in self.columns
+        )
+        clause, _ = self._filter_and_order(literals=True)
+        statement = sql.SQL(
+            "select {prefix} || row_to_json(rec)::text || {suffix}{tracked} from {rel} as src"
+            " cross join lateral (select {exprs}) as rec{clause}"
+        ).format(
+            prefix=sql.Literal(prefix),
+            suffix=sql.Literal(suffix),
+            tracked=self._tracked_for_arrow(),
+            exprs=expressions,
+            rel=self.relation,
+            clause=clause,
+        )
+        return statement.as_string(None)
+
+    def _tracked_for_arrow(self) -> sql.Composable:
+        """Tracked columns: integers as they are, anything else as text (cast back by
+        Postgres when the bookmark is used)."""
+        integers = {c.name for c in self.columns if c.base_type in INTEGER_TYPES and not c.is_array}
+        return sql.SQL("").join(
+            sql.SQL(", src.{}").format(sql.Identifier(k))
+            if k in integers
+            else sql.SQL(", src.{}::text").format(sql.Identifier(k))
+            for k in self.tracked_columns()
+        )

@@ -27,8 +27,8 @@ import pyarrow as pa
 from psycopg import sql
 from singer_sdk import Stream, metrics
 
+from tap_ecommerce_postgres.arrow_reader import sliced_batches, string_bytes
 from tap_ecommerce_postgres.batches import (
-    arrow_batches,
     batchable,
     raw_schema,
     sized_tables,
@@ -38,9 +38,7 @@ from tap_ecommerce_postgres.batches import (
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan
-from tap_ecommerce_postgres.type_mapping import column_schema, restore_decimal_keys
-
-WRITE_EVERY_ROWS = 2_000
+from tap_ecommerce_postgres.type_mapping import INTEGER_TYPES, column_schema, restore_decimal_keys
 
 
 def bookmark_value(value: Any) -> Any:
@@ -52,12 +50,23 @@ def bookmark_value(value: Any) -> Any:
     return value
 
 
+def tracked_values(batch: pa.RecordBatch, row: int) -> tuple:
+    """A row's tracked columns (those after the first), shaped like a psycopg row whose
+    first value is the record: what the bookmark code reads."""
+    return (None, *(batch.column(i)[row].as_py() for i in range(1, batch.num_columns)))
+
+
+ROWS_PER_SLICE = 50_000  # keys per range read by one session (the last range is open)
+MAX_SLICES = 256
+
+
 class PostgresStream(Stream):
     """Reads one relation (table, view or wrapped custom query)."""
 
     def __init__(self, tap, table: TableInfo, relation: sql.Composable | None = None) -> None:
         self.table = table
         self.relation = relation if relation is not None else table.relation()
+        self._reads_a_table = relation is None
         schema = {
             "type": "object",
             "properties": {column.name: column_schema(column) for column in table.columns},
@@ -115,6 +124,31 @@ class PostgresStream(Stream):
 
     # -- reading --------------------------------------------------------------------------
 
+    @property
+    def _readers(self) -> int:
+        return max(1, int(self.config.get("parallel_readers") or 1))
+
+    def _slices(self, plan: ReadPlan) -> list[ReadPlan]:
+        """The read as key ranges of ~`ROWS_PER_SLICE` keys when several sessions may
+        share it: a table (not a view or query) ordered first by an integer column."""
+        if self._readers < 2 or self.table.is_view or not self._reads_a_table or not plan.order_by:
+            return [plan]
+        key = next((c for c in self.table.columns if c.name == plan.order_by[0]), None)
+        if key is None or key.is_array or key.base_type not in INTEGER_TYPES:
+            return [plan]
+        bounds_query = sql.SQL("select min(src.{k}), max(src.{k}) from {rel} as src{where}").format(
+            k=sql.Identifier(key.name), rel=self.relation, where=plan.filter_clause()
+        )
+        with self._tap.connection_parameters.connect() as conn:
+            low, high = conn.execute(bounds_query).fetchone()
+        if low is None:
+            return [plan]
+        slices = min(MAX_SLICES, (high - low + 1) // ROWS_PER_SLICE)
+        if slices < 2:
+            return [plan]
+        width = -(-(high - low + 1) // slices)
+        return plan.sliced([low + width * i for i in range(1, slices)])
+
     def _rows(self, plan: ReadPlan) -> Iterable[tuple]:
         query, params = plan.render()
         return prefetched_rows(self._tap.connection_parameters, query, params)
@@ -135,35 +169,38 @@ class PostgresStream(Stream):
         yield from ()
 
     def _fast_sync(self) -> None:
+        """Postgres renders each row as its whole RECORD line; the lines arrive as Arrow
+        string arrays whose data buffer is written to stdout as it is. STATE follows
+        every `state_every_n_rows` rows, cut at exactly that row."""
         plan = self._read_plan()
         tracked = plan.tracked_columns()
         state = self.stream_state
         every = int(self.config.get("state_every_n_rows") or 50_000)
-        prefix = '{"type":"RECORD","stream":' + json.dumps(self.name) + ',"record":'
         extracted = dt.datetime.now(dt.UTC).isoformat()
+        prefix = '{"type":"RECORD","stream":' + json.dumps(self.name) + ',"record":'
         suffix = ',"time_extracted":"' + extracted + '"}\n'
-        out = sys.stdout
-        lines: list[str] = []
+        selects = [p.render_line_select(prefix, suffix) for p in self._slices(plan)]
+        sys.stdout.flush()  # the SDK's text layer first, then raw bytes in order
+        out = sys.stdout.buffer
         rows = 0
+        since_state = 0
         last: tuple = ()
         started = time.monotonic()
-        # The SDK's record_count metric, counted per written chunk rather than per row.
         with metrics.record_counter(self.name) as counter:
-            for row in self._rows(plan):
-                lines.append(prefix + row[0] + suffix)
-                rows += 1
-                last = row
-                if len(lines) >= WRITE_EVERY_ROWS:
-                    out.write("".join(lines))
-                    counter.increment(len(lines))
-                    lines.clear()
-                if rows % every == 0:
-                    out.write("".join(lines))
-                    counter.increment(len(lines))
-                    lines.clear()
-                    self._checkpoint(state, plan, tracked, last, finished=False)
-            out.write("".join(lines))
-            counter.increment(len(lines))
+            for batch in sliced_batches(self._tap.connection_parameters, selects, self._readers):
+                lines = batch.column(0)
+                start = 0
+                while start < batch.num_rows:
+                    stop = min(batch.num_rows, start + every - since_state)
+                    out.write(string_bytes(lines, start, stop))
+                    counter.increment(stop - start)
+                    rows += stop - start
+                    since_state += stop - start
+                    last = tracked_values(batch, stop - 1)
+                    if since_state == every:
+                        self._checkpoint(state, plan, tracked, last, finished=False)
+                        since_state = 0
+                    start = stop
             self._checkpoint(state, plan, tracked, last, finished=True)
         elapsed = time.monotonic() - started
         self.logger.info(
@@ -191,7 +228,8 @@ class PostgresStream(Stream):
         state = self.stream_state
         rows = 0
         last: tuple = ()
-        batches = arrow_batches(self._tap.connection_parameters, plan.render_arrow_select())
+        selects = [p.render_arrow_select() for p in self._slices(plan)]
+        batches = sliced_batches(self._tap.connection_parameters, selects, self._readers)
         for table in sized_tables(batches, read_schema, size):
             last = (
                 None,

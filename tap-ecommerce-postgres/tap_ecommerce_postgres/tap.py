@@ -119,6 +119,14 @@ class TapEcommercePostgres(Tap):
             description="Emit STATE after this many rows of a stream, so a killed run resumes "
             "near where it stopped.",
         ),
+        th.Property(
+            "parallel_readers",
+            th.IntegerType,
+            default=2,
+            description="Sessions that read a table at once, as consecutive ranges of an "
+            "integer key within one snapshot (Postgres renders the JSON, so one session per "
+            "core). 1 reads every table in a single session.",
+        ),
     ).to_dict()
 
     @cached_property

@@ -187,3 +187,35 @@ def test_about_lists_settings_without_secrets(tap_config, tmp_path, flag) -> Non
         about["settings"]["properties"]
     )
     assert tap_config["password"] not in result.stdout
+
+
+def test_parallel_key_ranges_emit_what_one_session_emits(
+    tap_config, scratch_conn, tmp_path
+) -> None:
+    # 130,000 keys with a gap: two ranges of 65,000 keys, one per session
+    scratch_conn.execute(
+        "drop table if exists wide_ids;"
+        " create table wide_ids (id bigint primary key, amount numeric(12, 2), note text);"
+        " insert into wide_ids select g, g / 100.0, 'row ' || g from generate_series(1, 130000) g"
+        " where g not between 40000 and 45000"
+    )
+    config = {**tap_config, "state_every_n_rows": 20_000}
+    single, _ = run_tap({**config, "parallel_readers": 1}, tmp_path)
+    parallel, _ = run_tap({**config, "parallel_readers": 2}, tmp_path)
+
+    def stream_messages(messages: list[dict]) -> list[dict]:
+        kept = []
+        for m in messages:
+            if m["type"] == "RECORD" and m["stream"] == "public-wide_ids":
+                kept.append(m["record"])
+            elif m["type"] == "STATE":
+                kept.append(m["value"]["bookmarks"].get("public-wide_ids"))
+        return kept
+
+    assert stream_messages(parallel) == stream_messages(single)
+    ids = [r["id"] for r in records(parallel, "public-wide_ids")]
+    assert ids == sorted(ids) and len(ids) == 130000 - 5001
+    assert sum(Decimal(r["amount"]) for r in records(parallel, "public-wide_ids")) == sum(
+        Decimal(g) / 100 for g in range(1, 130001) if not 40000 <= g <= 45000
+    )
+    scratch_conn.execute("drop table wide_ids")

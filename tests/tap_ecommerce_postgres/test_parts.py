@@ -9,10 +9,12 @@ import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
-from tap_ecommerce_postgres.batches import arrow_batches, sized_tables
+from tap_ecommerce_postgres.arrow_reader import arrow_batches, sliced_batches
+from tap_ecommerce_postgres.batches import sized_tables
 from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
 from tap_ecommerce_postgres.prefetch import prefetched_rows
-from tap_ecommerce_postgres.type_mapping import restore_decimal_keys
+from tap_ecommerce_postgres.queries import ReadPlan
+from tap_ecommerce_postgres.type_mapping import Column, restore_decimal_keys
 
 
 def test_dsn_is_parsed_once_and_the_password_stays_out_of_repr() -> None:
@@ -129,3 +131,40 @@ def test_arrow_batches_abandoned_early_close_their_session(tap_config, scratch_c
             break
         time.sleep(0.1)
     assert sessions == 0
+
+
+def test_sliced_reads_come_back_in_order_from_one_snapshot(tap_config) -> None:
+    params = ConnectionParameters.from_config(tap_config)
+    selects = [
+        f"select g from generate_series({i * 1000 + 1}, {i * 1000 + 1000}) g" for i in range(5)
+    ]
+    values = [v for b in sliced_batches(params, selects, 2) for v in b.column(0).to_pylist()]
+    assert values == list(range(1, 5001))
+    snapshots = [
+        b.column(0)[0].as_py()
+        for b in sliced_batches(params, ["select pg_current_snapshot()::text"] * 4, 3)
+    ]
+    assert len(snapshots) == 4 and len(set(snapshots)) == 1  # every reader, one snapshot
+
+
+def test_sliced_read_errors_reach_the_consumer(tap_config) -> None:
+    params = ConnectionParameters.from_config(tap_config)
+    selects = ["select 1", "select 1 / 0", "select 3"]
+    with pytest.raises(RuntimeError, match="division by zero"):
+        list(sliced_batches(params, selects, 2))
+
+
+def test_key_ranges_cover_every_key_and_are_rendered_as_literals() -> None:
+    plan = ReadPlan(
+        relation=sql.Identifier("public", "t"),
+        columns=[Column(name="id", data_type="integer", udt_name="int4", nullable=False)],
+        source_timezone="UTC",
+        order_by=["id"],
+        resume_key=["id"],
+        resume_after=[7],
+    )
+    slices = plan.sliced([100, 200])
+    assert [s.key_range for s in slices] == [(None, 100), (100, 200), (200, None)]
+    middle = slices[1].render_line_select("<", ">\n")
+    assert '"id" >= 100' in middle and '"id" < 200' in middle and "> (7)" in middle
+    assert middle.endswith('order by src."id"')
