@@ -70,6 +70,17 @@ def column_expression(column: Column, source_timezone: str) -> sql.Composable:
     return ident
 
 
+def range_bounds(low: int, high: int, keys_per_range: int, max_ranges: int) -> list[int]:
+    """Where to cut the keys [low, high] into equal ranges of about `keys_per_range` keys
+    (at most `max_ranges`); [] when one range is enough."""
+    keys = high - low + 1
+    ranges = min(max_ranges, keys // keys_per_range)
+    if ranges < 2:
+        return []
+    width = -(-keys // ranges)  # ceiling: the last range is never the widest
+    return [low + width * i for i in range(1, ranges)]
+
+
 @dataclass(frozen=True)
 class ReadPlan:
     """One read of a stream: which rows, in which order, resuming after which key."""

@@ -1,10 +1,12 @@
 """One Postgres table, view or custom query as a Singer stream.
 
-The fast path lets Postgres render every row as the exact JSON record (see queries.py)
-and writes RECORD lines straight to stdout in large chunks, skipping the SDK's
-per-value conformance and JSON encoding, which cost most of a Python tap's time. It is
-used when no stream maps or flattening are configured; otherwise the same rows go
-through the SDK's normal record path.
+The fast path lets Postgres render every row as its whole RECORD line (see queries.py),
+reads the lines as Arrow string arrays (arrow_reader.py) and writes their buffers to
+stdout as they are, skipping the SDK's per-value conformance and JSON encoding, which
+cost most of a Python tap's time. Tables ordered by an integer key are read by several
+sessions at once, as key ranges of one snapshot. The fast path is used when no stream
+maps or flattening are configured; otherwise the same rows go through the SDK's normal
+record path.
 
 Resumability: rows are read in key order and STATE is emitted every
 `state_every_n_rows` rows. Incremental streams bookmark the replication key (read with
@@ -37,7 +39,7 @@ from tap_ecommerce_postgres.batches import (
 )
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
-from tap_ecommerce_postgres.queries import ReadPlan
+from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
 from tap_ecommerce_postgres.type_mapping import INTEGER_TYPES, column_schema, restore_decimal_keys
 
 
@@ -143,11 +145,8 @@ class PostgresStream(Stream):
             low, high = conn.execute(bounds_query).fetchone()
         if low is None:
             return [plan]
-        slices = min(MAX_SLICES, (high - low + 1) // ROWS_PER_SLICE)
-        if slices < 2:
-            return [plan]
-        width = -(-(high - low + 1) // slices)
-        return plan.sliced([low + width * i for i in range(1, slices)])
+        bounds = range_bounds(low, high, ROWS_PER_SLICE, MAX_SLICES)
+        return plan.sliced(bounds) if bounds else [plan]
 
     def _rows(self, plan: ReadPlan) -> Iterable[tuple]:
         query, params = plan.render()

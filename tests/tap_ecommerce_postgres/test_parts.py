@@ -13,7 +13,7 @@ from tap_ecommerce_postgres.arrow_reader import arrow_batches, sliced_batches
 from tap_ecommerce_postgres.batches import sized_tables
 from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
 from tap_ecommerce_postgres.prefetch import prefetched_rows
-from tap_ecommerce_postgres.queries import ReadPlan
+from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
 from tap_ecommerce_postgres.type_mapping import Column, restore_decimal_keys
 
 
@@ -168,3 +168,22 @@ def test_key_ranges_cover_every_key_and_are_rendered_as_literals() -> None:
     middle = slices[1].render_line_select("<", ">\n")
     assert '"id" >= 100' in middle and '"id" < 200' in middle and "> (7)" in middle
     assert middle.endswith('order by src."id"')
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (1, 99_999, []),  # under two ranges' worth of keys: one session
+        (1, 100_000, [50_001]),
+        (1, 250_000, [50_001, 100_001, 150_001, 200_001]),
+        (-50_000, 49_999, [0]),
+        (1, 10**12, None),  # capped at max_ranges
+    ],
+)
+def test_range_bounds(low: int, high: int, expected: list[int] | None) -> None:
+    bounds = range_bounds(low, high, 50_000, 256)
+    if expected is None:
+        assert len(bounds) == 255 and bounds == sorted(bounds)
+        assert low < bounds[0] and bounds[-1] <= high
+    else:
+        assert bounds == expected
