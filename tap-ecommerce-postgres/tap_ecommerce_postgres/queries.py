@@ -41,6 +41,8 @@ def column_expression(column: Column, source_timezone: str) -> sql.Composable:
             return sql.SQL("{}::text[]").format(ident)
         return ident
     if base in DECIMAL_TYPES:
+        if column.precision is not None:  # numeric(p, s) cannot hold +/-Infinity, only NaN
+            return sql.SQL("nullif({c}, 'NaN'::numeric)::text").format(c=ident)
         return sql.SQL(
             "case when {c} in ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)"
             " then null else {c}::text end"

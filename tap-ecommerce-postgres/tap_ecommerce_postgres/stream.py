@@ -58,7 +58,7 @@ def tracked_values(batch: pa.RecordBatch, row: int) -> tuple:
     return (None, *(batch.column(i)[row].as_py() for i in range(1, batch.num_columns)))
 
 
-ROWS_PER_SLICE = 50_000  # keys per range read by one session (the last range is open)
+ROWS_PER_SLICE = 25_000  # keys per range read by one session (the last range is open)
 MAX_SLICES = 256
 
 
@@ -186,7 +186,7 @@ class PostgresStream(Stream):
         last: tuple = ()
         started = time.monotonic()
         with metrics.record_counter(self.name) as counter:
-            for batch in sliced_batches(self._tap.connection_parameters, selects, self._readers):
+            for batch in sliced_batches(self._tap.adbc_sessions, selects, self._readers):
                 lines = batch.column(0)
                 start = 0
                 while start < batch.num_rows:
@@ -228,7 +228,7 @@ class PostgresStream(Stream):
         rows = 0
         last: tuple = ()
         selects = [p.render_arrow_select() for p in self._slices(plan)]
-        batches = sliced_batches(self._tap.connection_parameters, selects, self._readers)
+        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers)
         for table in sized_tables(batches, read_schema, size):
             last = (
                 None,

@@ -8,6 +8,7 @@ from psycopg import sql
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
+from tap_ecommerce_postgres.arrow_reader import AdbcSessions
 from tap_ecommerce_postgres.connection import ConnectionParameters
 from tap_ecommerce_postgres.discovery import TableInfo, describe_query, discover_tables
 from tap_ecommerce_postgres.stream import PostgresStream
@@ -132,6 +133,17 @@ class TapEcommercePostgres(Tap):
     @cached_property
     def connection_parameters(self) -> ConnectionParameters:
         return ConnectionParameters.from_config(self.config)
+
+    @cached_property
+    def adbc_sessions(self) -> AdbcSessions:
+        """Reading sessions shared by the streams of this run."""
+        return AdbcSessions(self.connection_parameters)
+
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        finally:
+            self.adbc_sessions.close()
 
     def discover_streams(self) -> list[PostgresStream]:
         with self.connection_parameters.connect() as conn:

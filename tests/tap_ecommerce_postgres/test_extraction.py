@@ -192,7 +192,7 @@ def test_about_lists_settings_without_secrets(tap_config, tmp_path, flag) -> Non
 def test_parallel_key_ranges_emit_what_one_session_emits(
     tap_config, scratch_conn, tmp_path
 ) -> None:
-    # 130,000 keys with a gap: two ranges of 65,000 keys, one per session
+    # 130,000 keys with a gap: five ranges of 26,000 keys for two sessions
     scratch_conn.execute(
         "drop table if exists wide_ids;"
         " create table wide_ids (id bigint primary key, amount numeric(12, 2), note text);"

@@ -9,7 +9,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
-from tap_ecommerce_postgres.arrow_reader import arrow_batches, sliced_batches
+from tap_ecommerce_postgres.arrow_reader import AdbcSessions, arrow_batches, sliced_batches
 from tap_ecommerce_postgres.batches import sized_tables
 from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
 from tap_ecommerce_postgres.prefetch import prefetched_rows
@@ -99,7 +99,7 @@ def test_arrow_batches_regroup_into_exact_sizes_in_order(tap_config) -> None:
     params = ConnectionParameters.from_config(tap_config)
     select = "select g, g::text || E'\\nline' from generate_series(1, 25000) g order by g"
     schema = pa.schema([("g", pa.int64()), ("text", pa.string())])
-    tables = list(sized_tables(arrow_batches(params, select), schema, 10_000))
+    tables = list(sized_tables(arrow_batches(AdbcSessions(params), select), schema, 10_000))
     assert [t.num_rows for t in tables] == [10_000, 10_000, 5_000]
     assert all(t.schema == schema for t in tables)
     values = [v for t in tables for v in t.column("g").to_pylist()]
@@ -110,7 +110,7 @@ def test_arrow_batches_regroup_into_exact_sizes_in_order(tap_config) -> None:
 def test_arrow_batches_wrong_password_names_the_server_not_the_password(tap_config) -> None:
     params = ConnectionParameters.from_config({**tap_config, "password": "not-the-pw-42"})
     with pytest.raises(ConnectionFailed) as failure:
-        list(arrow_batches(params, "select 1"))
+        list(arrow_batches(AdbcSessions(params), "select 1"))
     assert "not-the-pw-42" not in str(failure.value)
     assert "password" in str(failure.value) and params.describe() in str(failure.value)
 
@@ -119,7 +119,7 @@ def test_arrow_batches_abandoned_early_close_their_session(tap_config, scratch_c
     params = ConnectionParameters.from_config(
         {**tap_config, "application_name": "tap-ep-arrow-abandon-test"}
     )
-    batches = arrow_batches(params, "select g from generate_series(1, 3000000) g")
+    batches = arrow_batches(AdbcSessions(params), "select g from generate_series(1, 3000000) g")
     assert next(iter(batches)).num_rows > 0
     batches.close()
     for _ in range(100):
@@ -138,11 +138,13 @@ def test_sliced_reads_come_back_in_order_from_one_snapshot(tap_config) -> None:
     selects = [
         f"select g from generate_series({i * 1000 + 1}, {i * 1000 + 1000}) g" for i in range(5)
     ]
-    values = [v for b in sliced_batches(params, selects, 2) for v in b.column(0).to_pylist()]
+    values = [
+        v for b in sliced_batches(AdbcSessions(params), selects, 2) for v in b.column(0).to_pylist()
+    ]
     assert values == list(range(1, 5001))
     snapshots = [
         b.column(0)[0].as_py()
-        for b in sliced_batches(params, ["select pg_current_snapshot()::text"] * 4, 3)
+        for b in sliced_batches(AdbcSessions(params), ["select pg_current_snapshot()::text"] * 4, 3)
     ]
     assert len(snapshots) == 4 and len(set(snapshots)) == 1  # every reader, one snapshot
 
@@ -151,7 +153,7 @@ def test_sliced_read_errors_reach_the_consumer(tap_config) -> None:
     params = ConnectionParameters.from_config(tap_config)
     selects = ["select 1", "select 1 / 0", "select 3"]
     with pytest.raises(RuntimeError, match="division by zero"):
-        list(sliced_batches(params, selects, 2))
+        list(sliced_batches(AdbcSessions(params), selects, 2))
 
 
 def test_key_ranges_cover_every_key_and_are_rendered_as_literals() -> None:
@@ -187,3 +189,26 @@ def test_range_bounds(low: int, high: int, expected: list[int] | None) -> None:
         assert low < bounds[0] and bounds[-1] <= high
     else:
         assert bounds == expected
+
+
+def test_sessions_are_reused_across_reads_and_closed_at_the_end(tap_config, scratch_conn) -> None:
+    name = "tap-ep-session-reuse-test"
+    sessions = AdbcSessions(
+        ConnectionParameters.from_config({**tap_config, "application_name": name})
+    )
+
+    def open_sessions() -> int:
+        query = "select count(*) from pg_stat_activity where application_name = %s"
+        return scratch_conn.execute(query, [name]).fetchone()[0]
+
+    for _ in range(3):
+        assert [b.num_rows for b in arrow_batches(sessions, "select 1")] == [1]
+    assert open_sessions() == 1  # one connection served the three reads
+    list(sliced_batches(sessions, ["select 1", "select 2"], 2))
+    assert open_sessions() == 2
+    sessions.close()
+    for _ in range(50):
+        if open_sessions() == 0:
+            break
+        time.sleep(0.1)
+    assert open_sessions() == 0
