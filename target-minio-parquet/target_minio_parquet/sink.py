@@ -135,6 +135,7 @@ class ParquetSink(Sink):
         """Bronze is append-only: the version is kept in `_sdc_table_version` and in the
         manifest, and old files stay (staging picks the latest version)."""
         self.lake_target.drain_one(self)
+        self.lake_target.wait_for_commits()
         self.manifest.activated_versions.append(new_version)
 
     def report_records(self) -> None:
@@ -153,14 +154,19 @@ class ParquetSink(Sink):
         self._runs, self._run_rows, self._run_received = [], 0, []
         self.lake_target.reserve(-(len(records) + run_rows), -self.buffered_bytes)
         self.buffered_bytes = 0.0
-        try:
-            tables = [records_to_table(records, self._payload_schema)] if records else []
-            if runs:
-                tables.append(self._runs_to_table(runs, run_rows))
-        except ValueError as error:
-            raise ValueError(f"stream '{self.stream_name}': {error}") from error
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        self._commit(table, received + run_received)
+
+        def convert_and_commit() -> None:
+            try:
+                tables = [records_to_table(records, self._payload_schema)] if records else []
+                if runs:
+                    tables.append(self._runs_to_table(runs, run_rows))
+            except ValueError as error:
+                raise ValueError(f"stream '{self.stream_name}': {error}") from error
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            self._commit(table, received + run_received)
+
+        # the buffer is taken: converting and writing it overlaps reading the next one
+        self.lake_target.commit_later(convert_and_commit)
 
     def _runs_to_table(self, runs: list[bytes], rows: int) -> pa.Table:
         """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not."""
@@ -224,21 +230,25 @@ class ParquetSink(Sink):
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files) -> None:
         """BATCH files are committed like buffered records, typed by the stream's SCHEMA."""
         self.lake_target.drain_one(self)  # keep file order = message order
+        if encoding.format not in (BatchFileFormat.PARQUET, BatchFileFormat.JSONL):
+            raise NotImplementedError(f"unsupported BATCH encoding {encoding.format}")
         for path in files:
-            head, tail = StorageTarget.split_url(path)
-            storage = self.batch_config.storage if self.batch_config else None
-            file_storage = storage or StorageTarget.from_url(head)
-            with file_storage.open(tail, mode="rb") as handle:
-                if encoding.format == BatchFileFormat.PARQUET:
-                    table = conform_table(pq.read_table(handle), self._payload_schema)
-                elif encoding.format == BatchFileFormat.JSONL:
-                    opener = _gunzip if encoding.compression == "gzip" else _identity
-                    rows = [json.loads(line) for line in opener(handle) if line.strip()]
-                    table = records_to_table(rows, self._payload_schema)
-                else:
-                    raise NotImplementedError(f"unsupported BATCH encoding {encoding.format}")
-            self.record_counter_metric.increment(table.num_rows)
-            self._commit(table, [time.time()] * table.num_rows)
+            self.lake_target.commit_later(lambda path=path: self._commit_batch_file(encoding, path))
+
+    def _commit_batch_file(self, encoding: BaseBatchFileEncoding, path: str) -> None:
+        received = time.time()
+        head, tail = StorageTarget.split_url(path)
+        storage = self.batch_config.storage if self.batch_config else None
+        file_storage = storage or StorageTarget.from_url(head)
+        with file_storage.open(tail, mode="rb") as handle:
+            if encoding.format == BatchFileFormat.PARQUET:
+                table = conform_table(pq.read_table(handle), self._payload_schema)
+            else:
+                opener = _gunzip if encoding.compression == "gzip" else _identity
+                rows = [json.loads(line) for line in opener(handle) if line.strip()]
+                table = records_to_table(rows, self._payload_schema)
+        self.record_counter_metric.increment(table.num_rows)
+        self._commit(table, [received] * table.num_rows)
 
     # -- committing ---------------------------------------------------------------------
 

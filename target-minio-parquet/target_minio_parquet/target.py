@@ -10,6 +10,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 import pyarrow as pa
@@ -139,6 +141,8 @@ class TargetMinioParquet(Target):
         self._manifests: dict[str, StreamManifest] = {}
         self._bookmark_keys: dict[str, str] = {}
         self._last_commit = time.monotonic()
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committer")
+        self._in_flight: Future | None = None
         self._fast_records = not (
             self.config.get("stream_maps") or self.config.get("flattening_enabled")
         )
@@ -268,9 +272,31 @@ class TargetMinioParquet(Target):
             self.drain_all()  # commits every buffer, then forwards the latest STATE
             self._last_commit = time.monotonic()
 
+    # -- committing in the background ----------------------------------------------------
+
+    def commit_later(self, job: Callable[[], None]) -> None:
+        """Run a buffer's conversion and commit in the committer thread, after the one
+        before it: Arrow's parse and Parquet's encoder release the GIL, so the next buffer
+        is read meanwhile. At most one job is in flight (memory: one buffer filling, one
+        being written); its error, if any, surfaces here or at the next wait."""
+        self.wait_for_commits()
+        self._in_flight = self._committer.submit(job)
+
+    def wait_for_commits(self) -> None:
+        """Block until every buffer handed on is in a committed file (or raise its error)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        super().drain_all(is_endofpipe=is_endofpipe)
+        self.wait_for_commits()
+
     def _write_state_message(self, state: dict) -> None:
-        """Called by drain_all once every buffer is committed: the manifests first record
-        the files committed so far (status "running"), then the STATE goes out."""
+        """Called by drain_all once every buffer is handed on: the commits are awaited,
+        the manifests record the files committed so far (status "running"), then the
+        STATE goes out."""
+        self.wait_for_commits()
         self._write_manifests(status="running")
         super()._write_state_message(state)
 
@@ -282,6 +308,8 @@ class TargetMinioParquet(Target):
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
+        self.wait_for_commits()
+        self._committer.shutdown()
         self._write_manifests(status="complete")
 
 
