@@ -29,7 +29,7 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
 from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
-from tap_ecommerce_postgres.prefetch import AHEAD
+from tap_ecommerce_postgres.prefetch import AHEAD, put_unless_stopped
 
 BATCH_HINT_BYTES = 2 << 20  # ADBC's record batch size: bounds memory per batch read ahead
 _END = object()  # closes one select's batches in a reader's queue
@@ -109,13 +109,7 @@ def sliced_batches(
     parameters = sessions.parameters
 
     def put(q: queue.Queue, item: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(q, item, stop)
 
     def read(cursor, index: int) -> bool:
         """Run this reader's selects; False when the consumer stopped listening."""

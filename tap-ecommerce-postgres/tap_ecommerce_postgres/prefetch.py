@@ -32,6 +32,18 @@ class _Failure:
         self.error = error
 
 
+def put_unless_stopped(items: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Queue `item`, waiting while the queue is full; False once the consumer has stopped
+    (so a reader never blocks forever on a consumer that went away)."""
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def in_background(produce: Callable[[Callable[[object], bool]], None]) -> Iterator[Any]:
     """Run `produce(put)` in a reader thread and yield what it puts, in order; at most
     `AHEAD` items wait in the queue, and an error in the thread is raised here."""
@@ -39,13 +51,7 @@ def in_background(produce: Callable[[Callable[[object], bool]], None]) -> Iterat
     stop = threading.Event()
 
     def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(items, item, stop)
 
     def run() -> None:
         try:

@@ -15,6 +15,19 @@ from tests.tap_ecommerce_postgres.conftest import TAP
 TARGET = str(Path(sys.executable).parent / "target-minio-parquet")
 
 
+def run_pipe(tap_config: Path, target_config: Path) -> None:
+    """tap | target, both real processes; fails the test with the end of their logs."""
+    pipe = subprocess.run(
+        f"set -o pipefail; {TAP} --config {tap_config} | {TARGET} --config {target_config}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert pipe.returncode == 0, pipe.stderr[-2000:]
+
+
 def test_batch_files_land_every_row_with_exact_types(tap_config, scratch_conn, tmp_path) -> None:
     batches, lake = tmp_path / "batches", tmp_path / "lake"
     batches.mkdir()
@@ -30,14 +43,7 @@ def test_batch_files_land_every_row_with_exact_types(tap_config, scratch_conn, t
     (tmp_path / "target.json").write_text(
         json.dumps({"destination": str(lake), "source_name": "shop"})
     )
-    pipe = subprocess.run(
-        f"{TAP} --config {tmp_path / 'tap.json'} | {TARGET} --config {tmp_path / 'target.json'}",
-        shell=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert pipe.returncode == 0, pipe.stderr[-2000:]
+    run_pipe(tmp_path / "tap.json", tmp_path / "target.json")
     assert len(list(batches.glob("shop-public-order_items-*.parquet"))) > 1  # several batches
     count, total, amount_type, date_type = (
         duckdb.connect()
@@ -113,15 +119,7 @@ def test_batch_files_hold_exactly_what_the_record_path_lands(
         (tmp_path / f"target-{mode}.json").write_text(
             json.dumps({"destination": str(lakes[mode]), "source_name": "shop"})
         )
-        pipe = subprocess.run(
-            f"{TAP} --config {tmp_path / f'{mode}.json'}"
-            f" | {TARGET} --config {tmp_path / f'target-{mode}.json'}",
-            shell=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert pipe.returncode == 0, pipe.stderr[-2000:]
+        run_pipe(tmp_path / f"{mode}.json", tmp_path / f"target-{mode}.json")
     assert len(list(batches.glob("flat-public-flat_fidelity-*.parquet"))) == 2  # 2 + 1 rows
     from_records = lake_rows(lakes["records"], "public-flat_fidelity")
     from_batches = lake_rows(lakes["batch"], "public-flat_fidelity")

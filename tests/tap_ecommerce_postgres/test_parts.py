@@ -17,6 +17,17 @@ from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
 from tap_ecommerce_postgres.type_mapping import Column, restore_decimal_keys
 
 
+def sessions_closed(conn: psycopg.Connection, application_name: str) -> bool:
+    """Whether every session named so has gone within 10 s (a backend exits just after
+    the client's Terminate message)."""
+    query = "select count(*) from pg_stat_activity where application_name = %s"
+    for _ in range(100):
+        if conn.execute(query, [application_name]).fetchone()[0] == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_dsn_is_parsed_once_and_the_password_stays_out_of_repr() -> None:
     params = ConnectionParameters.from_config(
         {"sqlalchemy_url": "postgresql+psycopg2://shop:s3cret-pw@db.internal:6543/shop"}
@@ -84,15 +95,7 @@ def test_prefetch_abandoned_early_closes_its_session(tap_config, scratch_conn) -
     rows = prefetched_rows(params, sql.SQL("select g from generate_series(1, 100000) g"), [])
     assert next(iter(rows)) == (1,)
     rows.close()  # the consumer stops: the reader thread ends and its connection closes
-    # the backend exits just after the client's Terminate message: allow it a moment
-    for _ in range(50):
-        sessions = scratch_conn.execute(
-            "select count(*) from pg_stat_activity where application_name = 'tap-ep-abandon-test'"
-        ).fetchone()[0]
-        if sessions == 0:
-            break
-        time.sleep(0.1)
-    assert sessions == 0
+    assert sessions_closed(scratch_conn, "tap-ep-abandon-test")
 
 
 def test_arrow_batches_regroup_into_exact_sizes_in_order(tap_config) -> None:
@@ -122,15 +125,7 @@ def test_arrow_batches_abandoned_early_close_their_session(tap_config, scratch_c
     batches = arrow_batches(AdbcSessions(params), "select g from generate_series(1, 3000000) g")
     assert next(iter(batches)).num_rows > 0
     batches.close()
-    for _ in range(100):
-        sessions = scratch_conn.execute(
-            "select count(*) from pg_stat_activity"
-            " where application_name = 'tap-ep-arrow-abandon-test'"
-        ).fetchone()[0]
-        if sessions == 0:
-            break
-        time.sleep(0.1)
-    assert sessions == 0
+    assert sessions_closed(scratch_conn, "tap-ep-arrow-abandon-test")
 
 
 def test_sliced_reads_come_back_in_order_from_one_snapshot(tap_config) -> None:
@@ -207,8 +202,4 @@ def test_sessions_are_reused_across_reads_and_closed_at_the_end(tap_config, scra
     list(sliced_batches(sessions, ["select 1", "select 2"], 2))
     assert open_sessions() == 2
     sessions.close()
-    for _ in range(50):
-        if open_sessions() == 0:
-            break
-        time.sleep(0.1)
-    assert open_sessions() == 0
+    assert sessions_closed(scratch_conn, name)

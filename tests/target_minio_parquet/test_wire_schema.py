@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
 from target_minio_parquet.reader import lane_prefix
@@ -210,3 +211,24 @@ def test_a_malformed_line_inside_a_run_of_records_stops_before_any_file_or_state
     assert b"Unable to parse line as JSON" in result.stderr and b'"id":20,' in result.stderr
     assert b"STATE" not in result.stdout and not result.stdout.strip()
     assert not list((tmp_path / "lake").rglob("*.parquet"))
+
+
+def test_a_failed_background_commit_stops_the_run_before_any_later_state(tmp_path: Path) -> None:
+    messages = [schema_message("orders", {"id": {"type": "integer"}, "amount": DECIMAL}, ["id"])]
+    messages += [record_message("orders", {"id": i, "amount": "1.00"}) for i in range(1, 40)]
+    messages.append(record_message("orders", {"id": 40, "amount": "1.234"}))  # too many digits
+    messages += [record_message("orders", {"id": i, "amount": "2.00"}) for i in range(41, 200)]
+    messages.append({"type": "STATE", "value": {"bookmarks": {"orders": {"id": 199}}}})
+    config = {
+        "destination": str(tmp_path / "lake"),
+        "source_name": "s",
+        "max_buffer_rows": 50,  # the bad row's buffer is committed mid-stream
+        "state_flush_seconds": 0,
+    }
+    result = run_compact(config, messages, tmp_path)
+    assert result.returncode != 0
+    assert b"amount" in result.stderr and b"1.234" in result.stderr
+    assert not result.stdout.strip()  # no STATE: what follows the bad row is not durable
+    committed = list((tmp_path / "lake").rglob("*.parquet"))
+    rows = sum(pq.read_metadata(path).num_rows for path in committed)
+    assert rows < 40  # only buffers before the bad one may have been committed
