@@ -6,9 +6,10 @@ input in blocks and works on *runs* of RECORD lines instead of lines:
 
 - the first RECORD of a run has only its envelope decoded (type, stream, ...) and is
   offered, undecoded, to the `RAW_RECORD` callback. Accepting it, the callback returns a
-  `RecordLane`: the exact byte prefix RECORD lines of that stream start with
-  (`{"type":"RECORD","stream":"<name>","record":`, the key order every SDK tap writes)
-  and where such lines go;
+  `RecordLane`, where that stream's lines go. The bytes before the record's value
+  (`{"type":"RECORD","stream":"<name>","record":` from every SDK tap, whatever the
+  spacing or key order from others) are checked to hold exactly that type and stream,
+  so any line starting with them is a RECORD of the same stream;
 - from there, one regular-expression search finds where the run ends (the first line
   that does not start with the prefix) and the whole run is handed over as one bytes
   slice, with its line count: no Python runs per line at all;
@@ -53,16 +54,23 @@ _envelope = msgspec.json.Decoder(RecordEnvelope)
 class RecordLane(t.Protocol):
     """Where a stream's undecoded RECORD lines go (implemented by ParquetSink)."""
 
-    lane_prefix: bytes
-    lane_end: re.Pattern[bytes]  # matches the newline that ends a run of lane lines
-
     def take_lines(self, lines: bytes, count: int) -> None:
         """Buffer `count` complete lines (budget, tallies and metrics included)."""
 
 
-def lane_prefix(stream: str) -> bytes:
-    """The bytes an SDK tap's RECORD line for `stream` starts with."""
-    return b'{"type":"RECORD","stream":' + msgspec.json.encode(stream) + b',"record":'
+def record_prefix(line: bytes, head: RecordEnvelope) -> bytes | None:
+    """The bytes of `line` before its record's value, when they hold exactly this
+    message's type and stream (so that any line starting with them is a RECORD of the
+    same stream); None when they cannot be told apart."""
+    at = line.find(bytes(head.record))
+    if at <= 0:
+        return None
+    prefix = line[:at]
+    try:
+        probe = _envelope.decode(prefix + b"null}")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return prefix if probe.type == "RECORD" and probe.stream == head.stream else None
 
 
 def lane_end(prefix: bytes) -> re.Pattern[bytes]:
@@ -105,12 +113,15 @@ class FastMsgSpecReader(MsgSpecReader):
         on_raw = callbacks.get(RAW_RECORD)
         counts: Counter[str] = Counter()
         lane: RecordLane | None = None
+        prefix = b""
+        end = lane_end(prefix)
+        ends: dict[bytes, re.Pattern[bytes]] = {}
         for block in complete_lines(file_input or self.default_input):
             size = len(block)
             position = 0
             while position < size:
-                if lane is not None and block.startswith(lane.lane_prefix, position):
-                    stop = lane.lane_end.search(block, position).end()  # type: ignore[union-attr]
+                if lane is not None and block.startswith(prefix, position):
+                    stop = end.search(block, position).end()  # type: ignore[union-attr]
                     run = block[position:stop]
                     count = run.count(b"\n")
                     lane.take_lines(run, count)
@@ -130,8 +141,12 @@ class FastMsgSpecReader(MsgSpecReader):
                         lane = on_raw(head, line)
                         if lane is not None:
                             counts["RECORD"] += 1
-                            if not line.startswith(lane.lane_prefix):
-                                lane = None  # another key order: line by line
+                            found = record_prefix(line, head)
+                            if found is None:
+                                lane = None  # this stream's lines go one by one
+                            else:
+                                prefix = found
+                                end = ends.get(prefix) or ends.setdefault(prefix, lane_end(prefix))
                             continue
                 self._process_line(line, callbacks, counts)
         return counts

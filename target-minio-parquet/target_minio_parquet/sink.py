@@ -17,13 +17,13 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.exceptions import InvalidInputLine, MissingKeyPropertiesError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 from singer_sdk.sinks import Sink
@@ -36,9 +36,14 @@ from target_minio_parquet.columns import (
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
-from target_minio_parquet.reader import RecordEnvelope, lane_end, lane_prefix
+from target_minio_parquet.reader import RecordEnvelope
 from target_minio_parquet.storage import safe_name
-from target_minio_parquet.wire_schema import parse_record_lines, wire_schema
+from target_minio_parquet.wire_schema import (
+    JsonTextReader,
+    json_text_fields,
+    parse_record_lines,
+    wire_schema,
+)
 
 if TYPE_CHECKING:
     from target_minio_parquet.target import TargetMinioParquet
@@ -50,7 +55,18 @@ PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
 LINE_FLUSH_FACTOR = 2.0
 PARSE_BYTES = 4 << 20  # text Arrow parses at once: bounds the parse's transient memory
 _envelope = msgspec.json.Decoder(RecordEnvelope)
-_envelopes = msgspec.json.Decoder(list[RecordEnvelope])
+
+
+class DecodedRecordMessage(msgspec.Struct):
+    """A RECORD message decoded in one pass for the fallback path."""
+
+    record: dict[str, Any]
+    time_extracted: str | None = None
+    version: int | None = None
+
+
+# JSON numbers become Decimals, as with the SDK's own decoder: decimals stay exact
+_decoded_messages = msgspec.json.Decoder(list[DecodedRecordMessage], float_hook=Decimal)
 
 
 class ParquetSink(Sink):
@@ -69,9 +85,9 @@ class ParquetSink(Sink):
         self._runs: list[bytes] = []
         self._run_rows = 0
         self._run_received: list[float] = []
-        self.lane_prefix = lane_prefix(stream_name)
-        self.lane_end = lane_end(self.lane_prefix)
         self._wire_schema = wire_schema(self._payload_schema)
+        text_fields = json_text_fields(self._payload_schema)
+        self._json_text = JsonTextReader(text_fields) if text_fields else None
         self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
         self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
@@ -176,6 +192,12 @@ class ParquetSink(Sink):
                 parsed = parse_record_lines(group, self._wire_schema)
                 if parsed is None or not self._keys_present(parsed):
                     break
+                if self._json_text is not None:
+                    text_columns = self._json_text.columns(group)
+                    if text_columns is None:
+                        break
+                    for name, column in text_columns.items():
+                        parsed = parsed.append_column(name, column)
                 tables.append(conform_table(parsed, self._payload_schema))
             else:
                 if sum(t.num_rows for t in tables) == rows:
@@ -185,15 +207,20 @@ class ParquetSink(Sink):
             # one JSON document per line: newlines only ever separate messages
             text = b"".join(group).rstrip(b"\n").replace(b"\n", b",")
             try:
-                envelopes = _envelopes.decode(b"[" + text + b"]")
-            except (msgspec.DecodeError, msgspec.ValidationError):
+                messages = _decoded_messages.decode(b"[" + text + b"]")
+            except msgspec.ValidationError as error:
+                _raise_for_bad_line(group)
+                raise ValueError(
+                    f"a RECORD message's record is not a JSON object: {error}"
+                ) from None
+            except msgspec.DecodeError:
                 _raise_for_bad_line(group)
                 raise
             tables.append(
-                self._raw_to_table(
-                    [e.record for e in envelopes],
-                    [e.time_extracted for e in envelopes],
-                    [e.version for e in envelopes],
+                self._records_to_table(
+                    [m.record for m in messages],
+                    [m.time_extracted for m in messages],
+                    [m.version for m in messages],
                 )
             )
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -205,13 +232,10 @@ class ParquetSink(Sink):
             for key in self.key_properties
         )
 
-    def _raw_to_table(
-        self, raw: list[msgspec.Raw], extracted: list[str | None], versions: list[int | None]
+    def _records_to_table(
+        self, records: list[dict], extracted: list[str | None], versions: list[int | None]
     ) -> pa.Table:
-        """Decode a chunk of buffered JSON at once (the dicts live only for this chunk)."""
-        records = decoder.decode(b"[" + b",".join(raw) + b"]")
-        if not all(type(record) is dict for record in records):
-            raise ValueError("a RECORD message's record is not a JSON object")
+        """A group's decoded records (the dicts live only for this group) as a table."""
         for key in self.key_properties:
             if not all(key in record for record in records):
                 raise MissingKeyPropertiesError(

@@ -7,16 +7,22 @@ decimal is never rounded). Arrow's reader is strict where it matters: a number i
 string column, a fraction in an integer column, a key given twice or a malformed line is
 an error, never a coercion. Any such error makes `parse_record_lines` return None and the
 sink decodes the same lines with msgspec instead, which handles the odd value or names
-the bad one. Streams with JSON-text columns (objects without declared properties) are
-not parsed here: Arrow cannot hand back a value's JSON text.
+the bad one. Columns stored as JSON text (objects without declared properties) are left out of the
+wire schema, since Arrow cannot hand back a value's JSON text: `JsonTextReader` reads
+just those fields of the same lines with msgspec, and the two are put side by side.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+import msgspec
 import pyarrow as pa
 import pyarrow.json as pj
 
 from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
+from target_minio_parquet.columns import json_text
 
 # Columns taken from the message envelope rather than from the record.
 MESSAGE_COLUMNS = {"_sdc_extracted_at": "time_extracted", "_sdc_table_version": "version"}
@@ -32,6 +38,46 @@ def _native(data_type: pa.DataType) -> bool:
     if pa.types.is_list(data_type):
         return _native(data_type.value_type)
     return data_type in (pa.int64(), pa.float64(), pa.bool_(), pa.string())
+
+
+def is_json_text(field: pa.Field) -> bool:
+    return bool(field.metadata and field.metadata.get(JSON_TEXT_KEY))
+
+
+def json_text_fields(payload: pa.Schema) -> list[str]:
+    """The record fields the lake stores as JSON text."""
+    return [f.name for f in payload if is_json_text(f) and f.name not in MESSAGE_COLUMNS]
+
+
+class JsonTextReader:
+    """Reads only the JSON-text fields of RECORD lines: msgspec decodes each line into a
+    struct holding just those fields (skipping the rest in C), with JSON numbers as
+    Decimals, and each value is re-encoded compactly as the lake's JSON text."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self._attributes = [f"field_{i}" for i in range(len(names))]
+        fields = [(attribute, Any, None) for attribute in self._attributes]
+        record = msgspec.defstruct(
+            "JsonTextFields", fields, rename=dict(zip(self._attributes, names, strict=True))
+        )
+        message = msgspec.defstruct("JsonTextMessage", [("record", record)])
+        self._decoder = msgspec.json.Decoder(list[message], float_hook=Decimal)
+
+    def columns(self, runs: list[bytes]) -> dict[str, pa.Array] | None:
+        """The JSON-text columns of `runs`; None when a line does not decode (the
+        caller's msgspec path then names it)."""
+        text = b"".join(runs).rstrip(b"\n").replace(b"\n", b",")
+        try:
+            messages = self._decoder.decode(b"[" + text + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return {
+            name: pa.array(
+                [json_text(getattr(m.record, attribute)) for m in messages], type=pa.string()
+            )
+            for name, attribute in zip(self.names, self._attributes, strict=True)
+        }
 
 
 def wire_type(field: pa.Field) -> pa.DataType | None:
@@ -55,6 +101,8 @@ def wire_schema(payload: pa.Schema) -> pa.Schema | None:
     for field in payload:
         if field.name in MESSAGE_COLUMNS or field.name in COMMIT_COLUMNS:
             continue
+        if is_json_text(field):
+            continue  # read by JsonTextReader
         data_type = wire_type(field)
         if data_type is None:
             return None

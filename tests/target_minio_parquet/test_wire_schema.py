@@ -9,13 +9,21 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+import simplejson
 from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
-from target_minio_parquet.reader import lane_prefix
-from target_minio_parquet.wire_schema import parse_record_lines, wire_schema, wire_type
+from target_minio_parquet.reader import RecordEnvelope, record_prefix
+from target_minio_parquet.wire_schema import (
+    JsonTextReader,
+    json_text_fields,
+    parse_record_lines,
+    wire_schema,
+    wire_type,
+)
 
 from tests.target_minio_parquet.conftest import TARGET, record_message, schema_message
 
@@ -33,6 +41,7 @@ PROPERTIES = {
         "properties": {"brand": {"type": ["string", "null"]}, "exp_year": {"type": "integer"}},
     },
     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+    "meta": {"type": ["object", "null"]},  # free-form: JSON text, read by msgspec
 }
 
 
@@ -68,10 +77,19 @@ def test_wire_type(data_type: pa.DataType, expected: pa.DataType | None) -> None
     assert wire_type(pa.field("c", data_type)) == expected
 
 
-def test_json_text_columns_keep_a_stream_off_the_arrow_lane() -> None:
+def test_json_text_columns_are_left_to_msgspec() -> None:
     json_text = pa.field("meta", pa.string(), metadata={JSON_TEXT_KEY: "1"})
+    payload = lake_schema([pa.field("id", pa.int64()), json_text])
     assert wire_type(json_text) is None
-    assert wire_schema(lake_schema([pa.field("id", pa.int64()), json_text])) is None
+    schema = wire_schema(payload)
+    assert schema is not None and schema.field("record").type == pa.struct([("id", pa.int64())])
+    assert json_text_fields(payload) == ["meta"]
+    line = compact(
+        record_message("s", {"id": 1, "meta": {"a": [1, Decimal("2.50"), None], "b": "x"}})
+    )
+    columns = JsonTextReader(["meta"]).columns([line, compact(record_message("s", {"id": 2}))])
+    assert columns is not None
+    assert columns["meta"].to_pylist() == ['{"a":[1,2.50,null],"b":"x"}', None]
 
 
 def test_wire_schema_reads_envelope_columns_from_the_message() -> None:
@@ -82,7 +100,9 @@ def test_wire_schema_reads_envelope_columns_from_the_message() -> None:
 
 
 def compact(message: dict) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    """A message as an SDK tap writes it (simplejson, compact, decimals as numbers)."""
+    text = simplejson.dumps(message, separators=(",", ":"), ensure_ascii=False, use_decimal=True)
+    return text.encode() + b"\n"
 
 
 WIRE = wire_schema(
@@ -144,6 +164,7 @@ def sample_records(count: int) -> list[dict]:
             "name": f"Zoë 東京 🚀 {i}" if i % 5 else None,
             "card": {"brand": "visa", "exp_year": 2030 + i % 5} if i % 4 else None,
             "tags": ["a", str(i)] if i % 2 else [],
+            "meta": {"n": i, "price": Decimal(f"{i}.10"), "l": [None, "é"]} if i % 3 else None,
         }
         for i in range(1, count + 1)
     ]
@@ -153,7 +174,9 @@ def test_compact_lines_take_the_arrow_lane_and_match_the_sdk_path(tmp_path: Path
     records = sample_records(3000)
     messages = [schema_message("orders", PROPERTIES, ["id"])]
     messages += [record_message("orders", r) for r in records]
-    assert compact(messages[1]).startswith(lane_prefix("orders"))
+    first = compact(messages[1])
+    prefix = record_prefix(first, msgspec.json.decode(first, type=RecordEnvelope))
+    assert prefix == b'{"type":"RECORD","stream":"orders","record":'
 
     lane = run_compact({"destination": str(tmp_path / "a"), "source_name": "s"}, messages, tmp_path)
     assert lane.returncode == 0, lane.stderr.decode()
@@ -232,3 +255,46 @@ def test_a_failed_background_commit_stops_the_run_before_any_later_state(tmp_pat
     committed = list((tmp_path / "lake").rglob("*.parquet"))
     rows = sum(pq.read_metadata(path).num_rows for path in committed)
     assert rows < 40  # only buffers before the bad one may have been committed
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            b'{"type": "RECORD", "stream": "a b", "record": {"id": 1}}\n',
+            b'{"type": "RECORD", "stream": "a b", "record": ',
+        ),
+        (
+            b'{"stream":"s","type":"RECORD","version":3,"record":{"id":1}}\n',
+            b'{"stream":"s","type":"RECORD","version":3,"record":',
+        ),
+        (b'{"record":{"id":1},"type":"RECORD","stream":"s"}\n', None),  # record first: no prefix
+    ],
+)
+def test_record_prefix_holds_exactly_the_type_and_stream(
+    line: bytes, expected: bytes | None
+) -> None:
+    head = msgspec.json.decode(line, type=RecordEnvelope)
+    assert record_prefix(line, head) == expected
+
+
+def test_spaced_lines_and_other_key_orders_land_like_compact_ones(tmp_path: Path) -> None:
+    schema = schema_message("orders", {"id": {"type": "integer"}, "amount": DECIMAL}, ["id"])
+    spaced = [json.dumps(schema)]
+    for i in range(1, 301):
+        message = record_message("orders", {"id": i, "amount": f"{i}.10"})
+        spaced.append(
+            json.dumps(message) if i % 100 else json.dumps(dict(reversed(list(message.items()))))
+        )
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"destination": str(tmp_path / "lake"), "source_name": "s"}))
+    result = subprocess.run(
+        [TARGET, "--config", str(config_file)],
+        input="\n".join(spaced).encode() + b"\n",
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    rows = lake_rows(tmp_path / "lake")
+    assert [row["id"] for row in rows] == list(range(1, 301))
+    assert sum(row["amount"] for row in rows) == sum(Decimal(f"{i}.10") for i in range(1, 301))
