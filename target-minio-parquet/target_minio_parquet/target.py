@@ -142,7 +142,11 @@ class TargetMinioParquet(Target):
         self._bookmark_keys: dict[str, str] = {}
         self._last_commit = time.monotonic()
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committer")
-        self._in_flight: Future | None = None
+        self._pending: list[Future] = []
+        self._commit_lock = threading.Lock()
+        # Commits are already serialised in the committer thread; the SDK's parallel
+        # drain would only add threads that queue up behind it.
+        self.max_parallelism = 1
         self._fast_records = not (
             self.config.get("stream_maps") or self.config.get("flattening_enabled")
         )
@@ -279,14 +283,19 @@ class TargetMinioParquet(Target):
         before it: Arrow's parse and Parquet's encoder release the GIL, so the next buffer
         is read meanwhile. At most one job is in flight (memory: one buffer filling, one
         being written); its error, if any, surfaces here or at the next wait."""
-        self.wait_for_commits()
-        self._in_flight = self._committer.submit(job)
+        with self._commit_lock:
+            self._await_pending()
+            self._pending.append(self._committer.submit(job))
 
     def wait_for_commits(self) -> None:
         """Block until every buffer handed on is in a committed file (or raise its error)."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is not None:
-            in_flight.result()
+        with self._commit_lock:
+            self._await_pending()
+
+    def _await_pending(self) -> None:
+        while self._pending:
+            self._pending[0].result()  # raises the job's error; later jobs wait for it
+            self._pending.pop(0)
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
         super().drain_all(is_endofpipe=is_endofpipe)

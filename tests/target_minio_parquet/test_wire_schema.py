@@ -298,3 +298,19 @@ def test_spaced_lines_and_other_key_orders_land_like_compact_ones(tmp_path: Path
     rows = lake_rows(tmp_path / "lake")
     assert [row["id"] for row in rows] == list(range(1, 301))
     assert sum(row["amount"] for row in rows) == sum(Decimal(f"{i}.10") for i in range(1, 301))
+
+
+def test_a_failed_commit_among_several_streams_is_never_lost(tmp_path: Path) -> None:
+    properties = {"id": {"type": "integer"}, "amount": DECIMAL}
+    messages = [schema_message(name, properties, ["id"]) for name in ("a", "b", "c")]
+    for i in range(1, 31):
+        for name in ("a", "b", "c"):
+            amount = "9.999" if (name, i) == ("b", 17) else "1.00"  # one value that cannot fit
+            messages.append(record_message(name, {"id": i, "amount": amount}))
+    messages.append({"type": "STATE", "value": {"bookmarks": {"c": {"id": 30}}}})
+    config = {"destination": str(tmp_path / "lake"), "source_name": "s", "state_flush_seconds": 0}
+    result = run_compact(config, messages, tmp_path)
+    assert result.returncode != 0
+    assert b"9.999" in result.stderr
+    assert not result.stdout.strip()  # the STATE never goes out
+    assert not list((tmp_path / "lake").rglob("b/**/*.parquet"))
