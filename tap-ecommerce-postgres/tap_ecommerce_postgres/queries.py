@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from typing import Any
 
 from psycopg import sql
 
@@ -95,12 +96,13 @@ class ReadPlan:
     start_value: object | None = None  # rows with replication_key >= this
     resume_key: list[str] | None = None  # full-table resume: primary-key columns
     resume_after: list | None = None  # rows with (resume_key) > these values
-    key_range: tuple[int | None, int | None] | None = None  # order_by[0] in [lo, hi)
+    key_range: tuple[Any, Any] | None = None  # order_by[0] in [lo, hi); None = open
 
-    def sliced(self, bounds: list[int]) -> list[ReadPlan]:
+    def sliced(self, bounds: list[Any]) -> list[ReadPlan]:
         """The same read as consecutive key ranges cut at `bounds` (ascending): the
-        first range is open below and the last open above, so together they cover every
-        key, whatever was inserted since the bounds were chosen."""
+        first range is open below and the last open above (NULL keys included: they sort
+        last), so together they cover every row, whatever was inserted since the bounds
+        were chosen."""
         edges: list[int | None] = [None, *bounds, None]
         return [replace(self, key_range=(lo, hi)) for lo, hi in itertools.pairwise(edges)]
 
@@ -141,7 +143,9 @@ class ReadPlan:
         if self.key_range and self.order_by:
             key = sql.SQL("src.{}").format(sql.Identifier(self.order_by[0]))
             lo, hi = self.key_range
-            if lo is not None:
+            if lo is not None and hi is None:  # NULL keys sort last: the last range
+                where.append(sql.SQL("({} >= {} or {} is null)").format(key, value(lo), key))
+            elif lo is not None:
                 where.append(sql.SQL("{} >= {}").format(key, value(lo)))
             if hi is not None:
                 where.append(sql.SQL("{} < {}").format(key, value(hi)))

@@ -40,7 +40,12 @@ from tap_ecommerce_postgres.batches import (
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
-from tap_ecommerce_postgres.type_mapping import INTEGER_TYPES, column_schema, restore_decimal_keys
+from tap_ecommerce_postgres.type_mapping import (
+    INTEGER_TYPES,
+    TIMESTAMP_TYPES,
+    column_schema,
+    restore_decimal_keys,
+)
 
 
 def bookmark_value(value: Any) -> Any:
@@ -60,6 +65,7 @@ def tracked_values(batch: pa.RecordBatch, row: int) -> tuple:
 
 ROWS_PER_SLICE = 25_000  # keys per range read by one session (the last range is open)
 MAX_SLICES = 256
+SAMPLE_ROWS = 20_000  # rows sampled to cut a timestamp-ordered read into ranges
 
 
 class PostgresStream(Stream):
@@ -131,22 +137,61 @@ class PostgresStream(Stream):
         return max(1, int(self.config.get("parallel_readers") or 1))
 
     def _slices(self, plan: ReadPlan) -> list[ReadPlan]:
-        """The read as key ranges of ~`ROWS_PER_SLICE` keys when several sessions may
-        share it: a table (not a view or query) ordered first by an integer column."""
+        """The read as key ranges of ~`ROWS_PER_SLICE` rows when several sessions may
+        share it: a table (not a view or query) ordered first by an integer key (cut by
+        key width) or a timestamp/date key (cut at quantiles of a sample)."""
         if self._readers < 2 or self.table.is_view or not self._reads_a_table or not plan.order_by:
             return [plan]
         key = next((c for c in self.table.columns if c.name == plan.order_by[0]), None)
-        if key is None or key.is_array or key.base_type not in INTEGER_TYPES:
+        if key is None or key.is_array:
             return [plan]
-        bounds_query = sql.SQL("select min(src.{k}), max(src.{k}) from {rel} as src{where}").format(
-            k=sql.Identifier(key.name), rel=self.relation, where=plan.filter_clause()
-        )
         with self._tap.connection_parameters.connect() as conn:
-            low, high = conn.execute(bounds_query).fetchone()
-        if low is None:
-            return [plan]
-        bounds = range_bounds(low, high, ROWS_PER_SLICE, MAX_SLICES)
+            if key.base_type in INTEGER_TYPES:
+                bounds = self._integer_bounds(conn, key.name, plan)
+            elif key.base_type in TIMESTAMP_TYPES or key.base_type == "date":
+                bounds = self._sampled_bounds(conn, key.name, plan)
+            else:
+                bounds = []
+        if len(bounds) > 1:
+            self.logger.info(
+                "stream %s: %d key ranges of %s, %d sessions in one snapshot",
+                self.name,
+                len(bounds) + 1,
+                key.name,
+                self._readers,
+            )
         return plan.sliced(bounds) if bounds else [plan]
+
+    def _integer_bounds(self, conn, key: str, plan: ReadPlan) -> list[int]:
+        query = sql.SQL("select min(src.{k}), max(src.{k}) from {rel} as src{where}").format(
+            k=sql.Identifier(key), rel=self.relation, where=plan.filter_clause()
+        )
+        low, high = conn.execute(query).fetchone()
+        return [] if low is None else range_bounds(low, high, ROWS_PER_SLICE, MAX_SLICES)
+
+    def _sampled_bounds(self, conn, key: str, plan: ReadPlan) -> list:
+        """Quantiles of the key in a ~`SAMPLE_ROWS` block sample of the rows to read
+        (Postgres's TABLESAMPLE SYSTEM: a few pages, not a scan)."""
+        estimate = conn.execute(
+            sql.SQL("select reltuples from pg_class where oid = {}::regclass").format(
+                sql.Literal(self.relation.as_string(conn))
+            )
+        ).fetchone()[0]
+        if estimate is None or estimate < 2 * ROWS_PER_SLICE:
+            return []  # small, or never analysed: one session
+        percent = min(100.0, 100.0 * SAMPLE_ROWS / estimate)
+        sampled, quantiles = conn.execute(
+            sql.SQL(
+                "select count(*), percentile_disc(%s::float8[]) within group (order by src.{k})"
+                " from {rel} as src tablesample system (%s){where}"
+            ).format(k=sql.Identifier(key), rel=self.relation, where=plan.filter_clause()),
+            [[i / MAX_SLICES for i in range(1, MAX_SLICES)], percent],
+        ).fetchone()
+        ranges = min(MAX_SLICES, int(sampled * 100.0 / percent) // ROWS_PER_SLICE)
+        if ranges < 2 or not quantiles:
+            return []
+        picked = [quantiles[round(i * MAX_SLICES / ranges) - 1] for i in range(1, ranges)]
+        return sorted({value for value in picked if value is not None})
 
     def _rows(self, plan: ReadPlan) -> Iterable[tuple]:
         query, params = plan.render()
