@@ -7,7 +7,9 @@ decimal is never rounded). Arrow's reader is strict where it matters: a number i
 string column, a fraction in an integer column, a key given twice or a malformed line is
 an error, never a coercion. Any such error makes `parse_record_lines` return None and the
 sink decodes the same lines with msgspec instead, which handles the odd value or names
-the bad one. Columns stored as JSON text (objects without declared properties) are left out of the
+the bad one.
+
+Columns stored as JSON text (objects without declared properties) are left out of the
 wire schema, since Arrow cannot hand back a value's JSON text: `JsonTextReader` reads
 just those fields of the same lines with msgspec, and the two are put side by side.
 """
