@@ -6,7 +6,8 @@ parameter; custom queries are wrapped as a subquery, never edited.
 Values JSON cannot hold are mapped deliberately (documented in the README):
 - NUMERIC -> exact decimal text; NaN and +/-Infinity -> null.
 - real/double precision NaN and +/-Infinity -> null (JSON has no such numbers, and a
-  string would break the column's `number` type in every target).
+  string would break the column's `number` type in every target); the same for the
+  elements of numeric and float arrays (read as one-dimensional arrays).
 - timestamp/timestamptz/date +/-infinity -> the largest/smallest representable value
   (9999-12-31 23:59:59.999999 UTC / 0001-01-01 00:00:00 UTC); BC dates -> 0001-01-01.
 - `timestamp without time zone` is read in `source_timezone` and emitted with +00:00.
@@ -38,8 +39,14 @@ def column_expression(column: Column, source_timezone: str) -> sql.Composable:
     ident = sql.Identifier(column.name)
     base = column.base_type
     if column.is_array:
-        if base in DECIMAL_TYPES:
-            return sql.SQL("{}::text[]").format(ident)
+        if base in DECIMAL_TYPES or base in FLOAT_TYPES:  # elements mapped as scalars are
+            decimal = base in DECIMAL_TYPES
+            kind = sql.SQL("numeric" if decimal else "float8")
+            return sql.SQL(
+                "case when {c} is null then null else array(select case when x in"
+                " ('NaN'::{t}, 'Infinity'::{t}, '-Infinity'::{t}) then null else {e} end"
+                " from unnest({c}) with ordinality as u(x, n) order by n) end"
+            ).format(c=ident, t=kind, e=sql.SQL("x::text" if decimal else "x"))
         return ident
     if base in DECIMAL_TYPES:
         if column.precision is not None:  # numeric(p, s) cannot hold +/-Infinity, only NaN
