@@ -59,7 +59,7 @@ def tracked_schema(columns: list[Column], tracked: list[str]) -> list[pa.Field]:
             label = "_" + label
         taken.add(label)
         column = by_name.get(name)
-        integer = column is not None and not column.is_array and column.base_type in INTEGER_TYPES
+        integer = column is not None and column.is_integer
         fields.append(pa.field(label, pa.int64() if integer else pa.string()))
     return fields
 

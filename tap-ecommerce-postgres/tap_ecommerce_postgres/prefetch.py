@@ -1,4 +1,4 @@
-"""Rows (or COPY output) read one batch ahead in a background thread.
+"""Rows from a server-side cursor (the SDK record path) read one batch ahead in a thread.
 
 A named cursor is synchronous: while Python writes one batch, Postgres waits for the next
 FETCH. Rendering JSON is the server's job here and costs more CPU than the Python side, so
@@ -6,7 +6,7 @@ fetching batch n+1 while batch n is written lets both cores work (measured on or
 at scale 1, 10 runs each on a loaded 2-core machine: median 0.375 s against 0.424 s for a
 plain named cursor, ~10% faster). The queue holds at most `AHEAD` batches, so memory stays
 constant whatever the table size; psycopg releases the GIL while it waits on the socket.
-BATCH files are built from Arrow record batches read ahead the same way (batches.py).
+The ADBC readers (arrow_reader.py) share `AHEAD` and `put_unless_stopped`.
 """
 
 from __future__ import annotations

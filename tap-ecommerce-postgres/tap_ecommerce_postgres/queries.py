@@ -110,7 +110,7 @@ class ReadPlan:
         first range is open below and the last open above (NULL keys included: they sort
         last), so together they cover every row, whatever was inserted since the bounds
         were chosen."""
-        edges: list[int | None] = [None, *bounds, None]
+        edges: list[Any] = [None, *bounds, None]
         return [replace(self, key_range=(lo, hi)) for lo, hi in itertools.pairwise(edges)]
 
     def tracked_columns(self) -> list[str]:
@@ -173,14 +173,18 @@ class ReadPlan:
             sql.SQL(", src.{}").format(sql.Identifier(k)) for k in self.tracked_columns()
         )
 
-    def render(self) -> tuple[sql.Composable, list]:
-        """SELECT the record as JSON text, then the raw tracked column values."""
-        expressions = sql.SQL(", ").join(
+    def _record_expressions(self) -> sql.Composable:
+        """The record's columns, each under its own name, for `row_to_json`."""
+        return sql.SQL(", ").join(
             sql.SQL("{} as {}").format(
                 column_expression(c, self.source_timezone), sql.Identifier(c.name)
             )
             for c in self.columns
         )
+
+    def render(self) -> tuple[sql.Composable, list]:
+        """SELECT the record as JSON text, then the raw tracked column values."""
+        expressions = self._record_expressions()
         clause, params = self._filter_and_order()
         query = sql.SQL(
             "select row_to_json(rec)::text{tracked} from {rel} as src"
@@ -215,12 +219,7 @@ class ReadPlan:
         """For the record path read through Arrow: each row as its whole RECORD message
         line (`prefix` + the record's JSON + `suffix`, newline included), so the tap
         writes Arrow's string buffer as it is; then the raw tracked columns."""
-        expressions = sql.SQL(", ").join(
-            sql.SQL("{} as {}").format(
-                column_expression(c, self.source_timezone), sql.Identifier(c.name)
-            )
-            for c in self.columns
-        )
+        expressions = self._record_expressions()
         clause, _ = self._filter_and_order(literals=True)
         statement = sql.SQL(
             "select {prefix} || row_to_json(rec)::text || {suffix}{tracked} from {rel} as src"
@@ -238,7 +237,7 @@ class ReadPlan:
     def _tracked_for_arrow(self) -> sql.Composable:
         """Tracked columns: integers as they are, anything else as text (cast back by
         Postgres when the bookmark is used)."""
-        integers = {c.name for c in self.columns if c.base_type in INTEGER_TYPES and not c.is_array}
+        integers = {c.name for c in self.columns if c.is_integer}
         return sql.SQL("").join(
             sql.SQL(", src.{}").format(sql.Identifier(k))
             if k in integers

@@ -3,10 +3,10 @@
 The fast path lets Postgres render every row as its whole RECORD line (see queries.py),
 reads the lines as Arrow string arrays (arrow_reader.py) and writes their buffers to
 stdout as they are, skipping the SDK's per-value conformance and JSON encoding, which
-cost most of a Python tap's time. Tables ordered by an integer key are read by several
-sessions at once, as key ranges of one snapshot. The fast path is used when no stream
-maps or flattening are configured; otherwise the same rows go through the SDK's normal
-record path.
+cost most of a Python tap's time. Tables ordered by an integer, timestamp or date key
+are read by several sessions at once, as key ranges of one snapshot. The fast path is
+used when no stream maps or flattening are configured; otherwise the same rows go
+through the SDK's normal record path.
 
 Resumability: rows are read in key order and STATE is emitted every
 `state_every_n_rows` rows. Incremental streams bookmark the replication key (read with
@@ -41,7 +41,6 @@ from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
 from tap_ecommerce_postgres.type_mapping import (
-    INTEGER_TYPES,
     TIMESTAMP_TYPES,
     column_schema,
     restore_decimal_keys,
@@ -146,7 +145,7 @@ class PostgresStream(Stream):
         if key is None or key.is_array:
             return [plan]
         with self._tap.connection_parameters.connect() as conn:
-            if key.base_type in INTEGER_TYPES:
+            if key.is_integer:
                 bounds = self._integer_bounds(conn, key.name, plan)
             elif key.base_type in TIMESTAMP_TYPES or key.base_type == "date":
                 bounds = self._sampled_bounds(conn, key.name, plan)

@@ -61,6 +61,11 @@ class Column:
         return self.data_type == "ARRAY"
 
     @property
+    def is_integer(self) -> bool:
+        """A scalar integer column (Arrow int64, bookmarked as a number)."""
+        return not self.is_array and self.base_type in INTEGER_TYPES
+
+    @property
     def is_naive_timestamp(self) -> bool:
         return self.base_type in {"timestamp without time zone", "timestamp"}
 

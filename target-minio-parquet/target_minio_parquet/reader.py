@@ -48,7 +48,7 @@ class RecordEnvelope(msgspec.Struct):
     version: int | None = None
 
 
-_envelope = msgspec.json.Decoder(RecordEnvelope)
+decode_envelope = msgspec.json.Decoder(RecordEnvelope).decode
 
 
 class RecordLane(t.Protocol):
@@ -67,7 +67,7 @@ def record_prefix(line: bytes, head: RecordEnvelope) -> bytes | None:
         return None
     prefix = line[:at]
     try:
-        probe = _envelope.decode(prefix + b"null}")
+        probe = decode_envelope(prefix + b"null}")
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     return prefix if probe.type == "RECORD" and probe.stream == head.stream else None
@@ -134,7 +134,7 @@ class FastMsgSpecReader(MsgSpecReader):
                 lane = None
                 if on_raw is not None:
                     try:
-                        head = _envelope.decode(line)
+                        head = decode_envelope(line)
                     except (msgspec.DecodeError, msgspec.ValidationError):
                         head = None  # the full decode below reports what is wrong
                     if head is not None and head.type == "RECORD":

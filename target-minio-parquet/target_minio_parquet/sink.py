@@ -36,7 +36,7 @@ from target_minio_parquet.columns import (
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
-from target_minio_parquet.reader import RecordEnvelope
+from target_minio_parquet.reader import decode_envelope
 from target_minio_parquet.storage import safe_name
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
@@ -54,7 +54,6 @@ PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
 # Arrow's parse of it beside them.
 LINE_FLUSH_FACTOR = 2.0
 PARSE_BYTES = 4 << 20  # text Arrow parses at once: bounds the parse's transient memory
-_envelope = msgspec.json.Decoder(RecordEnvelope)
 
 
 class DecodedRecordMessage(msgspec.Struct):
@@ -175,7 +174,7 @@ class ParquetSink(Sink):
             try:
                 tables = [records_to_table(records, self._payload_schema)] if records else []
                 if runs:
-                    tables.append(self._runs_to_table(runs, run_rows))
+                    tables.append(self._runs_to_table(runs))
             except ValueError as error:
                 raise ValueError(f"stream '{self.stream_name}': {error}") from error
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -184,7 +183,7 @@ class ParquetSink(Sink):
         # the buffer is taken: converting and writing it overlaps reading the next one
         self.lake_target.commit_later(convert_and_commit)
 
-    def _runs_to_table(self, runs: list[bytes], rows: int) -> pa.Table:
+    def _runs_to_table(self, runs: list[bytes]) -> pa.Table:
         """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not."""
         if self._wire_schema is not None:
             tables = []
@@ -199,9 +198,8 @@ class ParquetSink(Sink):
                     for name, column in text_columns.items():
                         parsed = parsed.append_column(name, column)
                 tables.append(conform_table(parsed, self._payload_schema))
-            else:
-                if sum(t.num_rows for t in tables) == rows:
-                    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            else:  # every group parsed (each checked line for line in parse_record_lines)
+                return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         tables = []
         for group in _groups(runs, PARSE_BYTES):
             # one JSON document per line: newlines only ever separate messages
@@ -362,7 +360,7 @@ def _raise_for_bad_line(runs: list[bytes]) -> None:
     for run in runs:
         for line in run.splitlines():
             try:
-                _envelope.decode(line)
+                decode_envelope(line)
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
                 raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from error
 
