@@ -37,7 +37,7 @@ from target_minio_parquet.columns import (
 )
 from target_minio_parquet.manifest import record_schema_version
 from target_minio_parquet.reader import decode_envelope
-from target_minio_parquet.storage import safe_name
+from target_minio_parquet.storage import printable, safe_name
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
     json_text_fields,
@@ -73,6 +73,8 @@ class ParquetSink(Sink):
 
     def __init__(self, target: TargetMinioParquet, stream_name: str, schema: dict, key_properties):
         super().__init__(target, stream_name, schema, key_properties)
+        # the logger's name is in every log line: control characters escaped
+        self.logger = target.logger.getChild(printable(stream_name))
         self.lake_target = target
         self.arrow_schema = arrow_schema(schema)
         self._payload_schema = pa.schema(
@@ -176,7 +178,7 @@ class ParquetSink(Sink):
                 if runs:
                     tables.append(self._runs_to_table(runs))
             except ValueError as error:
-                raise ValueError(f"stream '{self.stream_name}': {error}") from error
+                raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             self._commit(table, received + run_received)
 
@@ -237,7 +239,7 @@ class ParquetSink(Sink):
         for key in self.key_properties:
             if not all(key in record for record in records):
                 raise MissingKeyPropertiesError(
-                    f"stream '{self.stream_name}': a record lacks key property '{key}'"
+                    f"stream '{printable(self.stream_name)}': a record lacks key property '{key}'"
                 )
         overrides = {
             "_sdc_extracted_at": column_array(
@@ -301,7 +303,12 @@ class ParquetSink(Sink):
                 )
                 with target.lock:
                     self.manifest.add_file(written, self._schema_version)
-                self.logger.info("committed %s rows to %s", written["rows"], written["path"])
+                self.logger.info(
+                    "stream %s: committed %s rows to %s",
+                    printable(self.stream_name),
+                    written["rows"],
+                    written["path"],
+                )
 
     def _with_metadata_columns(
         self, payload: pa.Table, received: list[float], batched_at: dt.datetime
@@ -330,8 +337,8 @@ class ParquetSink(Sink):
         column = table.column(field_name)
         if not (pa.types.is_timestamp(column.type) or pa.types.is_date32(column.type)):
             raise ValueError(
-                f"partition_by for '{self.stream_name}' names '{field_name}', which is "
-                f"{column.type}; use a date or date-time field"
+                f"partition_by for '{printable(self.stream_name)}' names "
+                f"'{printable(field_name)}', which is {column.type}; use a date or date-time field"
             )
         months = pc.fill_null(pc.strftime(column, format="%Y-%m"), "__null__")
         for month in pc.unique(months).to_pylist():

@@ -20,17 +20,70 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+# File systems allow 255 bytes per name; the longest prefix put before a safe name is
+# "source=" / "stream=" in the manifest folders, so names stay well below that.
+MAX_NAME_LENGTH = 200
+HASH_LENGTH = 8
+
+
+class DestinationError(ValueError):
+    """The `destination` setting names a place outside the lake it claims to be."""
 
 
 def safe_name(name: str) -> str:
     """A path segment that cannot escape its parent or contain separators. A name that
-    is already safe stays as it is (`public-orders`); one that had to change gets a
-    short hash of the original, so `a/b` and `a_b` never share a folder."""
+    is already safe (and short) stays as it is (`public-orders`); one that had to change
+    gets a short hash of the original, so `a/b` and `a_b` never share a folder, and a
+    name too long for a file system is cut to MAX_NAME_LENGTH with that hash."""
     cleaned = SAFE_NAME.sub("_", name).lstrip(".")
-    if name and cleaned == name:
+    if name and cleaned == name and len(name) <= MAX_NAME_LENGTH:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{cleaned or '_'}-{digest}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_LENGTH]
+    return f"{(cleaned or '_')[: MAX_NAME_LENGTH - HASH_LENGTH - 1]}-{digest}"
+
+
+def printable(name: str) -> str:
+    """A name as it may appear in a log line: control characters (NUL, newlines, ...)
+    escaped, so a stream or field name can neither cut a log line nor forge another."""
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in name
+    )
+
+
+def _redacted(url: str) -> str:
+    """The URL without any user:password@ part, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def check_destination(destination: str) -> None:
+    """Refuse a destination whose path could leave the prefix it names: `..` or `.`
+    segments and empty segments (`s3://lake/../escape` would write to the bucket
+    `escape`; `a//b` is ambiguous). One trailing slash is allowed."""
+    is_s3 = destination.startswith("s3://")
+    path = destination.removeprefix("s3://") if is_s3 else destination
+    body = path.removesuffix("/")
+    segments = body.split("/")
+    if not is_s3 and body.startswith("/"):
+        segments = segments[1:]  # the root of an absolute path
+    if not is_s3:
+        segments = [s for i, s in enumerate(segments) if not (s == "." and i == 0)]
+    problems = [
+        f"segment {index + 1} is {segment!r}"
+        for index, segment in enumerate(segments)
+        if segment in ("", "..") or (is_s3 and segment == ".")
+    ]
+    if not body:
+        problems.append("it names no bucket or directory")
+    if problems:
+        raise DestinationError(
+            f"setting 'destination' ({printable(_redacted(destination))}) must stay inside "
+            f"the prefix it names: {'; '.join(problems)}. Use a normalised path without "
+            "'..', '.' or empty segments."
+        )
 
 
 @dataclass(frozen=True)
@@ -48,7 +101,9 @@ class LakeLocation:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LakeLocation:
+        """Parse and check the destination once, at the edge (raises DestinationError)."""
         destination = str(config.get("destination") or "output/lake")
+        check_destination(destination)
         if destination.startswith("s3://"):
             return cls(
                 root=destination.removeprefix("s3://").rstrip("/"),

@@ -17,14 +17,14 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.compute as pc
 from singer_sdk import typing as th
-from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.target_base import Target
 
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnvelope
 from target_minio_parquet.sink import ParquetSink
-from target_minio_parquet.storage import Lake, LakeLocation
+from target_minio_parquet.storage import DestinationError, Lake, LakeLocation, printable
 
 METRIC_EVERY = 10_000  # records between record_count metrics and max-age checks
 
@@ -129,6 +129,10 @@ class TargetMinioParquet(Target):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        try:  # config errors fail here, before the first message is read
+            self.location = LakeLocation.from_config(dict(self.config))
+        except DestinationError as error:
+            raise ConfigValidationError(str(error), errors=[str(error)]) from None
         # Records (decoded chunks, SDK-path buffers) are acyclic dicts allocated by the
         # hundred thousand; the default thresholds would rescan them over and over.
         gc.set_threshold(100_000, 50, 100)
@@ -157,7 +161,7 @@ class TargetMinioParquet(Target):
 
     @cached_property
     def lake(self) -> Lake:
-        return Lake(LakeLocation.from_config(dict(self.config)))
+        return Lake(self.location)
 
     @cached_property
     def source_name(self) -> str:
@@ -255,7 +259,7 @@ class TargetMinioParquet(Target):
         for key in sink.key_properties:
             if key not in record:
                 raise MissingKeyPropertiesError(
-                    f"stream '{stream}': a record lacks key property '{key}'"
+                    f"stream '{printable(stream)}': a record lacks key property '{key}'"
                 )
         sink.buffer_record(record, message_dict)
         self.after_buffering(sink)
