@@ -3,6 +3,10 @@
 Legacy mess on purpose: missing fields, empty strings, mixed date formats, numbers as
 strings, inconsistent casing, extra fields only some records have, and a few records
 served twice (on both sides of a page boundary). Records are ordered by id.
+
+`total_records` in the API's pagination is the number of distinct customers in the listing
+(what a `count(distinct id)` behind the API would say); pages hold the served rows,
+duplicates included, so `total_pages` follows the rows.
 """
 
 from __future__ import annotations
@@ -50,6 +54,17 @@ class CrmData:
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
         return [r for r in self.records if _parse_updated(r["updated_at"]) >= since]
+
+    def without(self, ids: set[int]) -> CrmData:
+        """The same CRM after `ids` were deleted (offset pages shift left)."""
+        return CrmData(
+            [r for r in self.records if int(str(r["id"])) not in ids],
+            [i for i in self.distinct_ids if i not in ids],
+        )
+
+
+def distinct_count(records: list[dict]) -> int:
+    return len({int(str(r["id"])) for r in records})
 
 
 def _parse_updated(value: str) -> dt.datetime:

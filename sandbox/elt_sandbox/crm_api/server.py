@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import math
 import socket
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from elt_sandbox.crm_api.data import CrmData
+from elt_sandbox.crm_api.data import CrmData, distinct_count
 from elt_sandbox.crm_api.faults import CrmFaultInjector
 
 MAX_PER_PAGE = 1000
+GATEWAY_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+def http_date_after(seconds: float) -> str:
+    """An HTTP-date at least `seconds` from now (HTTP-dates have whole seconds: round up)."""
+    moment = dt.datetime.fromtimestamp(math.ceil(time.time() + seconds), dt.UTC)
+    return email.utils.format_datetime(moment, usegmt=True)
 
 
 class CrmHandler(BaseHTTPRequestHandler):
@@ -27,9 +41,10 @@ class CrmHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
-              declared_length: int | None = None) -> None:  # fmt: skip
+              declared_length: int | None = None,
+              content_type: str = "application/json") -> None:  # fmt: skip
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(declared_length or len(payload)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -72,28 +87,34 @@ class CrmHandler(BaseHTTPRequestHandler):
             )
             return
         fault = self.server.faults.decide(page)
-        if fault and self._inject(fault):
+        if fault and self._inject(fault, page):
             return
-        records = self.server.data.filtered(query.get("updated_since"))
-        total_pages = max(1, math.ceil(len(records) / per_page))
-        body = {
-            "data": records[(page - 1) * per_page : page * per_page],
-            "pagination": {
-                "page": page,
-                "per_page": per_page,
-                "total_pages": total_pages,
-                "total_records": len(records),
-            },
-        }
-        self._json(200, body)
+        payload = self._page_body(query.get("updated_since"), page, per_page)
+        self.server.remember(payload)
+        self._send(200, payload)
 
-    def _inject(self, fault: str) -> bool:
-        """Send the fault's response; False when the request should then succeed (slow)."""
+    def _page_body(self, updated_since: str | None, page: int, per_page: int) -> bytes:
+        records, total = self.server.listing(updated_since)
+        pagination: dict = {"page": page} if self.server.echo_page else {}
+        pagination |= {
+            "per_page": per_page,
+            "total_pages": max(1, math.ceil(len(records) / per_page)),
+            "total_records": total,
+        }
+        body = {"data": records[(page - 1) * per_page : page * per_page], "pagination": pagination}
+        return json.dumps(body).encode()
+
+    def _inject(self, fault: str, page: int) -> bool:
+        """Send the fault's response; False when the request should then succeed normally."""
         faults = self.server.faults.faults
         if fault in ("5xx", "sticky"):
             self._json(503 if fault == "sticky" else 500, {"error": "internal error"})
-        elif fault == "429":
-            headers = {"Retry-After": f"{faults.retry_after:g}"} if faults.retry_after else {}
+        elif fault in ("429", "429_date"):
+            headers = {}
+            if faults.retry_after and fault == "429_date":
+                headers["Retry-After"] = http_date_after(faults.retry_after)
+            elif faults.retry_after:
+                headers["Retry-After"] = f"{faults.retry_after:g}"
             self._json(429, {"error": "rate limited"}, headers)
         elif fault == "slow":
             time.sleep(faults.slow_seconds)
@@ -107,14 +128,52 @@ class CrmHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif fault == "malformed":
             self._send(200, b"<html>Service temporarily unavailable</html>")
+        elif fault == "gateway":
+            self._send(502, GATEWAY_PAGE, content_type="text/html")
+        elif fault == "wrong_page":  # a cache that answers with a neighbour's response
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            other = page - 1 if page > 1 else page + 1
+            per_page = int(query.get("per_page", "100"))
+            self._send(200, self._page_body(query.get("updated_since"), other, per_page))
+        elif fault == "replay":  # the last response, byte for byte
+            previous = self.server.last_payload
+            if previous is None:
+                return False
+            self._send(200, previous)
         return True
 
 
 class CrmServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, data: CrmData, faults: CrmFaultInjector, token: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        data: CrmData,
+        faults: CrmFaultInjector,
+        token: str,
+        echo_page: bool = True,
+        hidden_ids: frozenset[int] = frozenset(),
+    ) -> None:
         super().__init__(("127.0.0.1", port), CrmHandler)
         self.data = data
         self.faults = faults
         self.token = token
+        self.echo_page = echo_page  # False: pagination does not say which page it is
+        self.hidden_ids = hidden_ids  # counted in total_records, never served (a lying API)
+        self.last_payload: bytes | None = None
+        self._listings: dict[str | None, tuple[list[dict], int]] = {}
+        self._lock = threading.Lock()
+
+    def listing(self, updated_since: str | None) -> tuple[list[dict], int]:
+        """(served rows, distinct customers) for a filter, computed once per filter."""
+        with self._lock:
+            if updated_since not in self._listings:
+                records = self.data.filtered(updated_since)
+                served = [r for r in records if int(str(r["id"])) not in self.hidden_ids]
+                self._listings[updated_since] = (served, distinct_count(records))
+            return self._listings[updated_since]
+
+    def remember(self, payload: bytes) -> None:
+        with self._lock:
+            self.last_payload = payload
