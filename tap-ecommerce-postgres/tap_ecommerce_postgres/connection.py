@@ -14,14 +14,56 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from singer_sdk.exceptions import ConfigValidationError
 
 
 class ConnectionFailed(RuntimeError):
     """Postgres refused us; the message says where and why, never with the password."""
 
 
+#: Tap setting -> libpq keyword of the same part of a `sqlalchemy_url`.
+URL_PARTS = {
+    "host": "host",
+    "port": "port",
+    "user": "user",
+    "password": "password",
+    "database": "dbname",
+    "sslmode": "sslmode",
+    "sslrootcert": "sslrootcert",
+    "sslcert": "sslcert",
+    "sslkey": "sslkey",
+    "application_name": "application_name",
+}
+DEFAULT_PORT = 5432
+DEFAULT_APPLICATION_NAME = "tap-ecommerce-postgres"
+
+
+def parse_url(url: str) -> dict[str, str]:
+    """libpq keywords of a DSN (`+driver` suffixes dropped); a malformed URL is a config
+    error that names the setting and never echoes the URL (it holds the password)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg:// -> postgresql://
+    try:
+        return conninfo_to_dict(urlunsplit((scheme, *parts[1:])))
+    except psycopg.ProgrammingError:
+        raise ConfigValidationError(
+            "sqlalchemy_url is not a valid Postgres URL",
+            errors=["sqlalchemy_url: not a valid postgresql://user:password@host:port/db URL"],
+        ) from None
+
+
+def explicit(config: Mapping[str, Any], name: str) -> Any:
+    """A setting's value when it was given (None and "" count as not given)."""
+    value = config.get(name)
+    return None if value is None or value == "" else value
+
+
 @dataclass(frozen=True)
 class ConnectionParameters:
+    """Where and how to connect, decided once: a setting given explicitly wins, then the
+    same part of `sqlalchemy_url`, then the default (port 5432). Everything after
+    `from_config` trusts this value; the password is kept out of its repr."""
+
     host: str | None
     port: int
     user: str | None
@@ -31,30 +73,30 @@ class ConnectionParameters:
     sslrootcert: str | None = None
     sslcert: str | None = None
     sslkey: str | None = None
-    application_name: str = "tap-ecommerce-postgres"
+    application_name: str = DEFAULT_APPLICATION_NAME
     statement_timeout_ms: int = 0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConnectionParameters:
-        url = config.get("sqlalchemy_url")
-        if url:
-            parts = urlsplit(url)
-            scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg:// -> postgresql://
-            params = conninfo_to_dict(urlunsplit((scheme, *parts[1:])))
-        else:
-            params = {}
+        url = explicit(config, "sqlalchemy_url")
+        from_url = parse_url(url) if url else {}
+        values = {
+            name: explicit(config, name)
+            if explicit(config, name) is not None
+            else from_url.get(keyword)
+            for name, keyword in URL_PARTS.items()
+        }
+        try:
+            port = int(values.pop("port") or DEFAULT_PORT)
+        except ValueError:
+            raise ConfigValidationError(
+                "port is not a number", errors=["port (or sqlalchemy_url's port): not a number"]
+            ) from None
         return cls(
-            host=config.get("host") or params.get("host"),
-            port=int(config.get("port") or params.get("port") or 5432),
-            user=config.get("user") or params.get("user"),
-            database=config.get("database") or params.get("dbname"),
-            password=config.get("password") or params.get("password"),
-            sslmode=config.get("sslmode") or params.get("sslmode"),
-            sslrootcert=config.get("sslrootcert"),
-            sslcert=config.get("sslcert"),
-            sslkey=config.get("sslkey"),
-            application_name=config.get("application_name") or "tap-ecommerce-postgres",
+            port=port,
+            application_name=values.pop("application_name") or DEFAULT_APPLICATION_NAME,
             statement_timeout_ms=int(config.get("statement_timeout_ms") or 0),
+            **values,
         )
 
     def render_conninfo(self) -> str:

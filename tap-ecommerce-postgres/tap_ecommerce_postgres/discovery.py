@@ -48,15 +48,32 @@ class TableInfo:
 
     @property
     def stream_name(self) -> str:
-        return f"{self.schema}-{self.name}"
+        """`<schema>-<table>`; a custom query (no schema) is named by its own name."""
+        return f"{self.schema}-{self.name}" if self.schema else self.name
 
     def relation(self) -> sql.Composable:
         return sql.Identifier(self.schema, self.name)
 
 
+SCHEMAS_SQL = """
+select nspname from pg_namespace
+where nspname <> all(%(system)s) and nspname not like 'pg\\_temp\\_%%'
+  and nspname not like 'pg\\_toast\\_temp\\_%%'
+"""
+
+
+def list_schemas(conn: psycopg.Connection) -> list[str]:
+    """Every user schema of the database (visible to any role, readable or not)."""
+    return [row[0] for row in conn.execute(SCHEMAS_SQL, {"system": list(SYSTEM_SCHEMAS)})]
+
+
 def discover_tables(conn: psycopg.Connection, schemas: list[str] | None) -> list[TableInfo]:
+    """Tables and views with the role's readable columns; `schemas=None` means every user
+    schema and `[]` none (only custom streams)."""
+    if schemas is not None and not schemas:
+        return []
     tables: dict[tuple[str, str], TableInfo] = {}
-    params = {"system": list(SYSTEM_SCHEMAS), "schemas": schemas or None}
+    params = {"system": list(SYSTEM_SCHEMAS), "schemas": schemas}
     for row in conn.execute(COLUMNS_SQL, params):
         schema, name, table_type, column, data_type, udt, is_null, prec, scale, comment, doc = row
         info = tables.setdefault(

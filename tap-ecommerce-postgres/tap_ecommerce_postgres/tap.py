@@ -9,8 +9,21 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_ecommerce_postgres.arrow_reader import AdbcSessions
+from tap_ecommerce_postgres.config_checks import (
+    check_custom_streams,
+    check_replication_keys,
+    check_schemas,
+    check_stream_options,
+    raise_config_errors,
+)
 from tap_ecommerce_postgres.connection import ConnectionParameters
-from tap_ecommerce_postgres.discovery import TableInfo, describe_query, discover_tables
+from tap_ecommerce_postgres.discovery import (
+    TableInfo,
+    describe_query,
+    discover_tables,
+    list_schemas,
+)
+from tap_ecommerce_postgres.privileges import role_privileges
 from tap_ecommerce_postgres.stream import PostgresStream
 
 STREAM_OPTION = th.ObjectType(
@@ -52,7 +65,11 @@ class TapEcommercePostgres(Tap):
 
     config_jsonschema = th.PropertiesList(
         th.Property("host", th.StringType, description="Postgres host."),
-        th.Property("port", th.IntegerType, default=5432, description="Postgres port."),
+        th.Property(
+            "port",
+            th.IntegerType,
+            description="Postgres port (default: sqlalchemy_url's port, else 5432).",
+        ),
         th.Property("user", th.StringType, description="Postgres user."),
         th.Property(
             "password", th.StringType, secret=True, description="Postgres password (never logged)."
@@ -62,8 +79,8 @@ class TapEcommercePostgres(Tap):
             "sqlalchemy_url",
             th.StringType,
             secret=True,
-            description="A DSN (postgresql://user:pass@host:port/db) instead of the separate "
-            "settings; separate settings win where both are given.",
+            description="A DSN (postgresql://user:pass@host:port/db?sslmode=...) instead of the "
+            "separate settings: its parts are used unless the same setting is given.",
         ),
         th.Property(
             "sslmode",
@@ -76,8 +93,8 @@ class TapEcommercePostgres(Tap):
         th.Property(
             "application_name",
             th.StringType,
-            default="tap-ecommerce-postgres",
-            description="Shown to DBAs in pg_stat_activity.",
+            description="Shown to DBAs in pg_stat_activity (default: sqlalchemy_url's, else "
+            "tap-ecommerce-postgres).",
         ),
         th.Property(
             "statement_timeout_ms",
@@ -88,7 +105,8 @@ class TapEcommercePostgres(Tap):
         th.Property(
             "schemas",
             th.ArrayType(th.StringType),
-            description="Schemas to discover (default: every non-system schema).",
+            description="Schemas to discover (default: every non-system schema; [] for none, "
+            "only custom_streams). Each must hold a table or view the role can read.",
         ),
         th.Property(
             "source_timezone",
@@ -100,8 +118,9 @@ class TapEcommercePostgres(Tap):
         th.Property(
             "stream_options",
             th.ObjectType(additional_properties=STREAM_OPTION),
-            description="Per stream (e.g. public-orders): replication_method and "
-            "replication_key. Overrides the catalog.",
+            description="Per stream id (`<schema>-<table>` such as public-orders, or a custom "
+            "stream's name): replication_method and replication_key. Overrides the catalog. "
+            "Unknown streams, options or columns fail before the first record.",
         ),
         th.Property(
             "custom_streams",
@@ -141,33 +160,76 @@ class TapEcommercePostgres(Tap):
 
     def sync_all(self) -> None:
         try:
+            self._check_catalog_replication_keys()
             super().sync_all()
         finally:
             self.adbc_sessions.close()
 
+    def _check_catalog_replication_keys(self) -> None:
+        """A replication key from the catalog that is not a column fails before the first
+        record (the SDK would refuse it only when that stream's turn came)."""
+        selected = {
+            stream.name: (stream.replication_key, set(stream.schema.get("properties", {})))
+            for stream in self.streams.values()
+            if stream.selected
+        }
+        raise_config_errors(check_replication_keys(selected))
+
     def discover_streams(self) -> list[PostgresStream]:
+        """Tables, views and custom queries; every config mistake about them (schemas,
+        stream_options, custom stream keys) is raised here, before any record."""
+        schemas = self.config.get("schemas")
+        specs = self.config.get("custom_streams") or []
         with self.connection_parameters.connect() as conn:
-            tables = discover_tables(conn, self.config.get("schemas"))
-            custom = [
-                (spec, describe_query(conn, spec["sql"]))
-                for spec in self.config.get("custom_streams") or []
-            ]
+            self._warn_about_privileges(conn)
+            tables = discover_tables(conn, schemas)
+            existing = list_schemas(conn) if schemas else []
+            custom = [describe_query(conn, spec["sql"]) for spec in specs]
+        table_streams = {table.stream_name: table for table in tables}
+        columns = {name: [c.name for c in table.columns] for name, table in table_streams.items()}
+        columns |= {
+            spec["name"]: [c.name for c in cols] for spec, cols in zip(specs, custom, strict=True)
+        }
+        raise_config_errors(
+            check_schemas(
+                schemas,
+                existing,
+                {table.schema for table in tables},
+                self.connection_parameters.user,
+            )
+            + check_custom_streams(
+                specs, [[c.name for c in cols] for cols in custom], table_streams
+            )
+            + check_stream_options(
+                self.config.get("stream_options"), columns, STREAM_OPTION.to_dict()["properties"]
+            )
+        )
         streams = [PostgresStream(self, table) for table in tables]
-        for spec, columns in custom:
+        for spec, columns_of_query in zip(specs, custom, strict=True):
             info = TableInfo(
                 schema="",
                 name=spec["name"],
-                columns=columns,
+                columns=columns_of_query,
                 primary_key=list(spec.get("key_properties") or []),
             )
             relation = sql.SQL("({})").format(sql.SQL(spec["sql"]))
             stream = PostgresStream(self, info, relation=relation)
-            stream.name = spec["name"]
             if spec.get("replication_key"):
                 stream._configured_key = spec["replication_key"]
                 stream.replication_key = spec["replication_key"]
             streams.append(stream)
         return streams
+
+    def _warn_about_privileges(self, conn) -> None:
+        """One warning per run when the role can do more than read (see privileges.py)."""
+        if self._privileges_checked:
+            return
+        self._privileges_checked = True
+        warning = role_privileges(conn).warning()
+        if warning:
+            self.logger.warning(warning)
+
+    _privileges_checked = False
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ on a Unix socket only, so we run its `initdb`/`pg_ctl` ourselves with a TCP list
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 from collections.abc import Mapping
@@ -16,12 +17,14 @@ import psycopg
 
 from elt_sandbox.runtime import SandboxHome, free_port, pid_alive, port_is_open
 from elt_sandbox.services.base import Service
+from elt_sandbox.shop.roles import RoleNotCreated, ensure_extraction_role
 from elt_sandbox.shop.seed import seed, seeded_scale
 
 PG_USER = "postgres"
 PG_PASSWORD = "sandbox-pg-password"
 PG_DATABASE = "ecommerce"
 SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
+log = logging.getLogger(__name__)
 
 
 def _conninfo(settings: Mapping[str, str], dbname: str | None = None) -> str:
@@ -56,7 +59,7 @@ class PostgresService(Service):
         else:
             settings = self._start_embedded(home, scale)
         self._ensure_seeded(settings, scale, home)
-        return settings
+        return {**settings, **self._extraction_role(settings)}
 
     def down(self, home: SandboxHome) -> None:
         record = home.load_state().get(self.name, {})
@@ -162,6 +165,21 @@ class PostgresService(Service):
         if pid_alive(int(pid_file.read_text().split()[0])):
             _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
         pid_file.unlink(missing_ok=True)
+
+    @staticmethod
+    def _extraction_role(settings: Mapping[str, str]) -> dict[str, str]:
+        """TAP_PG_USER / TAP_PG_PASSWORD: the least-privilege role the taps connect as
+        (PGUSER stays the admin, for seeding and test setup). On an external server whose
+        user may not create roles, the taps fall back to that user, with a warning."""
+        with psycopg.connect(_conninfo(settings), autocommit=True) as conn:
+            try:
+                return ensure_extraction_role(conn, settings["PGDATABASE"]).env()
+            except RoleNotCreated as error:
+                log.warning("%s; the taps will connect as %s", error, settings["PGUSER"])
+                return {
+                    "TAP_PG_USER": settings["PGUSER"],
+                    "TAP_PG_PASSWORD": settings["PGPASSWORD"],
+                }
 
     def _ensure_seeded(self, settings: Mapping[str, str], scale: float, home: SandboxHome) -> None:
         with psycopg.connect(_conninfo(settings, "postgres"), autocommit=True) as admin:
