@@ -19,7 +19,7 @@ driver loads pg_type), more than reading a small table.
 
 from __future__ import annotations
 
-import queue
+import contextlib
 import re
 import threading
 from collections.abc import Iterator
@@ -29,10 +29,9 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
 from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
-from tap_ecommerce_postgres.prefetch import AHEAD, put_unless_stopped
+from tap_ecommerce_postgres.handoff import Handoff
 
 BATCH_HINT_BYTES = 2 << 20  # ADBC's record batch size: bounds memory per batch read ahead
-_END = object()  # closes one select's batches in a reader's queue
 
 
 def _redacted(error: Exception, parameters: ConnectionParameters) -> str:
@@ -84,15 +83,38 @@ def _checked_snapshot_id(value: str) -> str:
     return value
 
 
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 def arrow_batches(sessions: AdbcSessions, select: str) -> Iterator[pa.RecordBatch]:
     """The rows of `select` as record batches, read ahead in a thread (the driver decodes
     without the GIL while the consumer writes)."""
     return sliced_batches(sessions, [select], 1)
+
+
+class _Cursors:
+    """The cursors of the readers still at work, so the consumer can cancel them all
+    the moment the read fails (a failed range must not wait for its slowest sibling)."""
+
+    def __init__(self) -> None:
+        self._active: set = set()
+        self._lock = threading.Lock()
+
+    def add(self, cursor) -> None:
+        with self._lock:
+            self._active.add(cursor)
+
+    def discard(self, cursor) -> None:
+        with self._lock:
+            self._active.discard(cursor)
+
+    def cancel_all(self) -> None:
+        """Ask Postgres to cancel each running statement (libpq PQcancel, as psql's
+        Ctrl-C does); its reader then fails fast and its session is closed."""
+        with self._lock:
+            active = list(self._active)
+        for cursor in active:
+            # an error here means the statement ended on its own meanwhile: nothing to
+            # cancel, and its reader stops at its next put anyway
+            with contextlib.suppress(adbc_driver_manager.Error):
+                cursor.adbc_cancel()
 
 
 def sliced_batches(
@@ -100,20 +122,17 @@ def sliced_batches(
 ) -> Iterator[pa.RecordBatch]:
     """The batches of every select in `selects`, in that order, read by `readers`
     sessions at once (reader k runs selects k, k + readers, ...) within one snapshot.
-    Each reader keeps at most `AHEAD` batches waiting, so memory stays bounded."""
+    Each reader keeps at most `AHEAD` batches waiting, so memory stays bounded. The first
+    failure of any reader is raised at once and the other readers are cancelled."""
     readers = max(1, min(readers, len(selects)))
-    queues = [queue.Queue(maxsize=AHEAD) for _ in range(readers)]
-    stop = threading.Event()
+    handoff = Handoff(readers)
+    cursors = _Cursors()
     snapshot: list[str] = []
     all_in = threading.Barrier(readers, timeout=60)
     parameters = sessions.parameters
 
-    def put(q: queue.Queue, item: object) -> bool:
-        return put_unless_stopped(q, item, stop)
-
     def read(cursor, index: int) -> bool:
         """Run this reader's selects; False when the consumer stopped listening."""
-        mine = queues[index]
         cursor.execute("begin isolation level repeatable read read only")
         if readers > 1:
             if index == 0:
@@ -130,9 +149,9 @@ def sliced_batches(
         for select in selects[index::readers]:
             cursor.execute(select)
             for batch in cursor.fetch_record_batch():
-                if not put(mine, batch):
+                if not handoff.put(index, batch):
                     return False
-            if not put(mine, _END):
+            if not handoff.end(index):
                 return False
         cursor.execute("commit")
         return True
@@ -143,14 +162,17 @@ def sliced_batches(
         try:
             connection = sessions.acquire()
             with connection.cursor() as cursor:
-                finished = read(cursor, index)
+                cursors.add(cursor)
+                try:
+                    finished = read(cursor, index)
+                finally:
+                    cursors.discard(cursor)
         except adbc_driver_manager.Error as error:
             all_in.abort()
-            failure = RuntimeError(f"Postgres read failed: {_redacted(error, parameters)}")
-            put(queues[index], _Failed(failure))
+            handoff.fail(RuntimeError(f"Postgres read failed: {_redacted(error, parameters)}"))
         except BaseException as error:  # handed to the consumer, which re-raises it
             all_in.abort()
-            put(queues[index], _Failed(error))
+            handoff.fail(error)
         finally:
             if connection is not None:
                 sessions.release(connection, reusable=finished)
@@ -163,15 +185,15 @@ def sliced_batches(
     ]
     for thread in threads:
         thread.start()
+    completed = False
     try:
         for position in range(len(selects)):
-            source = queues[position % readers]
-            while (item := source.get()) is not _END:
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
+            yield from handoff.drain(position % readers)  # type: ignore[misc]
+        completed = True
     finally:
-        stop.set()
+        handoff.stop()
+        if not completed:
+            cursors.cancel_all()  # a failure or an early stop: nobody waits for a range
         for thread in threads:
             thread.join()
 

@@ -96,7 +96,7 @@ class ReadPlan:
     """One read of a stream: which rows, in which order, resuming after which key."""
 
     relation: sql.Composable  # a table identifier or a parenthesised custom query
-    columns: list[Column]
+    columns: list[Column]  # every column of the relation (types of the tracked keys)
     source_timezone: str
     order_by: list[str]  # replication key first (incremental), then the primary key
     replication_key: str | None = None
@@ -104,6 +104,16 @@ class ReadPlan:
     resume_key: list[str] | None = None  # full-table resume: primary-key columns
     resume_after: list | None = None  # rows with (resume_key) > these values
     key_range: tuple[Any, Any] | None = None  # order_by[0] in [lo, hi); None = open
+    selected: tuple[str, ...] | None = None  # record columns (the SDK's selection); None: all
+    limit: int | None = None  # at most this many rows (the SDK's record limit, `--test`)
+
+    @property
+    def record_columns(self) -> list[Column]:
+        """The columns rendered into the record: only selected ones are read at all."""
+        if self.selected is None:
+            return list(self.columns)
+        chosen = set(self.selected)
+        return [c for c in self.columns if c.name in chosen]
 
     def sliced(self, bounds: list[Any]) -> list[ReadPlan]:
         """The same read as consecutive key ranges cut at `bounds` (ascending): the
@@ -161,6 +171,8 @@ class ReadPlan:
             clause += sql.SQL(" order by ") + sql.SQL(", ").join(
                 sql.SQL("src.{}").format(sql.Identifier(k)) for k in self.order_by
             )
+        if self.limit is not None and ordered:
+            clause += sql.SQL(" limit {}").format(sql.Literal(int(self.limit)))
         return clause, params
 
     def filter_clause(self) -> sql.Composable:
@@ -179,7 +191,7 @@ class ReadPlan:
             sql.SQL("{} as {}").format(
                 column_expression(c, self.source_timezone), sql.Identifier(c.name)
             )
-            for c in self.columns
+            for c in self.record_columns
         )
 
     def render(self) -> tuple[sql.Composable, list]:
@@ -207,7 +219,7 @@ class ReadPlan:
             column_expression(c, self.source_timezone)
             if c.base_type in NATIVE_ARROW_TYPES and not c.is_array
             else sql.SQL("({})::text").format(column_expression(c, self.source_timezone))
-            for c in self.columns
+            for c in self.record_columns
         )
         clause, _ = self._filter_and_order(literals=True)
         statement = sql.SQL("select {exprs}{tracked} from {rel} as src{clause}").format(

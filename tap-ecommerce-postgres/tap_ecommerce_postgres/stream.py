@@ -6,28 +6,39 @@ stdout as they are, skipping the SDK's per-value conformance and JSON encoding, 
 cost most of a Python tap's time. Tables ordered by an integer, timestamp or date key
 are read by several sessions at once, as key ranges of one snapshot. The fast path is
 used when no stream maps or flattening are configured; otherwise the same rows go
-through the SDK's normal record path.
+through the SDK's normal record path (also forced by `SDK_RECORD_PATH_ENV`, which the
+parity tests use to compare both paths).
+
+The fast path keeps the SDK's contracts by asking the SDK, not by re-deriving them:
+- selection: only the columns the SDK's selection mask (`self.mask`) selects are read
+  from Postgres at all (keys and the replication key are selected automatically);
+- record limit: `ABORT_AT_RECORD_COUNT` (`--test`, the SDK's standard tests) becomes a
+  SQL `LIMIT n + 1`, and the SDK's `_check_max_record_limit` aborts the sync at row n + 1;
+- start value: the SDK's starting replication value (bookmark, or `start_date`);
+- STATE: the same bookmark object (bookmarks.py) on both paths, emitted at the same rows
+  (`state_every_n_rows`, which is also the SDK's `STATE_MSG_FREQUENCY`) and finalized by
+  the SDK's own `_finalize_state` / `_write_state_message`.
 
 Resumability: rows are read in key order and STATE is emitted every
-`state_every_n_rows` rows. Incremental streams bookmark the replication key (read with
-`>=`, so ties at the boundary are re-read, never lost). Full-table streams bookmark the
-primary key of the last emitted row as `resume_after` and continue after it; the bookmark
-is removed when the table has been read to the end.
+`state_every_n_rows` rows. Incremental streams bookmark the largest non-NULL replication
+key (read with `>=`, so ties at the boundary are re-read, never lost). Full-table streams
+bookmark the primary key of the last emitted row as `resume_after` and continue after it;
+the bookmark is removed when the table has been read to the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable
-from decimal import Decimal
-from typing import Any
 
 import pyarrow as pa
 from psycopg import sql
-from singer_sdk import Stream, metrics
+from singer_sdk import Stream
 
 from tap_ecommerce_postgres.arrow_reader import sliced_batches, string_bytes
 from tap_ecommerce_postgres.batches import (
@@ -37,6 +48,7 @@ from tap_ecommerce_postgres.batches import (
     tracked_schema,
     write_batch_file,
 )
+from tap_ecommerce_postgres.bookmarks import Progress
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
@@ -46,21 +58,8 @@ from tap_ecommerce_postgres.type_mapping import (
     restore_decimal_keys,
 )
 
-
-def bookmark_value(value: Any) -> Any:
-    """A JSON-safe bookmark that Postgres casts back to the column's type."""
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def tracked_values(batch: pa.RecordBatch, row: int) -> tuple:
-    """A row's tracked columns (those after the first), shaped like a psycopg row whose
-    first value is the record: what the bookmark code reads."""
-    return (None, *(batch.column(i)[row].as_py() for i in range(1, batch.num_columns)))
-
+# Set to 1 to send every stream through the SDK's record path (parity tests, debugging).
+SDK_RECORD_PATH_ENV = "TAP_ECOMMERCE_POSTGRES_SDK_RECORD_PATH"
 
 ROWS_PER_SLICE = 25_000  # keys per range read by one session (the last range is open)
 MAX_SLICES = 256
@@ -107,16 +106,24 @@ class PostgresStream(Stream):
     def is_sorted(self) -> bool:
         return True
 
+    @property
+    def STATE_MSG_FREQUENCY(self) -> int:  # the SDK's name
+        """Rows between STATE messages, on the SDK path as on the fast path."""
+        return int(self.config.get("state_every_n_rows") or 50_000)
+
+    def _selected_columns(self) -> tuple[str, ...]:
+        """The SDK's selection (`self.mask`, as its `pop_deselected_record_properties`
+        reads it): keys and the replication key are selected automatically."""
+        return tuple(c.name for c in self.table.columns if self.mask[("properties", c.name)])
+
     def _read_plan(self) -> ReadPlan:
-        state = self.stream_state
         key = self.replication_key
         start = None
         if key:
-            start = (
-                state.get("replication_key_value") if state.get("replication_key") == key else None
-            )
-            if start is None:
-                start = self.config.get("start_date")
+            # the SDK's start value: the bookmark, or start_date (the later of the two)
+            self._write_starting_replication_value(None)
+            start = self.get_starting_replication_key_value(None)
+        limit = self.ABORT_AT_RECORD_COUNT
         resume_key = self.primary_keys or None
         return ReadPlan(
             relation=self.relation,
@@ -126,7 +133,9 @@ class PostgresStream(Stream):
             replication_key=key,
             start_value=start,
             resume_key=None if key else resume_key,
-            resume_after=None if key else state.get("resume_after"),
+            resume_after=None if key else self.stream_state.get("resume_after"),
+            selected=self._selected_columns(),
+            limit=None if limit is None else limit + 1,  # one more row: the SDK aborts on it
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -139,7 +148,13 @@ class PostgresStream(Stream):
         """The read as key ranges of ~`ROWS_PER_SLICE` rows when several sessions may
         share it: a table (not a view or query) ordered first by an integer key (cut by
         key width) or a timestamp/date key (cut at quantiles of a sample)."""
-        if self._readers < 2 or self.table.is_view or not self._reads_a_table or not plan.order_by:
+        if (
+            self._readers < 2
+            or self.table.is_view
+            or not self._reads_a_table
+            or not plan.order_by
+            or plan.limit is not None  # a few rows: one session
+        ):
             return [plan]
         key = next((c for c in self.table.columns if c.name == plan.order_by[0]), None)
         if key is None or key.is_array:
@@ -197,29 +212,52 @@ class PostgresStream(Stream):
         return prefetched_rows(self._tap.connection_parameters, query, params)
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
-        """The SDK path (used with stream maps or flattening): same rows, as dicts."""
-        for row in self._rows(self._read_plan()):
+        """The SDK path (stream maps, flattening): same rows, as dicts. The SDK bookmarks
+        each row through `_increment_stream_state`, which reads the row's raw tracked
+        values kept here."""
+        plan = self._read_plan()
+        self._progress = Progress(plan)
+        for row in self._rows(plan):
+            self._row_tracked = row[1:]
             yield json.loads(row[0])
+        self._progress.apply(self.stream_state, finished=True)
+
+    def _increment_stream_state(self, latest_record: dict, *, context=None) -> None:
+        """The SDK path's bookmark, by the same rules as the fast path (bookmarks.py)."""
+        self._progress.note_row(self._row_tracked)
+        self._progress.apply(self.stream_state, finished=False)
 
     def _uses_fast_path(self) -> bool:
-        return not (self.config.get("stream_maps") or self.config.get("flattening_enabled"))
+        return not (
+            self.config.get("stream_maps")
+            or self.config.get("flattening_enabled")
+            or os.environ.get(SDK_RECORD_PATH_ENV) == "1"
+        )
 
     def _sync_records(self, context=None, *, write_messages: bool = True):
         if not (write_messages and self._uses_fast_path()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        self._fast_sync()
+        if self.selected:  # as the SDK: a deselected stream emits nothing
+            self._fast_sync()
         yield from ()
+
+    def _emit_state(self) -> None:
+        """STATE after raw RECORD lines: the SDK's writer, told that records went out."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _fast_sync(self) -> None:
         """Postgres renders each row as its whole RECORD line; the lines arrive as Arrow
         string arrays whose data buffer is written to stdout as it is. STATE follows
-        every `state_every_n_rows` rows, cut at exactly that row."""
+        every `state_every_n_rows` rows, cut at exactly that row; the SDK's record limit
+        cuts at exactly its row too."""
         plan = self._read_plan()
-        tracked = plan.tracked_columns()
+        progress = Progress(plan)
         state = self.stream_state
-        every = int(self.config.get("state_every_n_rows") or 50_000)
-        extracted = dt.datetime.now(dt.UTC).isoformat()
+        every = self.STATE_MSG_FREQUENCY
+        limit = self.ABORT_AT_RECORD_COUNT
+        extracted = time_extracted()
         prefix = '{"type":"RECORD","stream":' + json.dumps(self.name) + ',"record":'
         suffix = ',"time_extracted":"' + extracted + '"}\n'
         selects = [p.render_line_select(prefix, suffix) for p in self._slices(plan)]
@@ -227,24 +265,32 @@ class PostgresStream(Stream):
         out = sys.stdout.buffer
         rows = 0
         since_state = 0
-        last: tuple = ()
         started = time.monotonic()
-        with metrics.record_counter(self.name) as counter:
-            for batch in sliced_batches(self._tap.adbc_sessions, selects, self._readers):
+        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers)
+        with self.get_record_counter() as counter, contextlib.closing(batches):
+            for batch in batches:
                 lines = batch.column(0)
                 start = 0
                 while start < batch.num_rows:
+                    if limit is not None and rows >= limit:
+                        self._check_max_record_limit(current_record_index=rows)  # aborts
                     stop = min(batch.num_rows, start + every - since_state)
+                    if limit is not None:
+                        stop = min(stop, start + limit - rows)
                     out.write(string_bytes(lines, start, stop))
+                    self.state_manager.is_flushed = False
+                    progress.note_rows(batch, 1, start, stop)
                     counter.increment(stop - start)
                     rows += stop - start
                     since_state += stop - start
-                    last = tracked_values(batch, stop - 1)
+                    progress.apply(state, finished=False)  # what an abort would write
                     if since_state == every:
-                        self._checkpoint(state, plan, tracked, last, finished=False)
+                        self._emit_state()
                         since_state = 0
                     start = stop
-            self._checkpoint(state, plan, tracked, last, finished=True)
+        progress.apply(state, finished=True)
+        self._finalize_state(state)
+        self._write_state_message()
         elapsed = time.monotonic() - started
         self.logger.info(
             "stream %s: %d rows in %.2fs (%.0f rows/s)",
@@ -258,57 +304,37 @@ class PostgresStream(Stream):
         """Parquet BATCH files of `batch_size` rows each, from Arrow record batches, with
         STATE after every file (the bookmark is the file's last row)."""
         encoding = batch_config.encoding
-        if encoding.format != "parquet" or not batchable(self.table.columns):
+        plan = self._read_plan()
+        if encoding.format != "parquet" or not batchable(plan.record_columns):
             yield from super().get_batches(batch_config, context)
             return
-        plan = self._read_plan()
-        tracked = plan.tracked_columns()
-        schema = raw_schema(self.table.columns)
-        tracked_fields = tracked_schema(self.table.columns, tracked)
+        progress = Progress(plan)
+        schema = raw_schema(plan.record_columns)
+        tracked_fields = tracked_schema(self.table.columns, progress.tracked)
         read_schema = pa.schema([*schema, *tracked_fields])
         size = int(batch_config.batch_size or 100_000)
         storage = batch_config.storage
         state = self.stream_state
         rows = 0
-        last: tuple = ()
         selects = [p.render_arrow_select() for p in self._slices(plan)]
         batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers)
-        for table in sized_tables(batches, read_schema, size):
-            last = (
-                None,
-                *(table.column(i)[-1].as_py() for i in range(len(schema), len(read_schema))),
-            )
-            rows += table.num_rows
-            payload = table.select(range(len(schema)))
-            yield encoding, [self._write_table(storage, payload, encoding)]
-            self._record_progress(state, plan, tracked, last, finished=False)
-        self._record_progress(state, plan, tracked, last, finished=True)
+        with contextlib.closing(batches):
+            for table in sized_tables(batches, read_schema, size):
+                progress.note_rows(table, len(schema), 0, table.num_rows)
+                rows += table.num_rows
+                payload = table.select(range(len(schema)))
+                yield encoding, [self._write_table(storage, payload, encoding)]
+                progress.apply(state, finished=False)
+                self.state_manager.is_flushed = False
+        progress.apply(state, finished=True)
+        self.state_manager.is_flushed = False
         self.logger.info("stream %s: %d rows in Parquet BATCH files", self.name, rows)
 
     def _write_table(self, storage, table, encoding) -> str:
         prefix = storage.prefix or ""
         return write_batch_file(storage, prefix, self.name, table, encoding.compression)
 
-    def _record_progress(
-        self, state: dict, plan: ReadPlan, tracked: list[str], last: tuple, *, finished: bool
-    ) -> None:
-        """Bookmark the last row handed on; the SDK writes STATE after each BATCH message."""
-        values = dict(zip(tracked, last[1:], strict=False)) if last else {}
-        if plan.replication_key:
-            state["replication_key"] = plan.replication_key
-            if plan.replication_key in values:
-                state["replication_key_value"] = bookmark_value(values[plan.replication_key])
-        elif plan.resume_key:
-            if finished:
-                state.pop("resume_after", None)
-            elif values:
-                state["resume_after"] = [bookmark_value(values[k]) for k in plan.resume_key]
-        self.state_manager.is_flushed = False
 
-    def _checkpoint(
-        self, state: dict, plan: ReadPlan, tracked: list[str], last: tuple, *, finished: bool
-    ) -> None:
-        """Record progress in the stream's bookmark and emit STATE (stdout flushed first)."""
-        self._record_progress(state, plan, tracked, last, finished=finished)
-        sys.stdout.flush()
-        self._tap.state_writer.write_state(self.tap_state)
+def time_extracted() -> str:
+    """The RECORDs' `time_extracted`, as the SDK writes it (UTC, ISO 8601)."""
+    return dt.datetime.now(dt.UTC).isoformat()
