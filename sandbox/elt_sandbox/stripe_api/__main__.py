@@ -20,8 +20,27 @@ def main() -> None:
     parser.add_argument(
         "--no-should-retry", action="store_true", help="429s without Stripe-Should-Retry: true"
     )
-    parser.add_argument("--retry-after", type=float, default=None)
+    parser.add_argument(
+        "--retry-after", type=float, default=None, help="seconds, sent with 429s and 503s"
+    )
+    parser.add_argument(
+        "--retry-after-date", action="store_true", help="send Retry-After as an HTTP-date"
+    )
     parser.add_argument("--rate-5xx", type=float, default=0.0)
+    parser.add_argument(
+        "--rate-gateway",
+        type=float,
+        default=0.0,
+        help="502/503/500/429 with a gateway's body (HTML or {'error': 'text'})",
+    )
+    parser.add_argument(
+        "--rate-replay",
+        type=float,
+        default=0.0,
+        help="a page with a cursor answered with the page served before for that cursor",
+    )
+    parser.add_argument("--fail-resource", default=None, help="e.g. refunds: fails for good")
+    parser.add_argument("--fail-after", type=int, default=0, help="...after this many requests")
     parser.add_argument("--slow-rate", type=float, default=0.0)
     parser.add_argument("--slow-seconds", type=float, default=0.0)
     parser.add_argument("--max-rps", type=float, default=0.0)
@@ -31,10 +50,15 @@ def main() -> None:
         rate_429=args.rate_429,
         should_retry_header=not args.no_should_retry,
         retry_after=args.retry_after,
+        retry_after_date=args.retry_after_date,
         rate_5xx=args.rate_5xx,
+        rate_gateway=args.rate_gateway,
+        rate_replay=args.rate_replay,
         slow_rate=args.slow_rate,
         slow_seconds=args.slow_seconds,
         max_requests_per_second=args.max_rps,
+        fail_resource=args.fail_resource,
+        fail_after=args.fail_after,
         seed=args.seed,
     )
     server = StripeServer(args.port, StripeData(args.scale), FaultInjector(faults), args.api_key)

@@ -45,6 +45,10 @@ class Collection:
         self.entries.append((created, object_id))
         self.finish()
 
+    def remove(self, object_id: str) -> None:
+        self.entries = [entry for entry in self.entries if entry[1] != object_id]
+        self.finish()
+
     def page(self, limit: int, starting_after: str | None, ending_before: str | None,
              created: dict[str, int]) -> tuple[list[str], bool]:  # fmt: skip
         """Ids of one page and whether more follow, honouring created[gt|gte|lt|lte]."""
@@ -201,6 +205,15 @@ class StripeData:
             )
             self.lists["refunds"].add(now, refund_id)
             return refund
+
+    def delete_customer(self, cus: str) -> dict:
+        """Delete a customer now (admin endpoint): gone from the list, a customer.deleted
+        event carrying its last state, as Stripe does."""
+        with self.lock:
+            customer = self.customer(cus)
+            self._event("customer.deleted", int(time.time()), customer)
+            self.lists["customers"].remove(cus)
+            return {"id": cus, "object": "customer", "deleted": True}
 
     def new_charge(self, order_id: int, amount: int, customer_id: int) -> dict:
         """A charge created now (admin endpoint), as a new order's payment."""

@@ -3,8 +3,11 @@
 Speaks enough of Stripe's API for the official `stripe` library: `GET /v1/<resource>`
 with `limit`, `starting_after`, `ending_before`, `created[gt|gte|lt|lte]`, `types[]`
 (events); `GET /v1/<resource>/<id>`; Stripe-shaped error bodies. `POST /_sandbox/refund`
-and `POST /_sandbox/charge` change data at run time for incremental tests, and
-`GET /_sandbox/stats` reports counts and injected faults.
+and `POST /_sandbox/charge` change data at run time for incremental tests,
+`POST /_sandbox/delete_customer` deletes a customer (a `customer.deleted` event), and
+`GET /_sandbox/stats` reports counts and injected faults. Faults (see `faults.py`) include
+gateway-shaped error bodies and replayed pages: a list request whose `starting_after` is
+the last id of the page served before for the same listing gets that page again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from elt_sandbox.stripe_api.data import StripeData
 from elt_sandbox.stripe_api.faults import FaultInjector
 
 CREATED = re.compile(r"^created\[(gt|gte|lt|lte)\]$")
+GATEWAY_HTML = (
+    "<html><head><title>{status} {reason}</title></head><body>"
+    "<center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
+)
+GATEWAY_TEXT = "upstream connect error or disconnect/reset before headers"
 
 
 class StripeHandler(BaseHTTPRequestHandler):
@@ -36,9 +44,17 @@ class StripeHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        self._send_bytes(status, json.dumps(body, separators=(",", ":")).encode(), headers)
+
+    def _send_bytes(
+        self,
+        status: int,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Request-Id", f"req_{time.monotonic_ns()}")
         for key, value in (headers or {}).items():
@@ -67,6 +83,8 @@ class StripeHandler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/refund":
             amount = int(params["amount"]) if params.get("amount") else None
             self._send(200, data.refund_charge(params["charge"], amount))
+        elif url.path == "/_sandbox/delete_customer":
+            self._send(200, data.delete_customer(params["customer"]))
         elif url.path == "/_sandbox/charge":
             self._send(
                 200,
@@ -87,26 +105,19 @@ class StripeHandler(BaseHTTPRequestHandler):
             return
         if not self._authorised():
             return
-        status, delay = self.server.faults.decide()
-        if delay:
-            time.sleep(delay)
-        if status == 429:
-            config = self.server.faults.config
-            headers = {"Stripe-Should-Retry": "true" if config.should_retry_header else "false"}
-            if config.retry_after is not None:
-                headers["Retry-After"] = f"{config.retry_after:g}"
-            self._error(
-                429, "rate_limit_error", "Too many requests hit the API too quickly.", headers
-            )
-            return
-        if status:
-            self._error(status, "api_error", "An unexpected error occurred (sandbox fault).")
-            return
+        query = parse_qs(url.query)
+        faults = self.server.faults
         parts = [p for p in url.path.split("/") if p]
+        resource = parts[1] if len(parts) > 1 else ""
+        decision = faults.decide(resource, has_cursor=bool(query.get("starting_after")))
+        if decision.delay:
+            time.sleep(decision.delay)
+        if decision.status:
+            self._fault(decision.status, decision.body)
+            return
         if len(parts) < 2 or parts[0] != "v1":
             self._error(404, "invalid_request_error", f"Unrecognized request URL (GET: {url.path})")
             return
-        resource = parts[1]
         collection = self.server.data.lists.get(resource)
         if collection is None:
             self._error(404, "invalid_request_error", f"Unrecognized request URL (GET: {url.path})")
@@ -118,9 +129,31 @@ class StripeHandler(BaseHTTPRequestHandler):
             else:
                 self._send(200, obj)
             return
-        self._list(resource, collection, parse_qs(url.query))
+        self._list(resource, collection, query, decision.replay)
 
-    def _list(self, resource: str, collection, query: dict[str, list[str]]) -> None:
+    def _fault(self, status: int, body: str) -> None:
+        """An injected failure: Stripe's error body, or a gateway's (HTML or bare text)."""
+        faults = self.server.faults
+        headers: dict[str, str] = {}
+        if status in (429, 503) and (retry_after := faults.retry_after_header()):
+            headers["Retry-After"] = retry_after
+        if body == "html":
+            page = GATEWAY_HTML.format(status=status, reason=self.responses[status][0])
+            self._send_bytes(status, page.encode(), headers, "text/html")
+        elif body == "text":
+            self._send(status, {"error": GATEWAY_TEXT}, headers)
+        elif status == 429:
+            retry = "true" if faults.config.should_retry_header else "false"
+            headers["Stripe-Should-Retry"] = retry
+            self._error(
+                429, "rate_limit_error", "Too many requests hit the API too quickly.", headers
+            )
+        else:
+            self._error(
+                status, "api_error", "An unexpected error occurred (sandbox fault).", headers
+            )
+
+    def _list(self, resource: str, collection, query: dict[str, list[str]], replay: bool) -> None:
         try:
             limit = int(query.get("limit", ["10"])[0])
         except ValueError:
@@ -144,13 +177,26 @@ class StripeHandler(BaseHTTPRequestHandler):
         }
         if query.get("type"):
             types.add(query["type"][0])
+        # one listing = the same query but for its cursor; its last page is kept for replays
+        listing = (
+            resource,
+            *sorted((k, tuple(v)) for k, v in query.items() if k != "starting_after"),
+        )
+        last = self.server.last_pages.get(listing)
+        if replay and last is not None and last[0] == starting_after:
+            with self.server.faults.lock:
+                self.server.faults.counts["replay"] += 1
+            self._send_bytes(200, last[1])
+            return
         with self.server.data.lock:
             objects, has_more = self._page(
                 collection, limit, starting_after, ending_before, created, types
             )
-        self._send(
-            200, {"object": "list", "data": objects, "has_more": has_more, "url": f"/v1/{resource}"}
-        )
+        body = {"object": "list", "data": objects, "has_more": has_more, "url": f"/v1/{resource}"}
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        if objects:
+            self.server.last_pages[listing] = (objects[-1]["id"], payload)
+        self._send_bytes(200, payload)
 
     @staticmethod
     def _page(collection, limit, starting_after, ending_before, created, types):
@@ -189,3 +235,5 @@ class StripeServer(ThreadingHTTPServer):
         self.data = data
         self.faults = faults
         self.api_key = api_key
+        # listing -> (last id, body) of the last page served, for replay faults
+        self.last_pages: dict[tuple, tuple[str, bytes]] = {}
