@@ -62,6 +62,31 @@ class MeltanoRunner:
         return result
 
 
+def isolated_env(workdir: Path) -> dict[str, str]:
+    """This process's environment without Meltano/plugin settings from the caller's shell,
+    with Meltano's system database in `workdir`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MELTANO_", "TAP_", "TARGET_", "DBT_"))
+    }
+    env["MELTANO_DATABASE_URI"] = f"sqlite:///{workdir / 'meltano.db'}"
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return env
+
+
+def project_copy(root: Path, plugins: list[str]) -> Path:
+    """A Meltano project in `root` with this repository's meltano.yml and the named plugin
+    directories linked in, so `$MELTANO_PROJECT_ROOT` (outputs, `-e` pip_urls) is `root`.
+    The caller installs the plugins it runs into `root/.meltano`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "meltano.yml").write_text((REPO_ROOT / "meltano.yml").read_text())
+    for name in plugins:
+        if (REPO_ROOT / name).is_dir():
+            (root / name).symlink_to(REPO_ROOT / name, target_is_directory=True)
+    return root
+
+
 def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) -> dict[str, str]:
     return {
         **os.environ,
