@@ -8,9 +8,10 @@ from typing import Any
 
 from tap_csv_marketing.fields import (
     BadCell,
+    Currency,
+    parse_count,
     parse_date,
-    parse_decimal,
-    parse_integer,
+    parse_money,
     parse_text,
 )
 
@@ -83,20 +84,17 @@ LAYOUTS = {
 }
 
 
-def cell_parser(kind: str, day_first: bool, decimal_comma: bool) -> Callable[[str], Any]:
+def cell_parser(
+    kind: str, day_first: bool, decimal_comma: bool, currency: Currency
+) -> Callable[[str], Any]:
+    """The grammar function for one column kind, bound to the file's settings."""
     if kind == "date":
         return lambda text: parse_date(text, day_first).isoformat()
     if kind == "decimal":
-        return lambda text: str(parse_decimal(text, 2, decimal_comma))
+        scale = DECIMAL_SCHEMA["scale"]
+        return lambda text: str(parse_money(text, currency, scale, decimal_comma))
     if kind == "count":
-
-        def count(text: str) -> int:
-            value = parse_integer(text, decimal_comma)
-            if value < 0:
-                raise BadCell("negative_value", f"{text!r} is negative")
-            return value
-
-        return count
+        return parse_count
     return parse_text
 
 

@@ -55,7 +55,11 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 def rows(text: str, delimiter: str = ",", quotechar: str = '"') -> Iterator[RawRow]:
     """Every non-blank row after parsing quotes; the first row is the header."""
     lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
+    # strict: `"News"letter` or an unterminated quote is an error (quarantined as
+    # malformed_csv), where the lenient reader would silently glue or swallow text.
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar, strict=True
+    )
     previous_end = 0
     while True:
         try:

@@ -17,7 +17,9 @@ from singer_sdk import Stream
 from tap_csv_marketing.exports import LAYOUTS, ExportLayout, cell_parser, type_row
 from tap_csv_marketing.fields import BadCell
 from tap_csv_marketing.files import ExportLocation, SourceFile, checksum
+from tap_csv_marketing.locations import redact_url
 from tap_csv_marketing.parsing import UnreadableFile, decode, normalise_header, rows
+from tap_csv_marketing.settings import ExportSettings
 
 
 class FileFailed(RuntimeError):
@@ -41,15 +43,15 @@ QUARANTINE_SCHEMA = {
 class ExportFileReader:
     """Reads one layout's files and sorts every data row into good or quarantined."""
 
-    def __init__(self, layout: ExportLayout, config: dict[str, Any], logger) -> None:
+    def __init__(
+        self, layout: ExportLayout, settings: ExportSettings, location: ExportLocation
+    ) -> None:
         self.layout = layout
-        self.config = config
-        self.logger = logger
-        self.location = ExportLocation(config)
+        self.settings = settings
+        self.location = location
 
     def pattern(self) -> str:
-        patterns = self.config.get("file_patterns") or {}
-        return patterns.get(self.layout.stream, self.layout.default_pattern)
+        return self.settings.pattern(self.layout.stream, self.layout.default_pattern)
 
     def files(self) -> list[SourceFile]:
         return self.location.list(self.pattern())
@@ -59,8 +61,8 @@ class ExportFileReader:
     ) -> Iterator[tuple[int, str, dict | None, BadCell | None]]:
         """(line, raw, record, problem) for each data row; raises FileFailed for the file."""
         try:
-            text, _ = decode(data, self.config.get("encoding"))
-            parsed = rows(text, self.config.get("delimiter") or ",")
+            text, _ = decode(data, self.settings.encoding)
+            parsed = rows(text, self.settings.delimiter)
             header = next(parsed, None)
         except UnreadableFile as error:
             raise FileFailed(f"{source.path}: {error}") from None
@@ -74,9 +76,10 @@ class ExportFileReader:
         if missing:
             raise FileFailed(f"{source.path}: missing required column(s) {missing}; found {names}")
         positions = {name: names.index(name) for name in names}
+        settings = self.settings
         parsers = {
             c.name: cell_parser(
-                c.kind, bool(self.config.get("day_first")), bool(self.config.get("decimal_comma"))
+                c.kind, settings.day_first, settings.decimal_comma, settings.currency
             )
             for c in self.layout.columns
         }
@@ -101,13 +104,23 @@ class CsvExportStream(Stream):
         name = f"{layout.stream}__quarantine" if quarantine else layout.stream
         schema = QUARANTINE_SCHEMA if quarantine else layout.schema()
         super().__init__(tap, schema=schema, name=name)
+        self.exports_tap = tap  # its settings and shared file listing
         self.primary_keys = ["source_file", "line"] if quarantine else list(layout.keys)
 
     def _file_bookmarks(self) -> dict[str, dict]:
-        return self.stream_state.setdefault("files", {})
+        """Per-file bookmarks keyed by the shown (redacted) address. Keys written by an
+        older version with a credential in them are redacted here, so the next STATE
+        message no longer carries the secret."""
+        bookmarks = self.stream_state.setdefault("files", {})
+        for key in [k for k in bookmarks if redact_url(k) != k]:
+            bookmarks.setdefault(redact_url(key), bookmarks[key])
+            del bookmarks[key]
+        return bookmarks
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        reader = ExportFileReader(self.layout, dict(self.config), self.logger)
+        reader = ExportFileReader(
+            self.layout, self.exports_tap.export_settings, self.exports_tap.location
+        )
         bookmarks = self._file_bookmarks()
         for source in reader.files():
             seen = bookmarks.get(source.path)
@@ -144,7 +157,7 @@ class CsvExportStream(Stream):
                     if self.quarantine:
                         yield self._quarantined(source, line, raw, problem.reason, str(problem))
         except FileFailed as error:
-            if not self.config.get("quarantine_unreadable_files"):
+            if not reader.settings.quarantine_unreadable_files:
                 raise
             bad += 1
             self.logger.error("%s (quarantined whole, other files continue)", error)

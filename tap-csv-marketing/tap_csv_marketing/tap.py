@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
-from tap_csv_marketing.streams import all_streams
+from tap_csv_marketing.fields import CURRENCIES
+from tap_csv_marketing.files import ExportLocation
+from tap_csv_marketing.locations import redact_url
+from tap_csv_marketing.settings import ExportSettings
+from tap_csv_marketing.streams import CsvExportStream, all_streams
 
 
 class TapCsvMarketing(Tap):
@@ -18,12 +25,31 @@ class TapCsvMarketing(Tap):
             "source",
             th.StringType,
             required=True,
-            description="Local directory, s3://bucket/prefix, or http(s) URL of one CSV file.",
+            description="Local directory, s3://bucket/prefix, or http(s) URL of one CSV file. "
+            "No '..' or empty path segments. Credentials in it (user:pass@, query values) "
+            "are redacted in logs, lineage and state.",
         ),
         th.Property(
             "urls",
             th.ArrayType(th.StringType),
-            description="For an http(s) source that is not a single file: the file URLs.",
+            description="For an http(s) source that is not a single file: the file URLs "
+            "(matched against file_patterns by the last segment of their path).",
+        ),
+        th.Property(
+            "allow_insecure_http",
+            th.BooleanType,
+            default=False,
+            description="Allow plain http:// to a host that is not loopback (source, urls "
+            "and redirects). Off: such an address fails the run before any request.",
+        ),
+        th.Property(
+            "currency",
+            th.StringType,
+            default="USD",
+            allowed_values=sorted(CURRENCIES),
+            description="The currency every money column is in. Its symbol or code is "
+            "optional in a cell; a cell with another currency's symbol or code is "
+            "quarantined (wrong_currency).",
         ),
         th.Property(
             "file_patterns",
@@ -67,8 +93,43 @@ class TapCsvMarketing(Tap):
         ),
     ).to_dict()
 
-    def discover_streams(self):
+    @cached_property
+    def export_settings(self) -> ExportSettings:
+        """The checked config; raises ConfigValidationError naming each bad setting."""
+        return ExportSettings.from_config(self.config)
+
+    @cached_property
+    def location(self) -> ExportLocation:
+        """One listing of the source per run, shared by every stream."""
+        return ExportLocation(self.export_settings)
+
+    def discover_streams(self) -> list[CsvExportStream]:
+        self.export_settings  # noqa: B018 - check the config before anything else
         return all_streams(self)
+
+    def sync_all(self) -> None:
+        """Fail before the first record when the source holds no file for any selected
+        stream (a wrong `source` or `file_patterns`); warn for a selected stream alone
+        without files (an export not produced yet is not a config error)."""
+        counts: dict[str, int] = {}
+        for stream in self.streams.values():
+            if isinstance(stream, CsvExportStream) and stream.selected:
+                layout = stream.layout
+                pattern = self.export_settings.pattern(layout.stream, layout.default_pattern)
+                counts[pattern] = len(self.location.list(pattern))
+        shown = redact_url(self.export_settings.source)
+        if counts and not any(counts.values()):
+            raise ConfigValidationError(
+                "Config validation failed",
+                errors=[
+                    f"settings 'source' and 'file_patterns': {shown} holds no file matching "
+                    f"{sorted(counts)}"
+                ],
+            )
+        for pattern, count in counts.items():
+            if not count:
+                self.logger.warning("%s holds no file matching %r", shown, pattern)
+        super().sync_all()
 
 
 if __name__ == "__main__":
