@@ -108,14 +108,8 @@ class CsvExportStream(Stream):
         self.primary_keys = ["source_file", "line"] if quarantine else list(layout.keys)
 
     def _file_bookmarks(self) -> dict[str, dict]:
-        """Per-file bookmarks keyed by the shown (redacted) address. Keys written by an
-        older version with a credential in them are redacted here, so the next STATE
-        message no longer carries the secret."""
-        bookmarks = self.stream_state.setdefault("files", {})
-        for key in [k for k in bookmarks if redact_url(k) != k]:
-            bookmarks.setdefault(redact_url(key), bookmarks[key])
-            del bookmarks[key]
-        return bookmarks
+        """Per-file bookmarks keyed by the shown (redacted) address."""
+        return self.stream_state.setdefault("files", {})
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         reader = ExportFileReader(
@@ -185,6 +179,17 @@ class CsvExportStream(Stream):
             "_sdc_source_file": source.path,
             "_sdc_source_lineno": line,
         }
+
+
+def redact_bookmarks(state: dict) -> dict:
+    """The state with every per-file bookmark keyed by its redacted address: a state
+    written before redaction existed must not carry a token into the next STATE."""
+    for stream_state in (state.get("bookmarks") or {}).values():
+        files = stream_state.get("files") if isinstance(stream_state, dict) else None
+        for key in [k for k in files or {} if redact_url(k) != k]:
+            files.setdefault(redact_url(key), files[key])
+            del files[key]
+    return state
 
 
 def all_streams(tap) -> list[CsvExportStream]:

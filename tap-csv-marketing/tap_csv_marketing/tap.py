@@ -12,7 +12,7 @@ from tap_csv_marketing.fields import CURRENCIES
 from tap_csv_marketing.files import ExportLocation
 from tap_csv_marketing.locations import redact_url
 from tap_csv_marketing.settings import ExportSettings
-from tap_csv_marketing.streams import CsvExportStream, all_streams
+from tap_csv_marketing.streams import CsvExportStream, all_streams, redact_bookmarks
 
 
 class TapCsvMarketing(Tap):
@@ -102,6 +102,11 @@ class TapCsvMarketing(Tap):
     def location(self) -> ExportLocation:
         """One listing of the source per run, shared by every stream."""
         return ExportLocation(self.export_settings)
+
+    def load_state(self, state: dict) -> None:
+        """Load the state with credentials in old bookmark keys redacted (it is echoed)."""
+        super().load_state(state)
+        redact_bookmarks(self.state)
 
     def discover_streams(self) -> list[CsvExportStream]:
         self.export_settings  # noqa: B018 - check the config before anything else
