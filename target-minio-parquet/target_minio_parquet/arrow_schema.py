@@ -33,15 +33,31 @@ MAX_DECIMAL_PRECISION = 38
 JSON_TEXT = pa.string()
 JSON_TEXT_KEY = b"x-json"  # field metadata marking a column that holds JSON text
 
-SDC_TIMESTAMP_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at")
+# Lineage columns, named once. The SDK declares _sdc_sync_started_at as integer epoch
+# milliseconds (Target.initialized_at); it is kept in that form.
+EXTRACTED_AT = "_sdc_extracted_at"
+RECEIVED_AT = "_sdc_received_at"
+BATCHED_AT = "_sdc_batched_at"
+DELETED_AT = "_sdc_deleted_at"
+SEQUENCE = "_sdc_sequence"
+TABLE_VERSION = "_sdc_table_version"
+SYNC_STARTED_AT = "_sdc_sync_started_at"
+# RECORD fields the SCHEMA does not declare, as one JSON object text (null when none)
+EXTRA = "_sdc_extra"
+
+SDC_TIMESTAMP_COLUMNS = (EXTRACTED_AT, RECEIVED_AT, BATCHED_AT)
 SDC_COLUMNS: dict[str, pa.DataType] = {
-    "_sdc_extracted_at": pa.timestamp("us", tz="UTC"),
-    "_sdc_received_at": pa.timestamp("us", tz="UTC"),
-    "_sdc_batched_at": pa.timestamp("us", tz="UTC"),
-    "_sdc_deleted_at": pa.timestamp("us", tz="UTC"),
-    "_sdc_sequence": pa.int64(),
-    "_sdc_table_version": pa.int64(),
+    EXTRACTED_AT: pa.timestamp("us", tz="UTC"),
+    RECEIVED_AT: pa.timestamp("us", tz="UTC"),
+    BATCHED_AT: pa.timestamp("us", tz="UTC"),
+    DELETED_AT: pa.timestamp("us", tz="UTC"),
+    SEQUENCE: pa.int64(),
+    TABLE_VERSION: pa.int64(),
+    SYNC_STARTED_AT: pa.int64(),
+    EXTRA: pa.string(),
 }
+# Set by the sink when it commits a file, whatever a record says
+COMMIT_COLUMNS = frozenset({SEQUENCE, RECEIVED_AT, BATCHED_AT, SYNC_STARTED_AT})
 
 
 def non_null_types(schema: dict[str, Any]) -> list[str]:
@@ -145,7 +161,8 @@ def arrow_field(name: str, schema: dict[str, Any]) -> pa.Field:
 
 
 def arrow_schema(json_schema: dict[str, Any]) -> pa.Schema:
-    """The Arrow schema for a stream: its properties, then the _sdc metadata columns."""
+    """The Arrow schema for a stream: its properties, then the _sdc metadata columns
+    (always all of them, so a stream's files share one schema per SCHEMA version)."""
     fields = [
         arrow_field(name, prop)
         for name, prop in json_schema.get("properties", {}).items()
@@ -153,6 +170,12 @@ def arrow_schema(json_schema: dict[str, Any]) -> pa.Schema:
     ]
     fields += [pa.field(name, data_type) for name, data_type in SDC_COLUMNS.items()]
     return pa.schema(fields)
+
+
+def declared_names(schema: pa.Schema) -> frozenset[str]:
+    """Record keys the lake has a column for: anything else goes to _sdc_extra (a
+    record's own `_sdc_extra` key included, so it is kept rather than overwritten)."""
+    return frozenset(name for name in schema.names if name != EXTRA)
 
 
 def schema_hash(schema: pa.Schema) -> str:

@@ -28,11 +28,22 @@ from singer_sdk.exceptions import InvalidInputLine, MissingKeyPropertiesError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 from singer_sdk.sinks import Sink
 
-from target_minio_parquet.arrow_schema import arrow_schema
+from target_minio_parquet.arrow_schema import (
+    BATCHED_AT,
+    EXTRA,
+    EXTRACTED_AT,
+    RECEIVED_AT,
+    SEQUENCE,
+    SYNC_STARTED_AT,
+    TABLE_VERSION,
+    arrow_schema,
+    declared_names,
+)
 from target_minio_parquet.columns import (
     column_array,
     conform_table,
     epoch_seconds_to_timestamps,
+    extra_fields,
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
@@ -78,8 +89,14 @@ class ParquetSink(Sink):
         self.lake_target = target
         self.arrow_schema = arrow_schema(schema)
         self._payload_schema = pa.schema(
-            [f for f in self.arrow_schema if f.name not in ("_sdc_received_at", "_sdc_batched_at")]
+            [
+                f
+                for f in self.arrow_schema
+                if f.name not in (RECEIVED_AT, BATCHED_AT, SYNC_STARTED_AT)
+            ]
         )
+        self._declared = declared_names(self.arrow_schema)
+        self._warned_extra: set[str] = set()
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
         # The reader's lane: runs of undecoded RECORD lines, each run one bytes object
@@ -88,7 +105,7 @@ class ParquetSink(Sink):
         self._run_received: list[float] = []
         self._wire_schema = wire_schema(self._payload_schema)
         text_fields = json_text_fields(self._payload_schema)
-        self._json_text = JsonTextReader(text_fields) if text_fields else None
+        self._json_text = JsonTextReader(text_fields, self._declared) if text_fields else None
         self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
         self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
@@ -120,8 +137,8 @@ class ParquetSink(Sink):
 
     def buffer_record(self, record: dict, message: dict) -> None:
         """The fast path's whole per-record work (see TargetMinioParquet)."""
-        record["_sdc_extracted_at"] = message.get("time_extracted")
-        record["_sdc_table_version"] = message.get("version")
+        record[EXTRACTED_AT] = message.get("time_extracted")
+        record[TABLE_VERSION] = message.get("version")
         self._received.append(time.time())
         self._append(record)
 
@@ -138,8 +155,8 @@ class ParquetSink(Sink):
         return True
 
     def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
-        record["_sdc_extracted_at"] = message.get("time_extracted")
-        record["_sdc_table_version"] = message.get("version")
+        record[EXTRACTED_AT] = message.get("time_extracted")
+        record[TABLE_VERSION] = message.get("version")
         self._received.append(time.time())
 
     def _validate_and_parse(self, record: dict) -> dict:
@@ -174,7 +191,7 @@ class ParquetSink(Sink):
 
         def convert_and_commit() -> None:
             try:
-                tables = [records_to_table(records, self._payload_schema)] if records else []
+                tables = [self._dicts_to_table(records)] if records else []
                 if runs:
                     tables.append(self._runs_to_table(runs))
             except ValueError as error:
@@ -190,7 +207,9 @@ class ParquetSink(Sink):
         if self._wire_schema is not None:
             tables = []
             for group in _groups(runs, PARSE_BYTES):
-                parsed = parse_record_lines(group, self._wire_schema)
+                # JSON-text streams have JsonTextReader check for undeclared keys
+                declared = None if self._json_text is not None else self._declared
+                parsed = parse_record_lines(group, self._wire_schema, declared)
                 if parsed is None or not self._keys_present(parsed):
                     break
                 if self._json_text is not None:
@@ -242,12 +261,39 @@ class ParquetSink(Sink):
                     f"stream '{printable(self.stream_name)}': a record lacks key property '{key}'"
                 )
         overrides = {
-            "_sdc_extracted_at": column_array(
-                "_sdc_extracted_at", extracted, self._payload_schema.field("_sdc_extracted_at")
+            EXTRACTED_AT: column_array(
+                EXTRACTED_AT, extracted, self._payload_schema.field(EXTRACTED_AT)
             ),
-            "_sdc_table_version": pa.array(versions, type=pa.int64()),
+            TABLE_VERSION: pa.array(versions, type=pa.int64()),
         }
-        return records_to_table(records, self._payload_schema, overrides)
+        return self._dicts_to_table(records, overrides)
+
+    def _dicts_to_table(self, records: list[dict], overrides: dict | None = None) -> pa.Table:
+        """Records as a table; keys the SCHEMA does not declare go to `_sdc_extra`."""
+        extra, names = extra_fields(records, self._declared)
+        self._note_extra(names)
+        return records_to_table(records, self._payload_schema, {**(overrides or {}), EXTRA: extra})
+
+    def _note_extra(self, names: list[str]) -> None:
+        """Warn once per stream and field about undeclared fields (kept in _sdc_extra),
+        or, with `strict_schema`, fail the run before the buffer is committed."""
+        if not names:
+            return
+        shown = ", ".join(printable(name) for name in names)
+        if self.config.get("strict_schema", False):
+            raise ValueError(
+                f"RECORD fields not declared in the stream's SCHEMA: {shown} (setting "
+                "'strict_schema' is on; turn it off to keep such fields in _sdc_extra)"
+            )
+        new = [name for name in names if name not in self._warned_extra]
+        if new:
+            self._warned_extra.update(new)
+            self.logger.warning(
+                "stream %s: RECORD fields not declared in the SCHEMA, kept in %s: %s",
+                printable(self.stream_name),
+                EXTRA,
+                ", ".join(printable(name) for name in new),
+            )
 
     # -- BATCH messages -----------------------------------------------------------------
 
@@ -266,13 +312,36 @@ class ParquetSink(Sink):
         file_storage = storage or StorageTarget.from_url(head)
         with file_storage.open(tail, mode="rb") as handle:
             if encoding.format == BatchFileFormat.PARQUET:
-                table = conform_table(pq.read_table(handle), self._payload_schema)
+                table = self._conform_batch_table(pq.read_table(handle))
             else:
                 opener = _gunzip if encoding.compression == "gzip" else _identity
-                rows = [json.loads(line) for line in opener(handle) if line.strip()]
-                table = records_to_table(rows, self._payload_schema)
+                rows = [
+                    json.loads(line, parse_float=Decimal) for line in opener(handle) if line.strip()
+                ]
+                try:
+                    table = self._dicts_to_table(rows)
+                except ValueError as error:
+                    raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
         self.record_counter_metric.increment(table.num_rows)
         self._commit(table, [received] * table.num_rows)
+
+    def _conform_batch_table(self, table: pa.Table) -> pa.Table:
+        """A BATCH Parquet file cast to the stream's schema; columns the SCHEMA does not
+        declare go to `_sdc_extra` (null values left out, as a column has them all)."""
+        undeclared = [name for name in table.column_names if name not in self._declared]
+        conformed = conform_table(table, self._payload_schema)
+        if not undeclared:
+            return conformed
+        rows = [
+            {key: value for key, value in row.items() if value is not None}
+            for row in table.select(undeclared).to_pylist()
+        ]
+        extra, names = extra_fields(rows, frozenset())
+        try:
+            self._note_extra(names)
+        except ValueError as error:
+            raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
+        return conformed.set_column(conformed.schema.get_field_index(EXTRA), EXTRA, extra)
 
     # -- committing ---------------------------------------------------------------------
 
@@ -318,13 +387,16 @@ class ParquetSink(Sink):
         batched_array = pa.repeat(pa.scalar(batched_at, type=pa.timestamp("us", tz="UTC")), rows)
         sequence = self.lake_target.next_sequences(rows)
         columns = []
+        sync_started = pa.repeat(pa.scalar(self.sync_started_at, type=pa.int64()), rows)
         for field in self.arrow_schema:
-            if field.name == "_sdc_received_at":
+            if field.name == RECEIVED_AT:
                 columns.append(received_array)
-            elif field.name == "_sdc_batched_at":
+            elif field.name == BATCHED_AT:
                 columns.append(batched_array)
-            elif field.name == "_sdc_sequence":
+            elif field.name == SEQUENCE:
                 columns.append(sequence)
+            elif field.name == SYNC_STARTED_AT:
+                columns.append(sync_started)
             else:
                 columns.append(payload.column(field.name))
         return pa.Table.from_arrays(columns, schema=self.arrow_schema)

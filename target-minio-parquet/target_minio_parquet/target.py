@@ -119,6 +119,14 @@ class TargetMinioParquet(Target):
             description="Write a manifest per stream per run and the schema history under _meta/.",
         ),
         th.Property(
+            "strict_schema",
+            th.BooleanType,
+            default=False,
+            description="Fail the run when a RECORD has fields its stream's SCHEMA does not "
+            "declare, instead of keeping them as JSON text in the _sdc_extra column (with "
+            "one warning per stream and field).",
+        ),
+        th.Property(
             "state_flush_seconds",
             th.IntegerType,
             default=60,

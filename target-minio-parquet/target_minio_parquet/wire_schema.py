@@ -23,13 +23,19 @@ import msgspec
 import pyarrow as pa
 import pyarrow.json as pj
 
-from target_minio_parquet.arrow_schema import JSON_TEXT_KEY
+from target_minio_parquet.arrow_schema import (
+    COMMIT_COLUMNS,
+    EXTRA,
+    EXTRACTED_AT,
+    JSON_TEXT_KEY,
+    TABLE_VERSION,
+)
 from target_minio_parquet.columns import json_text
 
 # Columns taken from the message envelope rather than from the record.
-MESSAGE_COLUMNS = {"_sdc_extracted_at": "time_extracted", "_sdc_table_version": "version"}
-# Columns the sink sets when it commits a file, whatever a record says.
-COMMIT_COLUMNS = frozenset({"_sdc_sequence", "_sdc_received_at", "_sdc_batched_at"})
+MESSAGE_COLUMNS = {EXTRACTED_AT: "time_extracted", TABLE_VERSION: "version"}
+# Columns never read from a record's own field of that name.
+NOT_ON_THE_WIRE = frozenset({*MESSAGE_COLUMNS, *COMMIT_COLUMNS, EXTRA})
 BLOCK_BYTES = 1 << 20
 
 
@@ -48,27 +54,35 @@ def is_json_text(field: pa.Field) -> bool:
 
 def json_text_fields(payload: pa.Schema) -> list[str]:
     """The record fields the lake stores as JSON text."""
-    return [f.name for f in payload if is_json_text(f) and f.name not in MESSAGE_COLUMNS]
+    return [f.name for f in payload if is_json_text(f) and f.name not in NOT_ON_THE_WIRE]
 
 
 class JsonTextReader:
     """Reads only the JSON-text fields of RECORD lines: msgspec decodes each line into a
-    struct holding just those fields (skipping the rest in C), with JSON numbers as
-    Decimals, and each value is re-encoded compactly as the lake's JSON text."""
+    struct holding just those fields (the record's other declared fields are skipped as
+    raw bytes in C), with JSON numbers as Decimals, and each value is re-encoded compactly
+    as the lake's JSON text. A record key the SCHEMA does not declare makes the decode
+    fail, so the buffer takes the msgspec path, which keeps it in `_sdc_extra`."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], declared: frozenset[str] = frozenset()) -> None:
         self.names = names
         self._attributes = [f"field_{i}" for i in range(len(names))]
+        others = sorted(declared - set(names))
+        skipped = [f"skip_{i}" for i in range(len(others))]
         fields = [(attribute, Any, None) for attribute in self._attributes]
+        fields += [(attribute, msgspec.Raw, msgspec.Raw(b"null")) for attribute in skipped]
         record = msgspec.defstruct(
-            "JsonTextFields", fields, rename=dict(zip(self._attributes, names, strict=True))
+            "JsonTextFields",
+            fields,
+            rename=dict(zip([*self._attributes, *skipped], [*names, *others], strict=True)),
+            forbid_unknown_fields=bool(declared),
         )
         message = msgspec.defstruct("JsonTextMessage", [("record", record)])
         self._decoder = msgspec.json.Decoder(list[message], float_hook=Decimal)
 
     def columns(self, runs: list[bytes]) -> dict[str, pa.Array] | None:
-        """The JSON-text columns of `runs`; None when a line does not decode (the
-        caller's msgspec path then names it)."""
+        """The JSON-text columns of `runs`; None when a line does not decode or has an
+        undeclared field (the caller's msgspec path then names it or keeps it)."""
         text = b"".join(runs).rstrip(b"\n").replace(b"\n", b",")
         try:
             messages = self._decoder.decode(b"[" + text + b"]")
@@ -101,7 +115,7 @@ def wire_schema(payload: pa.Schema) -> pa.Schema | None:
     """The schema of a whole RECORD message line; None when a column rules Arrow out."""
     record_fields = []
     for field in payload:
-        if field.name in MESSAGE_COLUMNS or field.name in COMMIT_COLUMNS:
+        if field.name in NOT_ON_THE_WIRE:
             continue
         if is_json_text(field):
             continue  # read by JsonTextReader
@@ -120,33 +134,41 @@ def wire_schema(payload: pa.Schema) -> pa.Schema | None:
     )
 
 
-def parse_record_lines(runs: list[bytes], schema: pa.Schema) -> pa.Table | None:
+def parse_record_lines(
+    runs: list[bytes], schema: pa.Schema, declared: frozenset[str] | None = None
+) -> pa.Table | None:
     """The records of `runs` (complete RECORD lines) as wire-typed columns plus the
     envelope's columns (named as in the lake); None when Arrow cannot parse every line
-    exactly."""
+    exactly. With `declared` (the record keys the lake has columns for), Arrow also
+    reads keys outside the wire schema, and a record key outside `declared` returns None:
+    the msgspec path then keeps it in `_sdc_extra`. Without it (streams whose JSON-text
+    columns `JsonTextReader` checks instead) such keys are skipped."""
     text = b"".join(runs)
-    parsed = _read(text, schema, BLOCK_BYTES)
+    unexpected = "ignore" if declared is None else "infer"
+    parsed = _read(text, schema, BLOCK_BYTES, unexpected)
     if parsed is None and len(text) > BLOCK_BYTES:
-        parsed = _read(text, schema, len(text) + 1)  # a line longer than a block
+        parsed = _read(text, schema, len(text) + 1, unexpected)  # a line longer than a block
     if parsed is None or parsed.num_rows != text.count(b"\n"):
         return None
     record = parsed.column("record").combine_chunks()
-    if record.null_count:
+    if record.null_count or not pa.types.is_struct(record.type):
         return None  # a record that is null, not an object: msgspec reports it
+    if declared is not None and not declared.issuperset(record.type.names):
+        return None
     columns = dict(zip(record.type.names, record.flatten(), strict=True))
     for lake_name, message_key in MESSAGE_COLUMNS.items():
         columns[lake_name] = parsed.column(message_key)
     return pa.table(columns)
 
 
-def _read(text: bytes, schema: pa.Schema, block_bytes: int) -> pa.Table | None:
+def _read(text: bytes, schema: pa.Schema, block_bytes: int, unexpected: str) -> pa.Table | None:
     """Blocks of `block_bytes` are parsed on all cores; a line must fit in one."""
     try:
         return pj.read_json(
             pa.BufferReader(text),
             read_options=pj.ReadOptions(block_size=block_bytes),
             parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
+                explicit_schema=schema, unexpected_field_behavior=unexpected
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
