@@ -3,9 +3,11 @@
 Valid content is exact and deterministic: 365 marketing_spend rows (one per day) and
 1,200 campaign_performance rows. The formats vary the way spreadsheet exports do (BOM,
 CRLF, "$1,234.56", US dates, a cp1252 file, header case and spacing, blank trailing
-rows). On top of the valid rows, `BAD_ROWS` adds deliberately broken lines; the manifest
-records, per file, the good row count and each bad row's line and reason code, so tests
-can reconcile the tap's output exactly.
+rows). On top of the valid rows, `BAD_ROWS` adds 15 deliberately broken lines (9 spend,
+6 campaign performance; among them a decimal comma `12,50`, a euro amount, clicks written
+`1200.0` and `1e3`, three decimals, which the tap's strict grammar quarantines); the
+manifest records, per file, the good row count and each bad row's line and reason code,
+so tests can reconcile the tap's output exactly.
 """
 
 from __future__ import annotations
@@ -153,6 +155,12 @@ BAD_ROWS = [
     ("campaign_performance_2025-W21.csv", ["31/05/2025", "CMP-001", "Winter Sale \u2013 Café", "google_ads", "3", "10.00"], "unparseable_date"),
     ("campaign_performance_2025-W40.csv", ["2025-10-02", "CMP-006"], "wrong_column_count"),
     ("campaign_performance_2025-W44.csv", ["2025-10-30", "CMP-008", "Creators", "tiktok", "-3", "10.00"], "negative_value"),
+    # The strict grammar (issue 12): each of these once loaded a wrong value.
+    ("marketing_spend_2025-W36.csv", ["2025-09-04", "google_ads", "Brand Search", "12,50", "100", "5"], "invalid_decimal"),
+    ("marketing_spend_2025-W41.csv", ["2025-10-09", "email", "Newsletter", "€12.50", "100", "5"], "wrong_currency"),
+    ("marketing_spend_2025-W47.csv", ["2025-11-20", "facebook", "Retargeting", "12.00", "1000", "1200.0"], "invalid_integer"),
+    ("campaign_performance_2025-W30.csv", ["2025-07-24", "CMP-005", "Stories Launch", "instagram", "3", "19.999"], "too_many_decimals"),
+    ("campaign_performance_2025-W49.csv", ["2025-12-04", "CMP-002", "Brand Search", "google_ads", "1e3", "10.00"], "invalid_integer"),
 ]  # fmt: skip
 
 
