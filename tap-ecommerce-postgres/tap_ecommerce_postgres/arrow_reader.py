@@ -167,7 +167,7 @@ def sliced_batches(
                     finished = read(cursor, index)
                 finally:
                     cursors.discard(cursor)
-        except adbc_driver_manager.Error as error:
+        except (adbc_driver_manager.Error, OSError) as error:  # OSError: Arrow's stream
             all_in.abort()
             handoff.fail(RuntimeError(f"Postgres read failed: {_redacted(error, parameters)}"))
         except BaseException as error:  # handed to the consumer, which re-raises it
