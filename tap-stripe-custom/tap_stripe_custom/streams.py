@@ -1,12 +1,15 @@
-"""Stripe objects as incremental streams: created windows for new objects, Events for updates.
+"""Stripe objects as incremental streams: Events for updates, created windows for new objects.
 
-New objects are listed by `created` in ascending time windows ([start, end), newest first
-within a window, as Stripe lists them). The `created_cursor` bookmark moves to a window's
-end only after the whole window was emitted, so a killed run re-reads at most one window
-and never leaves a gap. Updates to older objects (a charge refunded weeks later) come
-from the Events API over the same kind of windows with an `events_cursor`; `.created`
-events are skipped because the listing already delivers new objects. Each record gets
-`updated` (created, or the event time) and `is_deleted`.
+Each run first reads the Events API from the `events_cursor` bookmark to the run's start
+(newest first): an updated object created before this run's listing range is emitted
+with its newest event's state; `*.deleted` events set `is_deleted`; `.created` events
+are skipped. Then new objects are listed by `created` in ascending windows ([start, end),
+newest first within a window, as Stripe lists them); the `created_cursor` bookmark moves
+to a window's end only after the whole window was emitted, so a killed run re-reads at
+most one window and never leaves a gap. An object is emitted at most once per run: a new
+object that also has update events is listed once (its current state) with `updated` =
+its newest event's time. A stream whose requests fail for good keeps its bookmark at the
+last good window and lets the other streams run; the tap then exits non-zero.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from singer_sdk import Stream
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_custom import schemas
 from tap_stripe_custom.client import StripeApi
+from tap_stripe_custom.errors import StripeAuthFailed, StripeRequestFailed
 
 DAY = 86400
 EVENT_RETENTION_DAYS = 30
@@ -45,6 +49,7 @@ class StripeStream(Stream):
     resource: str
     object_name: str
     schema_list: Any
+    has_events = True  # updates and deletions come from the Events API
     replication_key = "updated"
     primary_keys = ("id",)
     is_sorted = False
@@ -72,6 +77,18 @@ class StripeStream(Stream):
             yield start, min(start + size, end)
             start += size
 
+    def sync(self, context: dict | None = None) -> None:
+        """Sync; a request that failed for good fails this stream only (bookmark kept at
+        its last good window), so the streams after it still run."""
+        try:
+            super().sync(context)
+        except StripeAuthFailed:
+            raise
+        except StripeRequestFailed as error:
+            # unpromoted progress would claim records past the last good window
+            self.stream_state.pop("progress_markers", None)
+            self._tap.stream_failed(self.name, error)
+
     def get_records(self, context: dict | None) -> Iterable[dict]:
         state = self.stream_state
         run_started = self._tap.run_started
@@ -81,26 +98,37 @@ class StripeStream(Stream):
         if created_cursor is None:
             start_date = self.config.get("start_date")
             created_cursor = to_epoch(start_date) if start_date else 0
+        listing_start = max(0, int(created_cursor) - lookback)
+        emitted: set[str] = set()  # ids emitted this run: each object at most once
+        fresher: dict[str, int] = {}  # listed-range ids -> their newest event's time
         events_cursor = state.get("events_cursor")
-        first_run = events_cursor is None
-        if first_run:
-            events_cursor = run_started  # the listing below already shows current state
-        start = max(0, int(created_cursor) - lookback)
-        for window_start, window_end in self._windows(start, run_started):
+        if events_cursor is None:
+            # First run: the listing shows current state; updates come from events after
+            # this moment, also when this run is killed before it ends.
+            state["events_cursor"] = run_started
+        elif self.has_events:
+            yield from self._updates(int(events_cursor), listing_start, emitted, fresher)
+            state["events_cursor"] = run_started
+            self._checkpoint()
+        for window_start, window_end in self._windows(listing_start, run_started):
             params = {"created": {"gte": window_start, "lt": window_end}}
             for obj in self.api.list_all(self.resource, params, page_size):
-                yield self._record(obj, obj["created"])
+                if obj["id"] in emitted:
+                    continue
+                emitted.add(obj["id"])
+                yield self._record(obj, max(obj["created"], fresher.get(obj["id"], 0)))
             state["created_cursor"] = window_end
             self._checkpoint()
         state["created_cursor"] = max(int(state.get("created_cursor", 0)), run_started)
-        if not first_run:
-            yield from self._updates(int(events_cursor), run_started, page_size)
         state["events_cursor"] = run_started
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = iso(run_started)
 
-    def _updates(self, start: int, end: int, page_size: int) -> Iterator[dict]:
-        state = self.stream_state
+    def _updates(
+        self, start: int, listing_start: int, emitted: set[str], fresher: dict[str, int]
+    ) -> Iterator[dict]:
+        """Updated and deleted objects from events in [start, run start), newest first;
+        only the newest version of each object is emitted."""
         if start < time.time() - EVENT_RETENTION_DAYS * DAY:
             self.logger.warning(
                 "%s: the events bookmark (%s) is older than Stripe's %d-day event retention; "
@@ -110,20 +138,25 @@ class StripeStream(Stream):
                 iso(start),
                 EVENT_RETENTION_DAYS,
             )
-        for window_start, window_end in self._windows(start, end):
-            params = {
-                "created": {"gte": window_start, "lt": window_end},
-                "types": self.event_types(),
-            }
-            for event in self.api.list_all("events", params, page_size):
-                obj = event.get("data", {}).get("object", {})
-                if obj.get("object") != self.object_name or event["type"].endswith(".created"):
-                    continue
-                yield self._record(
-                    obj, event["created"], deleted=event["type"].endswith(".deleted")
-                )
-            state["events_cursor"] = window_end
-            self._checkpoint()
+        page_size = min(100, int(self.config.get("page_size", 100)))
+        params = {
+            "created": {"gte": start, "lt": self._tap.run_started},
+            "types": self.event_types(),
+        }
+        for event in self.api.list_all("events", params, page_size):
+            obj = event.get("data", {}).get("object", {})
+            object_id = obj.get("id")
+            if obj.get("object") != self.object_name or event["type"].endswith(".created"):
+                continue
+            if object_id in emitted or object_id in fresher:
+                continue  # an older version of an object already decided
+            deleted = event["type"].endswith(".deleted")
+            created = obj.get("created")
+            if not deleted and isinstance(created, int) and created >= listing_start:
+                fresher[object_id] = event["created"]  # the listing brings its current state
+                continue
+            emitted.add(object_id)
+            yield self._record(obj, event["created"], deleted=deleted)
 
     def event_types(self) -> list[str]:
         return [f"{self.object_name}.*"]
@@ -157,9 +190,7 @@ class BalanceTransactionsStream(StripeStream):
 
     resource, object_name = "balance_transactions", "balance_transaction"
     schema_list = schemas.BALANCE_TRANSACTION
-
-    def _updates(self, start: int, end: int, page_size: int) -> Iterator[dict]:
-        return iter(())
+    has_events = False
 
 
 class DisputesStream(StripeStream):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from functools import cached_property
+from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import FatalSyncError
 
 from tap_stripe_custom.client import StripeApi
+from tap_stripe_custom.errors import StripeRequestFailed
 from tap_stripe_custom.streams import STREAM_TYPES
+from tap_stripe_custom.transport import require_safe_api_base
+
+
+class StreamsFailed(FatalSyncError):
+    """Some streams failed for good; the others completed. The message names them."""
 
 
 class TapStripeCustom(Tap):
@@ -30,7 +39,15 @@ class TapStripeCustom(Tap):
             "api_base",
             th.StringType,
             default="https://api.stripe.com",
-            description="API base URL (the sandbox in tests).",
+            description="API base URL (the sandbox in tests). https://, or http:// to "
+            "loopback only unless allow_insecure_http is set.",
+        ),
+        th.Property(
+            "allow_insecure_http",
+            th.BooleanType,
+            default=False,
+            description="Allow an http:// api_base on a host that is not loopback: the API "
+            "key then travels unencrypted. Only for a trusted network.",
         ),
         th.Property(
             "stripe_api_version",
@@ -87,9 +104,24 @@ class TapStripeCustom(Tap):
         ),
     ).to_dict()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # before any request: a key must not travel in clear text to another machine
+        require_safe_api_base(
+            self.config.get("api_base") or "https://api.stripe.com",
+            bool(self.config.get("allow_insecure_http", False)),
+        )
+        self.failed_streams: dict[str, StripeRequestFailed] = {}
+
     @cached_property
     def api(self) -> StripeApi:
-        return StripeApi(dict(self.config), self.logger)
+        return StripeApi(self.config, self.logger)
+
+    def stream_failed(self, stream: str, error: StripeRequestFailed) -> None:
+        """Called by a stream whose requests failed for good; the run goes on."""
+        self.logger.error("Stream %s failed (bookmark kept at its last good window): %s",
+                          stream, error)  # fmt: skip
+        self.failed_streams[stream] = error
 
     @cached_property
     def run_started(self) -> int:
@@ -99,14 +131,27 @@ class TapStripeCustom(Tap):
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
     def sync_all(self) -> None:
+        """Every selected stream, then the run report; non-zero exit naming any stream
+        that failed."""
         started = time.monotonic()
-        super().sync_all()
-        if "api" in self.__dict__:
-            self.logger.info(
-                "Stripe run report: %d requests, retries by cause %s, %.1fs",
-                self.api.requests,
-                dict(self.api.retries),
-                time.monotonic() - started,
+        try:
+            super().sync_all()
+        finally:
+            if "api" in self.__dict__:
+                self.logger.info(
+                    "Stripe run report: %d requests, retries by cause %s, failed streams %s, %.1fs",
+                    self.api.requests,
+                    json.dumps(dict(sorted(self.api.retries.items()))),
+                    sorted(self.failed_streams),
+                    time.monotonic() - started,
+                )
+        if self.failed_streams:
+            names = ", ".join(self.failed_streams)
+            details = "; ".join(f"{name}: {error}" for name, error in self.failed_streams.items())
+            count = len(self.failed_streams)
+            raise StreamsFailed(
+                f"{count} failed stream{'s' if count > 1 else ''}: {names} ({details}); "
+                "the other streams completed"
             )
 
 

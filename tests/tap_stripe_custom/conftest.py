@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,28 @@ def run_stripe_tap(config: dict, tmp_path: Path, state: dict | None = None, chec
     """(records by stream, STATE values, completed process)."""
     run = run_singer(TAP, config, tmp_path, state=state, check=check)
     return run.records, run.states, run.result
+
+
+def run_report(stderr: str) -> tuple[int, dict[str, int]]:
+    """(requests, retries by cause) from the run report the tap logs at the end."""
+    match = re.search(r"Stripe run report: (\d+) requests, retries by cause (\{.*?\})", stderr)
+    assert match, "no run report in the tap's log"
+    return int(match.group(1)), json.loads(match.group(2))
+
+
+def sandbox_stats(base: str) -> dict:
+    """The stand-in's object counts and the faults it injected."""
+    with urllib.request.urlopen(f"{base}/_sandbox/stats") as response:
+        return json.loads(response.read())
+
+
+def post(url: str, fields: dict[str, str]) -> dict:
+    body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def expected_objects(data: StripeData, resource: str) -> list[dict]:
+    collection = data.lists[resource]
+    return [collection.render(object_id) for _, object_id in collection.entries]
