@@ -1,4 +1,4 @@
-"""The run report: what the API did to us and what we delivered."""
+"""The run report: what the API did to us, what we delivered, and whether it reconciles."""
 
 from __future__ import annotations
 
@@ -16,14 +16,22 @@ class RunReport:
     pages_skipped: list[int] = field(default_factory=list)
     pages_recovered: list[int] = field(default_factory=list)
     retries_by_cause: Counter[str] = field(default_factory=Counter)
+    records_received: int = 0
     records_emitted: int = 0
-    duplicates_seen: int = 0
+    duplicates_dropped: int = 0
+    already_delivered: int = 0  # ids at or before a resumed listing's last delivered id
+    api_total: int | None = None
+    distinct_emitted: int | None = None  # for the whole listing, earlier runs included
+    reconciled: str = "n/a"  # yes | NO | n/a (the run stopped before the listing ended)
 
     def summary(self) -> str:
         return (
             f"pages requested={self.pages_requested} succeeded={self.pages_succeeded} "
             f"retried={self.pages_retried} skipped={self.pages_skipped} "
             f"recovered={self.pages_recovered} retries_by_cause={dict(self.retries_by_cause)} "
-            f"records_emitted={self.records_emitted} duplicates_seen={self.duplicates_seen} "
-            f"elapsed={time.monotonic() - self.started:.1f}s"
+            f"records_received={self.records_received} records_emitted={self.records_emitted} "
+            f"duplicates_dropped={self.duplicates_dropped} "
+            f"already_delivered={self.already_delivered} "
+            f"api_total={self.api_total} distinct_emitted={self.distinct_emitted} "
+            f"reconciled={self.reconciled} elapsed={time.monotonic() - self.started:.1f}s"
         )

@@ -1,12 +1,16 @@
 """The CRM's customers as one resumable, page-by-page stream.
 
 Every page is either delivered or accounted for. Retries go through the SDK's backoff
-hooks (`validate_response`, `backoff_wait_generator`, `backoff_max_tries`). After each
-page, STATE records the next page of the current listing (its `updated_since` filter and
-start time), so a run that stops - killed, or failing loudly on a page that exhausted its
-retries - resumes at that page. With `on_unrecoverable_page: skip` such a page is recorded
-as skipped instead, retried once more at the end of the stream, and, if still failing,
-kept in STATE so that the next run fetches it first.
+hooks (`validate_response`, `backoff_wait_generator`, `backoff_max_tries`). Every response
+is checked to be the page that was asked for (`pages.page_mismatch`); a wrong page is
+retried like a 5xx, under the cause `wrong_page`. After each page, STATE records the
+current listing (its `updated_since` filter, start time, next page, last delivered id and
+counts), so a run that stops - killed, or failing loudly on a page that exhausted its
+retries - resumes there: by key (after the last delivered id) when the listing is ordered
+by id, else by page number. With `on_unrecoverable_page: skip` such a page is recorded as
+skipped instead, retried once more at the end of the stream, and, if still failing, kept
+in STATE so that the next run fetches it first. A listing ends with a reconciliation
+against the API's own total (`reconcile`); an unexplained difference fails the run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
-from tap_legacy_crm.records import SCHEMA, normalise
+from tap_legacy_crm.pages import PageRequest, page_mismatch
+from tap_legacy_crm.reconcile import listing_difference, run_difference
+from tap_legacy_crm.records import SCHEMA, normalise, record_id
+from tap_legacy_crm.retry_after import retry_after_seconds
 
 RETRY_EXHAUSTED = (
     RetriableAPIError,
@@ -31,13 +38,24 @@ RETRY_EXHAUSTED = (
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
+RETRY_AFTER_STATUSES = (429, 503)
 
 
 class PageFailed(RuntimeError):
     """A page still failing after the last retry; names the page and the resume point."""
 
 
+class WrongPage(RetriableAPIError):
+    """A well-formed response that is not the page asked for (stale cache, replay)."""
+
+
+class NotReconciled(RuntimeError):
+    """The delivered ids do not add up to the API's own count of the listing."""
+
+
 def cause_of(error: BaseException) -> str:
+    if isinstance(error, WrongPage):
+        return "wrong_page"
     if isinstance(error, RetriableAPIError):
         response = error.response
         if response is not None and response.status_code == 200:
@@ -52,14 +70,12 @@ def cause_of(error: BaseException) -> str:
     return "connection"
 
 
-def retry_after_seconds(error: BaseException | None) -> float | None:
+def hinted_wait(error: BaseException | None) -> float | None:
+    """The server's Retry-After (seconds or HTTP-date) on a 429/503, else None."""
     response = getattr(error, "response", None)
-    if response is None or response.status_code != 429:
+    if response is None or response.status_code not in RETRY_AFTER_STATUSES:
         return None
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 class CustomersStream(RESTStream):
@@ -67,6 +83,11 @@ class CustomersStream(RESTStream):
     path = "/api/v1/customers"
     primary_keys = ("id",)
     schema = SCHEMA
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._asked = PageRequest(page=1, per_page=1)
+        self._body: dict[str, Any] | None = None  # parsed once, in validate_response
 
     @property
     def url_base(self) -> str:
@@ -83,6 +104,10 @@ class CustomersStream(RESTStream):
     @property
     def report(self):
         return self._tap.report
+
+    @property
+    def ordered_by_id(self) -> bool:
+        return self.config.get("listing_order", "id") == "id"
 
     # -- retry policy (SDK hooks) ---------------------------------------------------------
 
@@ -102,18 +127,26 @@ class CustomersStream(RESTStream):
             body = response.json()
         except ValueError:
             raise RetriableAPIError("malformed JSON body", response) from None
-        if not isinstance(body, dict) or "data" not in body or "pagination" not in body:
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("data"), list)
+            or not isinstance(body.get("pagination"), dict)
+        ):
             raise RetriableAPIError("JSON body without data/pagination", response)
+        mismatch = page_mismatch(body, self._asked)
+        if mismatch:
+            raise WrongPage(mismatch, response)
+        self._body = body
 
     def backoff_wait_generator(self) -> Iterator[float]:
-        """Full-jitter exponential waits, capped; 429s wait at least Retry-After, or use a
-        4x longer base when the server does not say."""
+        """Full-jitter exponential waits, capped; a 429/503 waits at least its Retry-After
+        (either form), and a 429 without one uses a 4x longer base."""
         base = float(self.config.get("backoff_base_seconds", 1.0))
         cap = float(self.config.get("backoff_max_seconds", 60.0))
         attempt = 0
         error = yield 0.0
         while True:
-            hinted = retry_after_seconds(error)
+            hinted = hinted_wait(error)
             is_429 = getattr(getattr(error, "response", None), "status_code", None) == 429
             ceiling = min(cap, (base * 4 if is_429 else base) * 2**attempt)
             wait = random.uniform(0, ceiling)
@@ -133,17 +166,18 @@ class CustomersStream(RESTStream):
         cause = cause_of(error) if error else "unknown"
         self.report.retries_by_cause[cause] += 1
         self.logger.warning(
-            "retrying %s after %s (try %d, waiting %.2fs)",
+            "retrying %s after %s (try %d, waiting %.2fs)%s",
             self.path,
             cause,
             details.get("tries", 0),
             details.get("wait", 0.0),
+            f": {error}" if isinstance(error, WrongPage) else "",
         )
 
-    # -- paging and state -----------------------------------------------------------------
+    # -- one page -------------------------------------------------------------------------
 
-    def _fetch(self, page: int, per_page: int, updated_since: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"page": page, "per_page": per_page}
+    def _fetch(self, asked: PageRequest, updated_since: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": asked.page, "per_page": asked.per_page}
         if updated_since:
             params["updated_since"] = updated_since
         prepared = self.build_prepared_request(
@@ -152,44 +186,66 @@ class CustomersStream(RESTStream):
             params=params,
             headers=self.http_headers,
         )
+        self._asked, self._body = asked, None
         retries_before = sum(self.report.retries_by_cause.values())
         self.report.pages_requested += 1
         try:
-            response = self.request_decorator(self._request)(prepared, None)
+            self.request_decorator(self._request)(prepared, None)
         except RETRY_EXHAUSTED as error:
+            cause = cause_of(error)
+            detail = f"{cause}: {error}" if cause == "wrong_page" else cause
             raise PageFailed(
-                f"page {page} (per_page={per_page}, updated_since={updated_since}) still failing "
-                f"after {self.backoff_max_tries()} tries ({cause_of(error)})"
+                f"page {asked.page} (per_page={asked.per_page}, updated_since={updated_since}) "
+                f"still failing after {self.backoff_max_tries()} tries ({detail})"
             ) from None
         if sum(self.report.retries_by_cause.values()) > retries_before:
             self.report.pages_retried += 1
         self.report.pages_succeeded += 1
-        return response.json()
+        assert self._body is not None  # set by validate_response on success
+        return self._body
 
     def _checkpoint(self) -> None:
         self.state_manager.is_flushed = False
         self._write_state_message()
 
-    def _page_records(self, body: dict, page: int, seen: set[int]) -> Iterator[dict]:
+    def _page_records(
+        self,
+        body: dict,
+        page: int,
+        seen: set[int],
+        delivered_upto: int | None = None,
+        listing: dict | None = None,
+    ) -> Iterator[dict]:
+        """The page's new records; every received record lands in exactly one count."""
         for raw in body["data"]:
+            self.report.records_received += 1
             record = normalise(raw, page)
+            if delivered_upto is not None and record["id"] <= delivered_upto:
+                self.report.already_delivered += 1
+                continue
             if record["id"] in seen:
-                self.report.duplicates_seen += 1
+                self.report.duplicates_dropped += 1
                 continue
             seen.add(record["id"])
             self.report.records_emitted += 1
+            if listing is not None:
+                listing["emitted"] += 1
             yield record
 
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        state = self.stream_state
-        per_page = int(self.config.get("per_page", 500))
-        skip_mode = self.config.get("on_unrecoverable_page", "fail") == "skip"
-        seen: set[int] = set()
-        carried = list(state.get("skipped_pages", []))
+    # -- the listing ----------------------------------------------------------------------
+
+    def _carried_pages(self, state: dict) -> Iterator[dict]:
+        """Pages an earlier run could not fetch (skip mode), first; still failing: kept."""
         still_failing: list[dict] = []
-        for skipped in carried:  # pages a previous run could not fetch come first
+        seen: set[int] = set()
+        for skipped in list(state.get("skipped_pages", [])):
+            asked = PageRequest(
+                skipped["page"],
+                skipped["per_page"],
+                skipped.get("after_id") if self.ordered_by_id else None,
+            )
             try:
-                body = self._fetch(skipped["page"], skipped["per_page"], skipped["updated_since"])
+                body = self._fetch(asked, skipped["updated_since"])
             except PageFailed as error:
                 self.logger.error("%s (skipped again)", error)
                 still_failing.append(skipped)
@@ -197,18 +253,56 @@ class CustomersStream(RESTStream):
             self.report.pages_recovered.append(skipped["page"])
             yield from self._page_records(body, skipped["page"], seen)
         state["skipped_pages"] = still_failing
+
+    def _restart_page(self, listing: dict) -> int:
+        """The page a resumed, id-ordered listing restarts from: walk back from `next_page`
+        to a page that starts at or before the last delivered id, so that records which
+        moved to earlier pages (deletions shift offsets left) are not passed over."""
+        page, last_id = listing["next_page"], listing["last_id"]
+        while page > 1:
+            body = self._fetch(PageRequest(page, listing["per_page"]), listing["updated_since"])
+            if body["data"] and record_id(body["data"][0], page) <= last_id:
+                break
+            page -= 1
+        if page != listing["next_page"]:
+            self.logger.info(
+                "resuming after id %s: page %s, not %s (the listing moved since the last run)"
+                if page < listing["next_page"] - 1
+                else "resuming after id %s from page %s (next_page %s)",
+                last_id,
+                page,
+                listing["next_page"],
+            )
+        return page
+
+    def get_records(self, context: dict | None) -> Iterable[dict]:
+        state = self.stream_state
+        per_page = int(self.config.get("per_page", 500))
+        skip_mode = self.config.get("on_unrecoverable_page", "fail") == "skip"
+        yield from self._carried_pages(state)
+        still_failing = list(state["skipped_pages"])
         listing = state.get("listing") or {
             "updated_since": state.get("updated_since") or self.config.get("start_date"),
             "started_at": dt.datetime.now(dt.UTC).isoformat(),
             "next_page": 1,
             "per_page": per_page,
+            "last_id": None,
+            "emitted": 0,
+            "api_total_max": None,
         }
         state["listing"] = listing
-        page, total_pages = listing["next_page"], None
+        resumed_after = listing.get("last_id")  # delivered by an earlier run of this listing
+        seen: set[int] = {resumed_after} if resumed_after is not None else set()
+        delivered_upto = resumed_after if self.ordered_by_id else None
+        page = listing["next_page"]
+        if self.ordered_by_id and resumed_after is not None and page > 1:
+            page = self._restart_page(listing)
+        after_id, total_pages, api_total = None, None, None
         skipped_now: list[dict] = []
         while total_pages is None or page <= total_pages:
+            asked = PageRequest(page, listing["per_page"], after_id if self.ordered_by_id else None)
             try:
-                body = self._fetch(page, listing["per_page"], listing["updated_since"])
+                body = self._fetch(asked, listing["updated_since"])
             except PageFailed as error:
                 if not skip_mode or total_pages is None:
                     self.logger.error(
@@ -221,6 +315,7 @@ class CustomersStream(RESTStream):
                         "page": page,
                         "per_page": listing["per_page"],
                         "updated_since": listing["updated_since"],
+                        "after_id": after_id,
                     }
                 )
                 self.report.pages_skipped.append(page)
@@ -228,20 +323,62 @@ class CustomersStream(RESTStream):
                 state["skipped_pages"] = still_failing + skipped_now
                 self._checkpoint()
                 continue
-            total_pages = int(body["pagination"]["total_pages"])
-            yield from self._page_records(body, page, seen)
+            pagination = body["pagination"]
+            total_pages = int(pagination["total_pages"])
+            if pagination.get("total_records") is not None:
+                api_total = int(pagination["total_records"])
+                listing["api_total_max"] = max(api_total, listing.get("api_total_max") or 0)
+            yield from self._page_records(body, page, seen, delivered_upto, listing)
+            if body["data"]:
+                after_id = listing["last_id"] = record_id(body["data"][-1], page)
             listing["next_page"] = page = page + 1
             self._checkpoint()
         for skipped in list(skipped_now):  # one more try at the end of the stream
+            asked = PageRequest(skipped["page"], skipped["per_page"], skipped["after_id"])
             try:
-                body = self._fetch(skipped["page"], skipped["per_page"], skipped["updated_since"])
+                body = self._fetch(asked, skipped["updated_since"])
             except PageFailed as error:
                 self.logger.error("%s; kept in STATE for the next run", error)
                 continue
             skipped_now.remove(skipped)
             self.report.pages_recovered.append(skipped["page"])
-            yield from self._page_records(body, skipped["page"], seen)
+            yield from self._page_records(body, skipped["page"], seen, None, listing)
         state["skipped_pages"] = still_failing + skipped_now
-        state["updated_since"] = listing["started_at"]
+        self._reconcile(state, listing, api_total, len(skipped_now) * listing["per_page"])
+
+    def _reconcile(
+        self, state: dict, listing: dict, api_total: int | None, skipped_rows: int
+    ) -> None:
+        """Close the listing: advance the bookmark only when the counts add up."""
+        report = self.report
+        report.api_total, report.distinct_emitted = api_total, listing.get("emitted")
+        problems = [
+            run_difference(
+                report.records_received,
+                report.records_emitted,
+                report.duplicates_dropped,
+                report.already_delivered,
+            )
+        ]
+        if listing.get("emitted") is None:
+            self.logger.warning("listing resumed from a STATE without counts: total not compared")
+        else:
+            problems.append(
+                listing_difference(
+                    listing["emitted"], api_total, listing.get("api_total_max"), skipped_rows
+                )
+            )
+        problems = [p for p in problems if p]
         state.pop("listing", None)
-        self._checkpoint()
+        if not problems:
+            report.reconciled = "yes"
+            state["updated_since"] = listing["started_at"]
+            self._checkpoint()
+            return
+        report.reconciled = "NO"
+        self._checkpoint()  # bookmark not advanced: the next run reads the listing again
+        message = "NOT RECONCILED: " + "; ".join(problems)
+        if self.config.get("on_unrecoverable_page", "fail") == "skip":
+            self.logger.error("%s. The bookmark is not advanced (skip mode: exit 0).", message)
+            return
+        raise NotReconciled(message + ". The bookmark is not advanced; the next run re-reads.")

@@ -6,9 +6,11 @@ from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_legacy_crm.report import RunReport
 from tap_legacy_crm.stream import CustomersStream
+from tap_legacy_crm.url_policy import api_url_problem
 
 
 class TapLegacyCRM(Tap):
@@ -61,7 +63,38 @@ class TapLegacyCRM(Tap):
             description="fail: stop with an error naming the page; the next run resumes there. "
             "skip: record the page as skipped, retry it at the end and in the next run.",
         ),
+        th.Property(
+            "listing_order",
+            th.StringType,
+            default="id",
+            allowed_values=["id", "none"],
+            description="The order the API lists customers in. id (the CRM's documented "
+            "order): each page must start where the previous one ended, and a resumed listing "
+            "restarts after the last delivered id. none: no order is assumed; pages are "
+            "checked by their echoed page number and size only, and resume by page number.",
+        ),
+        th.Property(
+            "allow_insecure_http",
+            th.BooleanType,
+            default=False,
+            description="Allow a plain http:// api_url to a host other than this machine "
+            "(the token then travels unencrypted). Loopback hosts are always allowed.",
+        ),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The schema's checks, then where the token may go: before any request is made."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        problem = (
+            api_url_problem(
+                str(self.config["api_url"]), bool(self.config.get("allow_insecure_http"))
+            )
+            if self.config.get("api_url")
+            else None
+        )
+        if problem and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=[problem])
+        return errors + ([problem] if problem else [])
 
     @cached_property
     def report(self) -> RunReport:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
+import requests
 from elt_sandbox.crm_api.__main__ import DEFAULT_TOKEN
 
 from tests.tap_legacy_crm.conftest import crm_config, run_crm_tap
 
-FAULTS = {
+FAULTS = {  # kind -> simulator flags
     "5xx": ("--rate-5xx", "0.3"),
     "429_retry_after": ("--rate-429", "0.3", "--retry-after", "0.05"),
     "429_without_retry_after": ("--rate-429", "0.3", "--retry-after", "0"),
@@ -21,6 +23,16 @@ FAULTS = {
                      "--rate-malformed", "0.05", "--rate-drop", "0.05", "--rate-truncated", "0.05",
                      "--sticky-page", "4:3"),
 }  # fmt: skip
+RETRY_CAUSES = {  # kind -> the causes its retries must be counted under
+    "5xx": {"500"},
+    "429_retry_after": {"429"},
+    "429_without_retry_after": {"429"},
+    "slow_beyond_timeout": {"timeout"},
+    "dropped_connections": {"connection"},
+    "truncated_bodies": {"truncated_body", "connection"},
+    "malformed_bodies": {"malformed_body"},
+    "all_together": {"500", "503", "429", "malformed_body"},
+}
 
 
 def test_fault_free_delivery_is_exact(crm_env, crm_expected_ids, tmp_path) -> None:
@@ -28,7 +40,8 @@ def test_fault_free_delivery_is_exact(crm_env, crm_expected_ids, tmp_path) -> No
     ids = [r["id"] for r in records]
     assert len(ids) == len(set(ids)) == len(crm_expected_ids)
     assert sum(ids) == sum(crm_expected_ids)
-    assert re.search(r"duplicates_seen=[1-9]", result.stderr), "the simulator serves duplicates"
+    assert re.search(r"duplicates_dropped=[1-9]", result.stderr), "the simulator serves duplicates"
+    assert "reconciled=yes" in result.stderr
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
@@ -39,7 +52,8 @@ def test_every_record_arrives_under_each_fault(
     records, _, result = run_crm_tap(config, tmp_path)
     ids = [r["id"] for r in records]
     assert sorted(ids) == crm_expected_ids
-    assert "retries_by_cause={}" not in result.stderr, "faults were injected but none was retried"
+    counted = ast.literal_eval(re.findall(r"retries_by_cause=(\{[^}]*\})", result.stderr)[-1])
+    assert RETRY_CAUSES[kind] & {cause for cause, n in counted.items() if n > 0}
 
 
 def test_retry_after_is_honoured(crm_server, tmp_path) -> None:
@@ -118,3 +132,17 @@ def test_bad_token_is_a_clear_error_without_the_token(crm_env, tmp_path) -> None
     assert result.returncode != 0
     assert "refused the token (403)" in result.stderr
     assert token not in result.stderr + result.stdout and DEFAULT_TOKEN not in result.stderr
+
+
+def test_plain_http_beyond_loopback_is_refused_before_any_request(
+    crm_server, crm_expected_ids, tmp_path
+) -> None:
+    base = crm_server()
+    port = base.rsplit(":", 1)[1]
+    insecure = crm_config(f"http://0.0.0.0:{port}")  # reaches this machine, but not loopback
+    records, _, result = run_crm_tap(insecure, tmp_path, check=False)
+    assert result.returncode != 0 and records == []
+    assert "set allow_insecure_http: true" in result.stderr
+    assert requests.get(f"{base}/_sandbox/stats", timeout=5).json()["requests"] == 0
+    allowed, _, _ = run_crm_tap({**insecure, "allow_insecure_http": True}, tmp_path)
+    assert sorted(r["id"] for r in allowed) == crm_expected_ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import requests
 from elt_sandbox.crm_api.data import build
 
 from tests.conftest import TEST_SCALE
@@ -23,10 +24,12 @@ def test_start_date_then_bookmark_delivers_exactly_the_updated_records(crm_env, 
     assert second == []  # nothing changed in the CRM since the first run started
 
 
-def test_other_4xx_fails_fast_with_the_reason(crm_env, tmp_path) -> None:
-    config = crm_config(crm_env["SANDBOX_CRM_API_URL"], per_page=5000)
+def test_other_4xx_fails_fast_with_the_reason(crm_server, tmp_path) -> None:
+    base = crm_server()
+    config = crm_config(base, per_page=5000)
     records, _, result = run_crm_tap(config, tmp_path, check=False)
     assert result.returncode != 0 and records == []
     assert "rejected the request (400)" in result.stderr
     assert "per_page must be 1..1000" in result.stderr
-    assert "retrying" not in result.stderr
+    stats = requests.get(f"{base}/_sandbox/stats", timeout=5).json()
+    assert stats["requests"] == 1  # one request: a 400 is not retried

@@ -61,6 +61,7 @@ class CrmHandler(BaseHTTPRequestHandler):
             self._json(
                 200,
                 {
+                    "requests": self.server.requests,
                     "records_served": len(data.records),
                     "distinct_records": len(data.distinct_ids),
                     "faults": self.server.faults.counts,
@@ -70,6 +71,7 @@ class CrmHandler(BaseHTTPRequestHandler):
         if url.path != "/api/v1/customers":
             self._json(404, {"error": "not found"})
             return
+        self.server.count_request()
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if token != self.server.token:
             self._json(403, {"error": "forbidden", "message": "invalid API token"})
@@ -162,6 +164,7 @@ class CrmServer(ThreadingHTTPServer):
         self.echo_page = echo_page  # False: pagination does not say which page it is
         self.hidden_ids = hidden_ids  # counted in total_records, never served (a lying API)
         self.last_payload: bytes | None = None
+        self.requests = 0  # every customers request, rejected ones included
         self._listings: dict[str | None, tuple[list[dict], int]] = {}
         self._lock = threading.Lock()
 
@@ -173,6 +176,10 @@ class CrmServer(ThreadingHTTPServer):
                 served = [r for r in records if int(str(r["id"])) not in self.hidden_ids]
                 self._listings[updated_since] = (served, distinct_count(records))
             return self._listings[updated_since]
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
 
     def remember(self, payload: bytes) -> None:
         with self._lock:
