@@ -33,7 +33,8 @@ def _service_env(home: SandboxHome, name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pg_env(sandbox_home: SandboxHome) -> dict[str, str]:
-    """PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE of the seeded shop database."""
+    """PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE of the seeded shop database (PGUSER
+    is the admin); TAP_PG_USER, TAP_PG_PASSWORD of its least-privilege extraction role."""
     return _service_env(sandbox_home, "postgres")
 
 
