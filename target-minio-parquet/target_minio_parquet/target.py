@@ -21,6 +21,7 @@ from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesErr
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.target_base import Target
 
+from target_minio_parquet.legacy_schema import normalize_legacy_schema
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnvelope
 from target_minio_parquet.sink import ParquetSink
@@ -273,7 +274,18 @@ class TargetMinioParquet(Target):
         self.after_buffering(sink)
 
     def _process_schema_message(self, message_dict: dict) -> None:
-        """A changed schema closes the stream's current file before the new one starts."""
+        """Legacy (draft 3/4) schema forms are rewritten before the SDK checks the schema;
+        a changed schema closes the stream's current file before the new one starts."""
+        schema, notes = normalize_legacy_schema(message_dict.get("schema"))
+        if notes:
+            message_dict = {**message_dict, "schema": schema}
+            self.logger.info(
+                "stream %s: %d legacy JSON-schema forms rewritten (%s%s)",
+                printable(str(message_dict.get("stream"))),
+                len(notes),
+                "; ".join(printable(note) for note in notes[:3]),
+                "; ..." if len(notes) > 3 else "",
+            )
         bookmarks = message_dict.get("bookmark_properties") or []
         if bookmarks:
             self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
