@@ -180,11 +180,6 @@ class ReadPlan:
         where, _ = self._filter_and_order(literals=True, ordered=False)
         return where
 
-    def _tracked_expressions(self) -> sql.Composable:
-        return sql.SQL("").join(
-            sql.SQL(", src.{}").format(sql.Identifier(k)) for k in self.tracked_columns()
-        )
-
     def _record_expressions(self) -> sql.Composable:
         """The record's columns, each under its own name, for `row_to_json`."""
         return sql.SQL(", ").join(
@@ -195,14 +190,15 @@ class ReadPlan:
         )
 
     def render(self) -> tuple[sql.Composable, list]:
-        """SELECT the record as JSON text, then the raw tracked column values."""
+        """SELECT the record as JSON text, then the raw tracked column values (as the
+        Arrow readers get them, so both record paths write the same bookmarks)."""
         expressions = self._record_expressions()
         clause, params = self._filter_and_order()
         query = sql.SQL(
             "select row_to_json(rec)::text{tracked} from {rel} as src"
             " cross join lateral (select {exprs}) as rec{clause}"
         ).format(
-            tracked=self._tracked_expressions(),
+            tracked=self._tracked_for_arrow(),
             exprs=expressions,
             rel=self.relation,
             clause=clause,
@@ -247,8 +243,8 @@ class ReadPlan:
         return statement.as_string(None)
 
     def _tracked_for_arrow(self) -> sql.Composable:
-        """Tracked columns: integers as they are, anything else as text (cast back by
-        Postgres when the bookmark is used)."""
+        """Tracked columns: integers as they are, anything else as the text Postgres
+        prints (cast back by Postgres when the bookmark is used); for every reader."""
         integers = {c.name for c in self.columns if c.is_integer}
         return sql.SQL("").join(
             sql.SQL(", src.{}").format(sql.Identifier(k))
