@@ -1,7 +1,27 @@
--- One row per calendar day covering every order, payment and campaign date.
-with days as (
-    select cast(day as date) as date_day
-    from generate_series(date '2023-01-01', date '2027-12-31', interval 1 day) as t(day)
+-- One row per calendar day (UTC) covering every order, payment and marketing date: from
+-- January 1st of the earliest fact's year to December 31st of the year after the latest,
+-- so the range follows the data (no fixed end year) and leaves a year of margin for
+-- facts that arrive before the next build. Without any fact it covers the current year.
+with fact_days as (
+    select {{ utc_date('ordered_at') }} as day from {{ ref('stg_shop__orders') }}
+    union all
+    select {{ utc_date('created_at') }} from {{ ref('stg_stripe__charges') }}
+    union all
+    select spend_date from {{ ref('stg_marketing__spend') }}
+    union all
+    select performance_date from {{ ref('stg_marketing__campaign_performance') }}
+),
+
+bounds as (
+    select
+        make_date(year(coalesce(min(day), current_date)), 1, 1) as first_day,
+        make_date(year(coalesce(max(day), current_date)) + 1, 12, 31) as last_day
+    from fact_days
+),
+
+days as (
+    select cast(t.day as date) as date_day
+    from bounds, generate_series(bounds.first_day, bounds.last_day, interval 1 day) as t(day)
 )
 
 select

@@ -10,7 +10,7 @@ select
     {{ surrogate_key(['items.order_item_id']) }} as order_item_key,
     {{ surrogate_key(['items.order_id']) }} as order_key,
     {{ surrogate_key(['items.product_id']) }} as product_key,
-    {{ surrogate_key(['cast(orders.ordered_at as date)']) }} as order_date_key,
+    {{ surrogate_key([utc_date('orders.ordered_at')]) }} as order_date_key,
     items.order_item_id,
     items.order_id,
     items.product_id,

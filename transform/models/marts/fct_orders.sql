@@ -9,7 +9,7 @@ payments as (
 select
     {{ surrogate_key(['orders.order_id']) }} as order_key,
     {{ surrogate_key(['orders.customer_id']) }} as customer_key,
-    {{ surrogate_key(['cast(orders.ordered_at as date)']) }} as order_date_key,
+    {{ surrogate_key([utc_date('orders.ordered_at')]) }} as order_date_key,
     orders.order_id,
     orders.customer_id,
     orders.ordered_at,

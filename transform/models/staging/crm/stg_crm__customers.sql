@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('crm', 'customers'), 'id', 'updated_at desc, _sdc_batched_at desc') }}
+    {{ latest_version(source('crm', 'customers'), 'id', 'updated_at') }}
 ),
 
 renamed as (

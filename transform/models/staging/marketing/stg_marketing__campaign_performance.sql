@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('marketing', 'campaign_performance'), '"date", campaign_id', '_sdc_batched_at desc, _sdc_source_lineno desc') }}
+    {{ latest_version(source('marketing', 'campaign_performance'), '"date", campaign_id') }}
 ),
 
 renamed as (

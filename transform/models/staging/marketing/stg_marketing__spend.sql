@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('marketing', 'marketing_spend'), '"date", channel, campaign_name', '_sdc_batched_at desc, _sdc_source_lineno desc') }}
+    {{ latest_version(source('marketing', 'marketing_spend'), '"date", channel, campaign_name') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('stripe', 'refunds'), 'id', 'updated desc, _sdc_batched_at desc') }}
+    {{ latest_version(source('stripe', 'refunds'), 'id', 'updated') }}
 ),
 
 renamed as (
