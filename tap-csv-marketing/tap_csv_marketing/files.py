@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import pyarrow.fs as pafs
 import requests
 
-from tap_csv_marketing.locations import check_transport, file_name, redact_url
+from tap_csv_marketing.locations import check_transport, file_name, redact_url, scrub
 from tap_csv_marketing.settings import ExportSettings
 
 # urllib3 logs every request line, query string included, at DEBUG: keep it above that
@@ -122,7 +122,8 @@ class ExportLocation:
         try:
             response = self.session.request(method, url, **options)
         except requests.RequestException as error:
-            raise FetchFailed(f"{method} {shown}: {type(error).__name__}") from None
+            detail = scrub(str(error), url)
+            raise FetchFailed(f"{method} {shown}: {type(error).__name__}: {detail}") from None
         if response.status_code != 200:
             raise FetchFailed(f"{method} {shown}: HTTP {response.status_code}, expected 200")
         return response

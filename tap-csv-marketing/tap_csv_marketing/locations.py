@@ -54,6 +54,26 @@ def redact_url(address: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
+def scrub(text: str, address: str) -> str:
+    """`text` (e.g. a library's error message) with `address`'s credentials replaced:
+    the whole URL, its request target (`/x.csv?token=...`, what urllib3 quotes) and each
+    secret of 4+ characters, raw and percent-decoded. Shorter values are left alone so
+    `v=2` does not turn every 2 into ***; they are no credential."""
+    if not scheme_of(address):
+        return text
+    parts = urlsplit(address)
+    shown = urlsplit(redact_url(address))
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    shown_target = shown.path + (f"?{shown.query}" if shown.query else "")
+    text = text.replace(address, redact_url(address)).replace(target, shown_target)
+    secrets = [item.partition("=")[2] or item for item in parts.query.split("&") if item]
+    secrets += [parts.fragment, parts.netloc.rpartition("@")[0]]
+    secrets += [parts.password or "", parts.username or ""]
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED).replace(unquote(secret), REDACTED)
+    return text
+
+
 def file_name(address: str) -> str:
     """The last segment of the address's path (what `file_patterns` are matched against):
     `https://h/x/marketing_spend.csv?token=t` -> `marketing_spend.csv`."""

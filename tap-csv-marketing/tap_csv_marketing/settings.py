@@ -79,6 +79,8 @@ class ExportSettings:
                 errors.append(str(error))
         if urls and scheme_of(source) not in HTTP_SCHEMES:
             errors.append("setting 'urls': only used with an http(s) 'source'")
+        elif urls and file_name(source).lower().endswith(".csv"):
+            errors.append("setting 'urls': 'source' already names one .csv file; use one")
         for url in urls:
             if scheme_of(url) not in HTTP_SCHEMES:
                 errors.append(f"setting 'urls': {redact_url(url)} is not an http(s) URL")

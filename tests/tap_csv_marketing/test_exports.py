@@ -126,6 +126,8 @@ def test_reads_the_same_exports_from_s3(csv_env, s3_env, tmp_path) -> None:
     assert len(streams["marketing_spend"]) == 365
     assert len(streams["campaign_performance"]) == 1200
     assert all(r["_sdc_source_file"].startswith("s3://") for r in streams["marketing_spend"])
+    first = f"{csv_env['SANDBOX_CSV_S3_URL'].rstrip('/')}/marketing_spend_2025-W01.csv: "
+    assert first in result.stderr  # the run logs per file, and never the secret key:
     assert s3_env["AWS_SECRET_ACCESS_KEY"] not in result.stderr
 
 

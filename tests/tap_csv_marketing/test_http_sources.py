@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,17 @@ def test_a_bookmark_written_with_a_token_is_rewritten_redacted(
     files = states[-1]["bookmarks"]["marketing_spend"]["files"]
     assert list(files) == [f"{export_server.base_url}/exports/{SPEND_FILE}?token=***"]
     assert SECRET not in result.stdout
+
+
+def test_a_refused_connection_is_reported_without_the_token(tmp_path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/exports/{SPEND_FILE}?token={SECRET}"
+    _, _, result = run_csv_tap({"source": url}, tmp_path, check=False)
+    assert result.returncode != 0
+    assert f"HEAD http://127.0.0.1:{port}/exports/{SPEND_FILE}?token=***: ConnectionError" in (
+        result.stderr
+    )
+    assert f"url: /exports/{SPEND_FILE}?token=***" in result.stderr
+    assert SECRET not in result.stderr

@@ -10,6 +10,7 @@ from tap_csv_marketing.locations import (
     file_name,
     is_loopback,
     redact_url,
+    scrub,
 )
 from tap_csv_marketing.settings import ExportSettings
 
@@ -134,3 +135,24 @@ def test_settings_keep_secrets_out_of_repr() -> None:
     )
     assert "s3cr3t" not in repr(settings) and "k3y" not in repr(settings)
     assert settings.http_files() == ("https://h/x.csv?token=s3cr3t",)
+
+
+def test_scrub_removes_credentials_from_a_library_message() -> None:
+    url = "https://reader:pa55word@h:1/x.csv?token=s3cr3t%2Fx&v=2"
+    message = (
+        "HTTPSConnectionPool(host='h', port=1): Max retries exceeded with url: "
+        "/x.csv?token=s3cr3t%2Fx&v=2 (Caused by NewConnectionError('refused')); "
+        f"token s3cr3t/x; {url}"
+    )
+    scrubbed = scrub(message, url)
+    assert "url: /x.csv?token=***&v=*** (Caused by" in scrubbed
+    assert "https://***@h:1/x.csv?token=***&v=***" in scrubbed
+    assert "token ***" in scrubbed
+    assert not any(secret in scrubbed for secret in ("pa55word", "s3cr3t", "reader"))
+
+
+def test_urls_beside_a_single_file_source_are_a_config_error() -> None:
+    config = {"source": "https://h/marketing_spend.csv", "urls": ["https://h/other.csv"]}
+    with pytest.raises(ConfigValidationError) as caught:
+        ExportSettings.from_config(config)
+    assert "setting 'urls': 'source' already names one .csv file" in caught.value.errors[0]
