@@ -37,7 +37,9 @@ class Collection:
     _created_desc: list[int] = field(default_factory=list)
 
     def finish(self) -> None:
-        self.entries.sort(key=lambda entry: (-entry[0], entry[1]))
+        # newest first; within one second the later id first, as Stripe lists what was
+        # created last first
+        self.entries.sort(reverse=True)
         self._positions = {object_id: i for i, (_, object_id) in enumerate(self.entries)}
         self._created_desc = [-created for created, _ in self.entries]
 
