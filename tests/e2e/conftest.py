@@ -121,13 +121,24 @@ def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None
     runner.run("invoke", "dbt-duckdb:install-httpfs")
 
 
-@pytest.fixture(scope="session")
-def dev_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
-    workdir = tmp_path_factory.mktemp("e2e-dev")
-    env = base_env(all_sources_env, workdir, "dev")
+def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:
+    """The `dev` environment with its own system database, local lake and warehouse."""
+    env = base_env(sources_env, workdir, "dev")
     env["TARGET_MINIO_PARQUET_DESTINATION"] = str(workdir / "lake")
     env["DBT_DUCKDB_LAKE_ROOT"] = str(workdir / "lake")
     return MeltanoRunner(env, workdir)
+
+
+@pytest.fixture(scope="session")
+def dev_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
+    return local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-dev"))
+
+
+@pytest.fixture(scope="session")
+def clean_run(dev_runner: MeltanoRunner) -> MeltanoRunner:
+    """`dev_runner` after one uninterrupted `meltano run ecommerce-elt`: the reference."""
+    dev_runner.run("run", "ecommerce-elt")
+    return dev_runner
 
 
 @pytest.fixture(scope="session")

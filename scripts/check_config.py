@@ -1,0 +1,125 @@
+"""Fail before the first record when a plugin of a job is missing required settings.
+
+`meltano run tap-stripe-custom target-snowflake` without Snowflake settings used to run
+the tap for seconds, then fail with the real cause buried hundreds of lines down, between
+BrokenPipe tracebacks. Meltano records which settings a plugin needs
+(`settings_group_validation` in meltano.yml: one or more alternative groups) but only
+shows them in `meltano config list`. This check resolves each plugin's settings the way
+`meltano run` will (active environment, env vars, `$VAR` references) and says in its
+first line which settings are missing and where they are read from. Values are never
+printed.
+
+    .venv/bin/python -m scripts.check_config stripe-to-snowflake   # a job, or
+    .venv/bin/python -m scripts.check_config tap-stripe-custom target-snowflake
+
+`scripts.run_job` runs it before every scheduled run.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class MissingSetting:
+    """A required setting without a value, and the names a person can set it by."""
+
+    name: str
+    env: str
+    reference: str | None  # the `$VAR` that meltano.yml reads it from, if any
+
+    def describe(self) -> str:
+        sources = [self.reference.lstrip("$")] if self.reference else []
+        sources.append(self.env)
+        return f"{self.name} (set {' or '.join(dict.fromkeys(sources))})"
+
+
+def plugins_of(names: list[str], project_root: Path) -> list[str]:
+    """The extractors and loaders named directly or by a job's tasks, in order."""
+    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
+    jobs = {job["name"]: job["tasks"] for job in meltano_yml.get("jobs", [])}
+    blocks: list[str] = []
+    for name in names:
+        tasks = jobs.get(name, [name])
+        for task in [tasks] if isinstance(tasks, str) else tasks:
+            blocks.extend(task.split())
+    el_names = {
+        plugin["name"]
+        for kind in ("extractors", "loaders")
+        for plugin in meltano_yml.get("plugins", {}).get(kind, [])
+    }
+    return list(dict.fromkeys(block for block in blocks if block in el_names))
+
+
+def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSetting]:
+    """Settings of the closest-to-complete validation group that have no value."""
+    from meltano.core.plugin.settings_service import PluginSettingsService
+    from meltano.core.project import Project
+
+    project = Project(project_root)
+    plugin = project.plugins.find_plugin(plugin_name)
+    groups = plugin.settings_group_validation or []
+    if not groups:
+        return []
+    settings = PluginSettingsService(project, plugin)
+    config = settings.config_with_metadata(redacted=True)
+
+    def missing(group: list[str]) -> list[MissingSetting]:
+        gaps = []
+        for name in group:
+            metadata = config.get(name)
+            if metadata is not None and metadata["value"] not in (None, ""):
+                continue
+            setting_def = settings.find_setting(name)
+            reference = (metadata or {}).get("unexpanded_value")
+            gaps.append(
+                MissingSetting(
+                    name,
+                    settings.setting_env(setting_def),
+                    reference if isinstance(reference, str) else None,
+                )
+            )
+        return gaps
+
+    return min((missing(group) for group in groups), key=len)
+
+
+def quiet_meltano_logs() -> None:
+    """Meltano's settings code logs each unset `$VAR` at debug level: keep our line first."""
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def check(names: list[str], project_root: Path) -> list[str]:
+    """One error line per plugin that cannot run; empty when every plugin can."""
+    quiet_meltano_logs()
+    errors = []
+    for plugin_name in plugins_of(names, project_root):
+        gaps = missing_settings(plugin_name, project_root)
+        if gaps:
+            listed = ", ".join(gap.describe() for gap in gaps)
+            errors.append(f"{plugin_name} is missing required settings: {listed}")
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scripts.run_job import project_root
+
+    names = list(sys.argv[1:] if argv is None else argv)
+    if not names:
+        print("usage: python -m scripts.check_config <job|plugin>...", file=sys.stderr)
+        return 2
+    errors = check(names, project_root())
+    for line in errors:
+        print(line, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

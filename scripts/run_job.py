@@ -1,0 +1,167 @@
+"""Run a Meltano job or schedule so that a killed run never blocks the next one.
+
+After a SIGKILL, Meltano leaves the run's rows in its system database in the RUNNING
+state, and `meltano run` refuses to start the same pipeline until the row's heartbeat is
+5 minutes old ("Another ... pipeline is already running ... use --force"). `--force`
+would also start over a run that is really alive. This entry point is what schedulers
+call instead:
+
+    .venv/bin/python -m scripts.run_job daily-ecommerce-elt     # a schedule or a job name
+
+1. It tags every run it starts with its own process group (Meltano's `trigger` column:
+   `run_job:<host>:<boot id>:<pgid>:<start time>`).
+2. Before starting, it marks as failed the RUNNING rows that carry such a tag and whose
+   process group no longer exists on this host: the run is dead, so nothing can still
+   write its state or its files. Rows of live runs, of runs on other hosts and of runs
+   started some other way are left alone, and Meltano's own check still refuses to start
+   over them.
+3. It then becomes `meltano run <job>` (exec, same PID), so the scheduler sees Meltano's
+   exit code and its signals reach Meltano. No `--force`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from scripts import check_config
+
+PREFIX = "run_job"
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The process group that started a run, as recorded in the run's trigger."""
+
+    host: str
+    boot_id: str
+    pgid: int
+    start_ticks: int
+
+    def as_trigger(self) -> str:
+        return f"{PREFIX}:{self.host}:{self.boot_id}:{self.pgid}:{self.start_ticks}"
+
+    @classmethod
+    def from_trigger(cls, trigger: str | None) -> RunOwner | None:
+        parts = (trigger or "").split(":")
+        if len(parts) != 5 or parts[0] != PREFIX:
+            return None
+        try:
+            return cls(parts[1], parts[2], int(parts[3]), int(parts[4]))
+        except ValueError:
+            return None
+
+
+def boot_id() -> str:
+    return BOOT_ID.read_text().strip() if BOOT_ID.exists() else "unknown"
+
+
+def start_ticks(pid: int) -> int | None:
+    """Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22):
+    with the PID it names one process, even after the PID is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it follow its ')'.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def current_owner() -> RunOwner:
+    pid = os.getpid()
+    return RunOwner(socket.gethostname(), boot_id(), os.getpgid(0), start_ticks(pid) or 0)
+
+
+def is_gone(owner: RunOwner) -> bool:
+    """True only when the owner's process group certainly no longer exists here."""
+    if owner.host != socket.gethostname():
+        return False  # another machine's run: we cannot see its processes
+    if owner.boot_id != boot_id():
+        return True  # this machine rebooted since: every process of that run is gone
+    try:
+        os.killpg(owner.pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    # Some process is in a group with that number. If its leader is a different process
+    # (PID reused), the original group had emptied first: that run is gone.
+    leader_start = start_ticks(owner.pgid)
+    return leader_start is not None and leader_start != owner.start_ticks
+
+
+def fail_dead_runs(project_root: Path) -> list[str]:
+    """Mark RUNNING rows of this wrapper's dead runs as failed; return their state IDs."""
+    from meltano.core.job import Job, State
+    from meltano.core.project import Project
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.orm import Session
+
+    # Meltano's own setting resolution (MELTANO_DATABASE_URI, .env, meltano.yml), but a
+    # fresh engine: Meltano caches engines per project root.
+    database_uri = Project(project_root).settings.get("database_uri")
+    engine = create_engine(database_uri)
+    failed: list[str] = []
+    try:
+        if not inspect(engine).has_table(Job.__tablename__):
+            return failed  # a new system database: nothing ran yet
+        with Session(engine) as session:
+            for job in session.query(Job).filter(Job.state == State.RUNNING).all():
+                owner = RunOwner.from_trigger(job.trigger)
+                if owner is None or not is_gone(owner):
+                    continue
+                job.fail(error=f"Its process group {owner.pgid} is gone: killed (run_job).")
+                job.save(session)
+                failed.append(job.job_name)
+    finally:
+        engine.dispose()
+    return failed
+
+
+def job_for(name: str, project_root: Path) -> str:
+    """A schedule name resolves to its job; anything else is passed to `meltano run`."""
+    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
+    for schedule in meltano_yml.get("schedules", []):
+        if schedule.get("name") == name and schedule.get("job"):
+            return schedule["job"]
+    return name
+
+
+def project_root() -> Path:
+    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()).resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0].startswith("-"):
+        print(
+            "usage: python -m scripts.run_job <schedule|job> [meltano run options]", file=sys.stderr
+        )
+        return 2
+    root = project_root()
+    job = job_for(args[0], root)
+    # Settings first: a plugin that cannot run must fail before any tap starts.
+    errors = check_config.check([job], root)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if errors:
+        return 1
+    for state_id in fail_dead_runs(root):
+        print(f"run_job: marked the killed run of {state_id} as failed", file=sys.stderr)
+    # Lead our own process group, so that the group is this run (Meltano, taps, targets).
+    if os.getpgid(0) != os.getpid():
+        os.setpgid(0, 0)
+    env = {**os.environ, "MELTANO_JOB_TRIGGER": current_owner().as_trigger()}
+    meltano = str(Path(sys.executable).parent / "meltano")
+    os.execve(meltano, [meltano, "run", job, *args[1:]], env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

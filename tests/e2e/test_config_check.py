@@ -1,0 +1,77 @@
+"""A job whose loader lacks required settings fails before the tap starts, and says why
+in its first line (scripts/check_config.py, run by scripts/run_job.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from scripts import check_config
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import isolated_env
+
+SNOWFLAKE_VARS = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
+
+
+def run_job(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.run_job", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_snowflake_job_without_settings_fails_first_naming_them(tmp_path) -> None:
+    env = {k: v for k, v in isolated_env(tmp_path).items() if not k.startswith("SNOWFLAKE_")}
+    started = time.monotonic()
+    result = run_job(env, "stripe-to-snowflake")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("target-snowflake is missing required settings: account (set ")
+    for variable in SNOWFLAKE_VARS:
+        assert variable in first
+    # Nothing ran: Meltano never created its system database, so no tap started.
+    assert not (tmp_path / "meltano.db").exists()
+    assert elapsed < 60
+
+
+def test_a_complete_alternative_group_passes_and_secrets_are_not_printed(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "xy12345")
+    monkeypatch.setenv("SNOWFLAKE_USER", "loader")
+    monkeypatch.delenv("SNOWFLAKE_PASSWORD", raising=False)
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
+    (gap,) = check_config.missing_settings("target-snowflake", REPO_ROOT)
+    assert gap.name in ("password", "private_key_path")
+    monkeypatch.setenv("TARGET_SNOWFLAKE_PRIVATE_KEY_PATH", str(tmp_path / "key.p8"))
+    assert check_config.check(["stripe-to-snowflake"], REPO_ROOT) == []
+    monkeypatch.delenv("TARGET_SNOWFLAKE_PRIVATE_KEY_PATH")
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "s3cr3t-value")
+    monkeypatch.delenv("SNOWFLAKE_USER")
+    (line,) = check_config.check(["stripe-to-snowflake"], REPO_ROOT)
+    assert "user (set SNOWFLAKE_USER or TARGET_SNOWFLAKE_USER)" in line
+    assert "s3cr3t-value" not in line and "xy12345" not in line
+
+
+def test_plugins_of_a_job_and_of_a_plain_block() -> None:
+    assert check_config.plugins_of(["stripe-to-snowflake"], REPO_ROOT) == [
+        "tap-stripe-custom",
+        "target-snowflake",
+    ]
+    assert check_config.plugins_of(["ecommerce-elt"], REPO_ROOT) == [
+        "tap-ecommerce-postgres",
+        "target-minio-parquet",
+        "tap-stripe-custom",
+        "tap-legacy-crm",
+        "tap-csv-marketing",
+    ]
+    assert check_config.plugins_of(["tap-legacy-crm", "target-jsonl"], REPO_ROOT) == [
+        "tap-legacy-crm",
+        "target-jsonl",
+    ]
