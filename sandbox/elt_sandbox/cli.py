@@ -1,4 +1,4 @@
-"""`elt-sandbox up|down|status`: the local stand-ins' life cycle."""
+"""`elt-sandbox up|down|status|sql`: the local stand-ins' life cycle."""
 
 from __future__ import annotations
 
@@ -11,6 +11,30 @@ from elt_sandbox import api
 from elt_sandbox.runtime import SandboxHome
 
 
+def run_sql(home: SandboxHome, query: str) -> int:
+    """Print the rows of `query` tab-separated: the sandbox needs no `psql` client."""
+    import psycopg
+
+    env = home.load_state().get("_env", {}).get("values", {})
+    if "PGHOST" not in env:
+        print(f"no sandbox Postgres in {home.root}: run `elt-sandbox up` first", file=sys.stderr)
+        return 1
+    with psycopg.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env["PGPASSWORD"],
+        dbname=env["PGDATABASE"],
+        autocommit=True,
+    ) as conn:
+        cursor = conn.execute(query)
+        if cursor.description is not None:
+            print("\t".join(column.name for column in cursor.description))
+            for row in cursor:
+                print("\t".join("" if value is None else str(value) for value in row))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="elt-sandbox", description=__doc__)
     parser.add_argument("--home", type=Path, help="sandbox directory (default .sandbox)")
@@ -20,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--only", action="append", help="start only this service (repeatable)")
     sub.add_parser("down", help="stop everything the sandbox started")
     sub.add_parser("status", help="say what runs where")
+    sql = sub.add_parser("sql", help="run SQL on the sandbox's shop database, print rows")
+    sql.add_argument("query", help='e.g. "select count(*) from orders"')
     args = parser.parse_args(argv)
 
     home = SandboxHome(args.home.resolve()) if args.home else SandboxHome.default()
@@ -32,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             f"# sandbox up in {time.monotonic() - started:.1f}s; settings in {home.env_file}",
             file=sys.stderr,
         )
+    elif args.command == "sql":
+        return run_sql(home, args.query)
     elif args.command == "down":
         api.down(home)
         print("sandbox stopped", file=sys.stderr)

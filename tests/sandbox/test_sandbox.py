@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -103,3 +106,25 @@ def test_up_is_idempotent_and_down_stops_everything(tmp_path) -> None:
     api.down(home)
     assert not any(pid_alive(pid) for pid in pids)
     assert set(api.status(home).values()) == {"stopped"}
+
+
+def test_sql_subcommand_reads_the_shop_database_without_psql(sandbox_home, pg_env) -> None:
+    """The README's sandbox example: `elt-sandbox sql` instead of a psql client."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "elt-sandbox"),
+            "--home",
+            str(sandbox_home.root),
+            "sql",
+            "select count(*) as orders, sum(total_amount) as total from orders",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split("\t") == ["orders", "total"]
+    orders, total = row.split("\t")
+    assert int(orders) == expected_counts(TEST_SCALE)["orders"]
+    assert Decimal(total) > 0
