@@ -7,7 +7,17 @@ from singer_sdk import typing as th
 EPOCH_FIELDS = ("created", "available_on")
 
 
+LIVEMODE = th.Property("livemode", th.BooleanType)
+METADATA = th.Property(
+    "metadata",
+    th.ObjectType(additional_properties=th.StringType),
+    description="Free-form key/value pairs; metadata.order_id joins to shop orders.",
+)
+
+
 def _common(*properties: th.Property) -> th.PropertiesList:
+    """Fields every extracted object has; `livemode` and `metadata` are listed per object
+    because Stripe's refunds and balance transactions lack one or both."""
     return th.PropertiesList(
         th.Property("id", th.StringType, required=True),
         th.Property("object", th.StringType),
@@ -15,15 +25,10 @@ def _common(*properties: th.Property) -> th.PropertiesList:
         th.Property(
             "updated",
             th.DateTimeType,
-            description="When this version was observed: created, or the event that changed it.",
+            description="When this version was observed: created, or the newest event that "
+            "changed it.",
         ),
         th.Property("is_deleted", th.BooleanType),
-        th.Property("livemode", th.BooleanType),
-        th.Property(
-            "metadata",
-            th.ObjectType(additional_properties=th.StringType),
-            description="Free-form key/value pairs; metadata.order_id joins to shop orders.",
-        ),
         *properties,
     )
 
@@ -39,6 +44,8 @@ CARD = th.ObjectType(
 )
 
 CHARGE = _common(
+    LIVEMODE,
+    METADATA,
     th.Property("amount", th.IntegerType, description="Minor units (cents)."),
     th.Property("amount_captured", th.IntegerType),
     th.Property("amount_refunded", th.IntegerType),
@@ -82,6 +89,7 @@ CHARGE = _common(
 )
 
 REFUND = _common(
+    METADATA,
     th.Property("amount", th.IntegerType, description="Minor units (cents)."),
     th.Property("currency", th.StringType),
     th.Property("charge", th.StringType),
@@ -92,6 +100,8 @@ REFUND = _common(
 )
 
 CUSTOMER = _common(
+    LIVEMODE,
+    METADATA,
     th.Property("email", th.StringType),
     th.Property("name", th.StringType),
     th.Property("currency", th.StringType),
@@ -99,6 +109,8 @@ CUSTOMER = _common(
 )
 
 PAYMENT_INTENT = _common(
+    LIVEMODE,
+    METADATA,
     th.Property("amount", th.IntegerType),
     th.Property("amount_received", th.IntegerType),
     th.Property("currency", th.StringType),
@@ -121,6 +133,8 @@ BALANCE_TRANSACTION = _common(
 )
 
 DISPUTE = _common(
+    LIVEMODE,
+    METADATA,
     th.Property("amount", th.IntegerType),
     th.Property("currency", th.StringType),
     th.Property("charge", th.StringType),

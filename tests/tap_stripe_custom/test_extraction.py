@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
 from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
 
 from tests.singer import kill_after_state
-from tests.tap_stripe_custom.conftest import TAP, run_stripe_tap, tap_config
+from tests.tap_stripe_custom.conftest import (
+    TAP,
+    expected_objects,
+    post,
+    run_stripe_tap,
+    tap_config,
+)
 
 AMOUNT_STREAMS = ("charges", "refunds", "payment_intents", "balance_transactions", "disputes")
-
-
-def expected_objects(data, resource: str) -> list[dict]:
-    collection = data.lists[resource]
-    return [collection.render(object_id) for _, object_id in collection.entries]
 
 
 def test_counts_and_amount_sums_match_per_stream(stripe_env, stripe_expected, tmp_path) -> None:
@@ -63,12 +63,6 @@ def test_incremental_run_picks_up_a_new_charge_and_a_refunded_old_one_once(
     assert refunded["refunded"] is True and refunded["amount_refunded"] == old["amount"]
     assert refunded["updated"] > old["updated"]
     assert [r["charge"] for r in second["refunds"]] == [old["id"]]
-
-
-def post(url: str, fields: dict[str, str]) -> None:
-    body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")) as response:
-        assert response.status == 200
 
 
 @pytest.mark.parametrize(
@@ -122,3 +116,17 @@ def test_bad_key_fails_clearly_without_the_key(stripe_env, tmp_path) -> None:
     assert "Stripe refused the API key (401)" in result.stderr
     assert bad_key not in result.stderr + result.stdout
     assert DEFAULT_API_KEY not in result.stderr
+
+
+def test_plain_http_to_a_remote_host_fails_before_any_request(tmp_path) -> None:
+    config = tap_config("http://stripe.example.invalid", max_retries=0)
+    _, _, refused = run_stripe_tap(config, tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "allow_insecure_http" in refused.stderr
+    assert refused.stdout == ""  # not even a SCHEMA message
+    assert DEFAULT_API_KEY not in refused.stderr
+    # the opt-in lets it through to the network, where that host does not resolve
+    allowed = {**config, "allow_insecure_http": True}
+    _, _, attempted = run_stripe_tap(allowed, tmp_path, check=False)
+    assert attempted.returncode != 0
+    assert "GET /v1/charges failed after 1 tries: connection error" in attempted.stderr
