@@ -73,6 +73,11 @@ class CrmFaultInjector:
         style = self.faults.retry_after_style
         return style == "date" or (style == "mixed" and self.rng.random() < 0.5)
 
+    def withdraw(self, name: str) -> None:
+        """A fault that could not be applied (a replay before any response was sent)."""
+        with self.lock:
+            self.counts[name] -= 1
+
     def _count(self, name: str) -> str:
         self.counts[name] = self.counts.get(name, 0) + 1
         return name

@@ -140,6 +140,7 @@ class CrmHandler(BaseHTTPRequestHandler):
         elif fault == "replay":  # the last response, byte for byte
             previous = self.server.last_payload
             if previous is None:
+                self.server.faults.withdraw(fault)
                 return False
             self._send(200, previous)
         return True
