@@ -39,6 +39,10 @@ class StreamManifest:
     max_replication_value: str | None = None
     schema_hashes: list[str] = field(default_factory=list)
     activated_versions: list[int] = field(default_factory=list)
+    load_method: str = "append-only"
+    # overwrite: the files of earlier runs this run replaced (deleted once this
+    # manifest says "complete"); the stream's current files are then this run's `files`
+    replaced_files: list[str] = field(default_factory=list)
 
     def add_file(self, written: dict[str, Any], schema_version: str) -> None:
         self.files.append({**written, "schema_hash": schema_version})

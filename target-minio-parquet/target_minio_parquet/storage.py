@@ -8,6 +8,7 @@ partial object under a final key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -177,9 +178,21 @@ class Lake:
         except (FileNotFoundError, OSError):
             return None
 
-    def list_files(self, relative_dir: str) -> list[str]:
-        selector = pafs.FileSelector(self.path(relative_dir), allow_not_found=True)
+    def list_files(self, relative_dir: str, *, recursive: bool = False) -> list[str]:
+        """Paths (as the filesystem names them, without a scheme) of the files below."""
+        selector = pafs.FileSelector(
+            self.path(relative_dir), allow_not_found=True, recursive=recursive
+        )
         return sorted(info.path for info in self.fs.get_file_info(selector) if info.is_file)
+
+    def filesystem_path(self, uri: str) -> str:
+        """The filesystem's path of a URI this lake reported (`s3://b/k` -> `b/k`)."""
+        return uri.removeprefix("s3://") if self.location.is_s3 else uri
+
+    def delete(self, path: str) -> None:
+        """Delete one file by its filesystem path; one already gone is not an error."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(path)
 
     def _put(self, final: str, data: pa.Buffer) -> None:
         if self.location.is_s3:

@@ -25,9 +25,17 @@ from target_minio_parquet.legacy_schema import normalize_legacy_schema
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnvelope
 from target_minio_parquet.sink import ParquetSink
-from target_minio_parquet.storage import DestinationError, Lake, LakeLocation, printable
+from target_minio_parquet.storage import (
+    DestinationError,
+    Lake,
+    LakeLocation,
+    printable,
+    safe_name,
+)
 
-METRIC_EVERY = 10_000  # records between record_count metrics and max-age checks
+METRIC_EVERY = 10_000
+APPEND_ONLY = "append-only"
+OVERWRITE = "overwrite"  # records between record_count metrics and max-age checks
 
 # Arrow's default pool (mimalloc) keeps freed pages for reuse, so every flush's transient
 # buffers (the JSON parse, casts, the Parquet encoder) stay in the process: measured over
@@ -118,6 +126,17 @@ class TargetMinioParquet(Target):
             th.BooleanType,
             default=True,
             description="Write a manifest per stream per run and the schema history under _meta/.",
+        ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default=APPEND_ONLY,
+            allowed_values=[APPEND_ONLY, OVERWRITE],
+            description="append-only: every run adds files. overwrite: once a run has "
+            "committed all its files, each stream it wrote replaces the files of earlier "
+            "runs (its manifest, written first, lists what it replaced; streams without "
+            "records in the run keep their files). Bronze has no upsert: staging keeps the "
+            "latest row per key.",
         ),
         th.Property(
             "strict_schema",
@@ -340,10 +359,38 @@ class TargetMinioParquet(Target):
                     manifest.write(self.lake, status=status)
 
     def process_endofpipe(self) -> None:
+        """Every file is committed before the manifests say "complete"; with overwrite,
+        the files each stream replaces are named in its manifest first and deleted
+        after, so a run that fails never removes anything, and a crash between the two
+        leaves files that the manifest already marks as replaced."""
         super().process_endofpipe()
         self.wait_for_commits()
         self._committer.shutdown()
+        overwrite = self.config.get("load_method", APPEND_ONLY) == OVERWRITE
+        for manifest in self._manifests.values():
+            manifest.load_method = OVERWRITE if overwrite else APPEND_ONLY
+            if overwrite and manifest.files:
+                manifest.replaced_files = self._earlier_files(manifest)
         self._write_manifests(status="complete")
+        for manifest in self._manifests.values():
+            for path in manifest.replaced_files:
+                self.lake.delete(self.lake.filesystem_path(path))
+            if manifest.replaced_files:
+                self.logger.info(
+                    "stream %s: overwrite replaced %d files of earlier runs",
+                    printable(manifest.stream),
+                    len(manifest.replaced_files),
+                )
+
+    def _earlier_files(self, manifest: StreamManifest) -> list[str]:
+        """The stream's Parquet files that this run did not write (as URIs)."""
+        ours = {self.lake.filesystem_path(entry["path"]) for entry in manifest.files}
+        folder = f"{safe_name(self.source_name)}/{safe_name(manifest.stream)}"
+        return [
+            self.location.uri(path)
+            for path in self.lake.list_files(folder, recursive=True)
+            if path.endswith(".parquet") and path not in ours
+        ]
 
 
 if __name__ == "__main__":
