@@ -20,6 +20,9 @@ PROXY_FAULTS = {
     "wrong_page_without_page_echo": ("--rate-wrong-page", "0.2", "--no-page-echo"),
 }
 
+SINCE = "2000-01-01T00:00:00+00:00"  # an earlier run's bookmark: before every record
+EARLIER = {"bookmarks": {"customers": {"updated_since": SINCE}}}
+
 
 def causes(stderr: str) -> dict[str, int]:
     found = re.findall(r"retries_by_cause=(\{[^}]*\})", stderr)
@@ -61,12 +64,12 @@ def test_received_equals_emitted_plus_duplicates_and_matches_the_api_total(
 def test_fewer_ids_than_the_api_total_fails_the_run(crm_server, crm_expected_ids, tmp_path) -> None:
     hidden = crm_expected_ids[5], crm_expected_ids[-3]
     base = crm_server("--hide-ids", ",".join(map(str, hidden)))
-    _, states, result = run_crm_tap(crm_config(base), tmp_path, check=False)
+    _, states, result = run_crm_tap(crm_config(base), tmp_path, state=EARLIER, check=False)
     assert result.returncode != 0
     assert f"API reports {len(crm_expected_ids)} customers" in result.stderr
     assert f"{len(crm_expected_ids) - 2} distinct ids were delivered" in result.stderr
     bookmark = states[-1]["bookmarks"]["customers"]
-    assert "updated_since" not in bookmark and "listing" not in bookmark  # re-read next run
+    assert bookmark["updated_since"] == SINCE and "listing" not in bookmark  # re-read next run
 
 
 def test_skip_mode_warns_loudly_about_a_shortfall_and_keeps_the_bookmark(
@@ -74,10 +77,10 @@ def test_skip_mode_warns_loudly_about_a_shortfall_and_keeps_the_bookmark(
 ) -> None:
     base = crm_server("--hide-ids", str(crm_expected_ids[5]))
     config = crm_config(base, on_unrecoverable_page="skip")
-    records, states, result = run_crm_tap(config, tmp_path)
+    records, states, result = run_crm_tap(config, tmp_path, state=EARLIER)
     assert len(records) == len(crm_expected_ids) - 1
     assert re.search(r"ERROR.*NOT RECONCILED: the API reports", result.stderr)
-    assert "updated_since" not in states[-1]["bookmarks"]["customers"]
+    assert states[-1]["bookmarks"]["customers"]["updated_since"] == SINCE
 
 
 def test_retry_after_as_an_http_date_is_honoured(crm_server, tmp_path) -> None:
@@ -110,3 +113,13 @@ def test_resume_after_deletions_restarts_by_key_not_by_page_number(
     delivered = {r["id"] for r in first} | {r["id"] for r in second}
     assert sorted(delivered - set(deleted)) == sorted(set(crm_expected_ids) - set(deleted))
     assert "reconciled=yes" in result_2.stderr
+
+
+def test_without_order_or_echo_a_replayed_page_fails_reconciliation_not_silently(
+    crm_server, tmp_path
+) -> None:
+    base = crm_server("--rate-replay", "0.3", "--no-page-echo", "--seed", "7")
+    config = crm_config(base, listing_order="none")
+    _, _, result = run_crm_tap(config, tmp_path, check=False)
+    assert result.returncode != 0
+    assert "NOT RECONCILED: the API reports" in result.stderr and "reconciled=NO" in result.stderr
