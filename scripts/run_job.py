@@ -8,6 +8,8 @@ call instead:
 
     .venv/bin/python -m scripts.run_job daily-ecommerce-elt     # a schedule or a job name
 
+0. It checks the settings every plugin of the job requires (`scripts.check_config`) and
+   stops with one line naming the missing ones before any tap starts.
 1. It tags every run it starts with its own process group (Meltano's `trigger` column:
    `run_job:<host>:<boot id>:<pgid>:<start time>`).
 2. Before starting, it marks as failed the RUNNING rows that carry such a tag and whose

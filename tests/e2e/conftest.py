@@ -26,6 +26,7 @@ E2E_PLUGINS = [
     "tap-csv-marketing",
     "target-minio-parquet",
     "target-jsonl",
+    "target-snowflake",
     "dbt-duckdb",
 ]
 

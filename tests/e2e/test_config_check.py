@@ -3,9 +3,13 @@ in its first line (scripts/check_config.py, run by scripts/run_job.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+
+import pytest
+import yaml
 
 from scripts import check_config
 from tests.conftest import REPO_ROOT
@@ -75,3 +79,20 @@ def test_plugins_of_a_job_and_of_a_plain_block() -> None:
         "tap-legacy-crm",
         "target-jsonl",
     ]
+
+
+@pytest.mark.e2e
+def test_snowflake_groups_cover_what_the_installed_target_requires(dev_runner) -> None:
+    """Each alternative group holds every setting target-snowflake itself requires, and
+    every setting meltano.yml declares for it exists in the plugin."""
+    about = json.loads(
+        dev_runner.run("invoke", "target-snowflake", "--about", "--format", "json").stdout
+    )
+    required = set(about["settings"]["required"])
+    assert required, "target-snowflake declares no required settings"
+    meltano_yml = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    (plugin,) = [p for p in meltano_yml["plugins"]["loaders"] if p["name"] == "target-snowflake"]
+    for group in plugin["settings_group_validation"]:
+        assert required <= set(group), group
+    declared = {setting["name"] for setting in plugin["settings"]}
+    assert declared <= set(about["settings"]["properties"])
