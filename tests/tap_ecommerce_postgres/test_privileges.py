@@ -183,3 +183,25 @@ def _libpq(config: dict) -> dict:
         "password": config["password"],
         "dbname": config["database"],
     }
+
+
+def test_without_createrole_the_sandbox_falls_back_to_its_user_with_a_warning(
+    pg_env, pg_conn, caplog
+) -> None:
+    """PG_TEST_DSN naming an ordinary user: no role is created, the taps use that user."""
+    from elt_sandbox.services.postgres import PostgresService
+
+    role = f"tap_plain_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    pg_conn.execute(
+        sql.SQL("create role {} login password {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+    )
+    try:
+        settings = {**pg_env, "PGUSER": role, "PGPASSWORD": password}
+        env = PostgresService._extraction_role(settings)
+    finally:
+        pg_conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+    assert env == {"TAP_PG_USER": role, "TAP_PG_PASSWORD": password}
+    assert "may not create roles, so 'elt_extract' was not created" in caplog.text
