@@ -18,7 +18,10 @@ RISKY_ROLES = ("pg_read_server_files", "pg_signal_backend")
 
 PRIVILEGES_SQL = """
 select current_user, rolsuper,
-       array(select r from unnest(%(roles)s::text[]) r where pg_has_role(current_user, r, 'MEMBER'))
+       array(select g.rolname from pg_roles g
+             where g.rolname = any(%(roles)s::text[])  -- only those this server has
+               and pg_has_role(current_user, g.oid, 'MEMBER')
+             order by g.rolname)
 from pg_roles where rolname = current_user
 """
 
