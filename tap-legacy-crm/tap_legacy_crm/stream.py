@@ -228,8 +228,8 @@ class CustomersStream(RESTStream):
                 continue
             seen.add(record["id"])
             self.report.records_emitted += 1
-            if listing is not None:
-                listing["emitted"] += 1
+            if listing is not None and listing.get("emitted") is not None:
+                listing["emitted"] += 1  # None: a listing begun before counts were kept
             yield record
 
     # -- the listing ----------------------------------------------------------------------
@@ -264,15 +264,12 @@ class CustomersStream(RESTStream):
             if body["data"] and record_id(body["data"][0], page) <= last_id:
                 break
             page -= 1
-        if page != listing["next_page"]:
-            self.logger.info(
-                "resuming after id %s: page %s, not %s (the listing moved since the last run)"
-                if page < listing["next_page"] - 1
-                else "resuming after id %s from page %s (next_page %s)",
-                last_id,
-                page,
-                listing["next_page"],
-            )
+        self.logger.info(
+            "resuming the listing after id %s from page %s (STATE said next_page=%s)",
+            last_id,
+            page,
+            listing["next_page"],
+        )
         return page
 
     def get_records(self, context: dict | None) -> Iterable[dict]:

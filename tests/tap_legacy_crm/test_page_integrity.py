@@ -123,3 +123,15 @@ def test_without_order_or_echo_a_replayed_page_fails_reconciliation_not_silently
     _, _, result = run_crm_tap(config, tmp_path, check=False)
     assert result.returncode != 0
     assert "NOT RECONCILED: the API reports" in result.stderr and "reconciled=NO" in result.stderr
+
+
+def test_a_listing_from_a_state_without_counts_resumes_by_page(crm_env, tmp_path) -> None:
+    listing = {"updated_since": None, "started_at": "2026-01-01T00:00:00+00:00",
+               "next_page": 3, "per_page": 100}  # fmt: skip
+    state = {"bookmarks": {"customers": {"listing": listing}}}
+    records, states, result = run_crm_tap(
+        crm_config(crm_env["SANDBOX_CRM_API_URL"]), tmp_path, state=state
+    )
+    assert min(r["_sdc_page"] for r in records) == 3
+    assert "STATE without counts: total not compared" in result.stderr
+    assert states[-1]["bookmarks"]["customers"]["updated_since"] == listing["started_at"]
