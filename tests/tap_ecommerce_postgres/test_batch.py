@@ -89,7 +89,13 @@ insert into flat_fidelity values
  (3, 0, 0, -0.0000000001, -1e-3, 0, 0, null, '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00',
   '0001-01-01', '00:00:00', null, '\\\\x', null);
 """
-VOLATILE = {"_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_extracted_at"}
+VOLATILE = {
+    "_sdc_received_at",
+    "_sdc_batched_at",
+    "_sdc_sequence",
+    "_sdc_extracted_at",
+    "_sdc_sync_started_at",  # each run's own start
+}
 
 
 def lake_rows(lake: Path, stream: str) -> list[dict]:
