@@ -7,6 +7,7 @@ from functools import cached_property
 from psycopg import sql
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_ecommerce_postgres.arrow_reader import AdbcSessions
 from tap_ecommerce_postgres.config_checks import (
@@ -164,6 +165,17 @@ class TapEcommercePostgres(Tap):
             super().sync_all()
         finally:
             self.adbc_sessions.close()
+
+    def run_discovery(self) -> str:
+        """`--discover` runs outside the SDK's handler of config errors: report them the
+        same way as a sync does (one line per mistake, exit 1), not as a traceback."""
+        try:
+            return super().run_discovery()
+        except ConfigValidationError as error:
+            for line in error.errors:
+                self.logger.error(line)
+            self.logger.error("Config validation failed")
+            raise SystemExit(1) from None
 
     def _check_catalog_replication_keys(self) -> None:
         """A replication key from the catalog that is not a column fails before the first

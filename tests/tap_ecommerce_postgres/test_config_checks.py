@@ -88,6 +88,8 @@ def test_a_schemas_entry_matching_nothing_fails_discovery_too(tap_config, tmp_pa
         {**tap_config, "schemas": ["publik"]}, tmp_path, extra=["--discover"]
     )
     assert "schemas: 'publik'" in stderr and "'public'" in stderr
+    # logged line by line as a sync does, not a traceback
+    assert any(line.endswith("Config validation failed") for line in stderr.splitlines())
 
 
 def test_a_schema_without_readable_tables_is_named(tap_config, scratch_conn, tmp_path) -> None:
