@@ -52,7 +52,7 @@ decode_envelope = msgspec.json.Decoder(RecordEnvelope).decode
 
 
 class RecordLane(t.Protocol):
-    """Where a stream's undecoded RECORD lines go (implemented by ParquetSink)."""
+    """Where a stream's undecoded RECORD lines go (the target's lane for one sink)."""
 
     def take_lines(self, lines: bytes, count: int) -> None:
         """Buffer `count` complete lines (budget, tallies and metrics included)."""

@@ -86,7 +86,10 @@ class ParquetSink(Sink):
         super().__init__(target, stream_name, schema, key_properties)
         # the logger's name is in every log line: control characters escaped
         self.logger = target.logger.getChild(printable(stream_name))
-        self.lake_target = target
+        # the three objects a sink works with; it never calls back into the target
+        self.budget = target.budget
+        self.committer = target.committer
+        self.run = target.run
         self.arrow_schema = arrow_schema(schema)
         self._payload_schema = pa.schema(
             [
@@ -101,16 +104,14 @@ class ParquetSink(Sink):
         self._received: list[float] = []
         # The reader's lane: runs of undecoded RECORD lines, each run one bytes object
         self._runs: list[bytes] = []
-        self._run_rows = 0
         self._run_received: list[float] = []
         self._wire_schema = wire_schema(self._payload_schema)
         text_fields = json_text_fields(self._payload_schema)
         self._json_text = JsonTextReader(text_fields, self._declared) if text_fields else None
         self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
-        self.buffered_bytes = 0.0  # estimate, counted against the target's shared budget
         self._schema_version: str | None = None
-        self.manifest = target.manifest_for(stream_name)
+        self.manifest = self.run.manifest_for(stream_name)
         self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
         self._rows_per_file = max(1, int(self.config.get("max_rows_per_file") or 1_000_000))
 
@@ -123,17 +124,14 @@ class ParquetSink(Sink):
     @property
     def is_full(self) -> bool:
         """The SDK's per-record path asks this: the target-wide budget is exhausted."""
-        return self.lake_target.over_budget
+        return self.budget.exhausted
 
     def take_lines(self, lines: bytes, count: int) -> None:
         """Buffer a run of `count` complete RECORD lines as they are."""
         self._runs.append(lines)
-        self._run_rows += count
         self._run_received.extend([time.time()] * count)
         size = len(lines) * LINE_FLUSH_FACTOR
-        self.buffered_bytes += size
-        self.lake_target.reserve(count, size)
-        self.lake_target.after_buffering(self, count)
+        self.budget.reserve(self, count, size)
 
     def buffer_record(self, record: dict, message: dict) -> None:
         """The fast path's whole per-record work (see TargetMinioParquet)."""
@@ -146,8 +144,7 @@ class ParquetSink(Sink):
         if len(self._records) % BYTES_SAMPLE_EVERY == 0:
             self._bytes_per_record = max(64.0, len(repr(record)) * PYTHON_OVERHEAD)
         self._records.append(record)
-        self.buffered_bytes += self._bytes_per_record
-        self.lake_target.reserve(1, self._bytes_per_record)
+        self.budget.reserve(self, 1, self._bytes_per_record)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -168,9 +165,7 @@ class ParquetSink(Sink):
     def activate_version(self, new_version: int) -> None:
         """Bronze is append-only: the version is kept in `_sdc_table_version` and in the
         manifest, and old files stay (staging picks the latest version)."""
-        self.lake_target.drain_one(self)
-        self.lake_target.wait_for_commits()
-        self.manifest.activated_versions.append(new_version)
+        self.manifest.activated_versions.append(new_version)  # after the target's drain
 
     def report_records(self) -> None:
         """The SDK's record_count metric, counted in steps rather than per record."""
@@ -183,11 +178,10 @@ class ParquetSink(Sink):
         if not self._records and not self._runs:
             return
         records, received = self._records, self._received
-        runs, run_rows, run_received = self._runs, self._run_rows, self._run_received
+        runs, run_received = self._runs, self._run_received
         self._records, self._received = [], []
-        self._runs, self._run_rows, self._run_received = [], 0, []
-        self.lake_target.reserve(-(len(records) + run_rows), -self.buffered_bytes)
-        self.buffered_bytes = 0.0
+        self._runs, self._run_received = [], []
+        self.budget.release(self)
 
         def convert_and_commit() -> None:
             try:
@@ -200,7 +194,7 @@ class ParquetSink(Sink):
             self._commit(table, received + run_received)
 
         # the buffer is taken: converting and writing it overlaps reading the next one
-        self.lake_target.commit_later(convert_and_commit)
+        self.committer.submit(convert_and_commit)
 
     def _runs_to_table(self, runs: list[bytes]) -> pa.Table:
         """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not."""
@@ -299,11 +293,10 @@ class ParquetSink(Sink):
 
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files) -> None:
         """BATCH files are committed like buffered records, typed by the stream's SCHEMA."""
-        self.lake_target.drain_one(self)  # keep file order = message order
         if encoding.format not in (BatchFileFormat.PARQUET, BatchFileFormat.JSONL):
             raise NotImplementedError(f"unsupported BATCH encoding {encoding.format}")
         for path in files:
-            self.lake_target.commit_later(lambda path=path: self._commit_batch_file(encoding, path))
+            self.committer.submit(lambda path=path: self._commit_batch_file(encoding, path))
 
     def _commit_batch_file(self, encoding: BaseBatchFileEncoding, path: str) -> None:
         received = time.time()
@@ -348,12 +341,12 @@ class ParquetSink(Sink):
     def _commit(self, payload: pa.Table, received: list[float]) -> None:
         batched_at = dt.datetime.now(dt.UTC)
         table = self._with_metadata_columns(payload, received, batched_at)
-        target = self.lake_target
+        run = self.run
         if self._schema_version is None:
             self._schema_version = record_schema_version(
-                target.lake, target.source_name, self.stream_name, self.arrow_schema
+                run.lake, run.source_name, self.stream_name, self.arrow_schema
             )
-        key = target.bookmark_key(self.stream_name)
+        key = run.bookmark_key(self.stream_name)
         if key and key in table.column_names and table.num_rows:
             bounds = pc.min_max(table.column(key))
             self.manifest.replication_key = key
@@ -361,17 +354,16 @@ class ParquetSink(Sink):
         for partition, part in self._partitions(table, batched_at):
             for offset in range(0, part.num_rows, self._rows_per_file):
                 relative = (
-                    f"{safe_name(target.source_name)}/{safe_name(self.stream_name)}/"
-                    f"{partition}/{target.next_file_name()}"
+                    f"{safe_name(run.source_name)}/{safe_name(self.stream_name)}/"
+                    f"{partition}/{run.next_file_name()}"
                 )
-                written = target.lake.write_parquet(
+                written = run.lake.write_parquet(
                     relative,
                     part.slice(offset, self._rows_per_file),
                     compression=self.config.get("compression", "zstd"),
                     row_group_size=int(self.config.get("row_group_size", 100_000)),
                 )
-                with target.lock:
-                    self.manifest.add_file(written, self._schema_version)
+                self.manifest.add_file(written, self._schema_version)
                 self.logger.info(
                     "stream %s: committed %s rows to %s",
                     printable(self.stream_name),
@@ -385,7 +377,7 @@ class ParquetSink(Sink):
         rows = payload.num_rows
         received_array = epoch_seconds_to_timestamps(received[:rows] or [None] * rows)
         batched_array = pa.repeat(pa.scalar(batched_at, type=pa.timestamp("us", tz="UTC")), rows)
-        sequence = self.lake_target.next_sequences(rows)
+        sequence = self.run.next_sequences(rows)
         columns = []
         sync_started = pa.repeat(pa.scalar(self.sync_started_at, type=pa.int64()), rows)
         for field in self.arrow_schema:

@@ -1,29 +1,33 @@
-"""target-minio-parquet: Singer target for a typed, atomic Parquet bronze lake."""
+"""target-minio-parquet: Singer target for a typed, atomic Parquet bronze lake.
+
+The target routes messages; the objects it owns do one job each: `MemoryBudget` decides
+which buffer to write when memory runs short, `Committer` writes buffers in the
+background, `LakeRun` numbers and lists what the run writes, and each `ParquetSink`
+buffers one stream. Calls go one way: the target calls the sinks, the sinks call the
+budget, the committer and the run, and nothing calls back into the target.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-import itertools
 import os
-import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.target_base import Target
 
+from target_minio_parquet.budget import MemoryBudget
+from target_minio_parquet.committer import Committer
 from target_minio_parquet.legacy_schema import normalize_legacy_schema
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnvelope
+from target_minio_parquet.run import LakeRun
 from target_minio_parquet.sink import ParquetSink
 from target_minio_parquet.storage import (
     DestinationError,
@@ -33,9 +37,9 @@ from target_minio_parquet.storage import (
     safe_name,
 )
 
-METRIC_EVERY = 10_000
+METRIC_EVERY = 10_000  # records between record_count metrics and max-age checks
 APPEND_ONLY = "append-only"
-OVERWRITE = "overwrite"  # records between record_count metrics and max-age checks
+OVERWRITE = "overwrite"
 
 # Arrow's default pool (mimalloc) keeps freed pages for reuse, so every flush's transient
 # buffers (the JSON parse, casts, the Parquet encoder) stay in the process: measured over
@@ -164,32 +168,28 @@ class TargetMinioParquet(Target):
         # Records (decoded chunks, SDK-path buffers) are acyclic dicts allocated by the
         # hundred thousand; the default thresholds would rescan them over and over.
         gc.set_threshold(100_000, 50, 100)
-        started = dt.datetime.now(dt.UTC)
-        self.run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        self._file_numbers = itertools.count(1)
-        self._sequence_base = int(started.timestamp() * 1000) * 1_000_000
-        self._sequence_next = 0
-        self.lock = threading.Lock()
-        self._manifests: dict[str, StreamManifest] = {}
-        self._bookmark_keys: dict[str, str] = {}
+        self._started = dt.datetime.now(dt.UTC)
         self._last_commit = time.monotonic()
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committer")
-        self._pending: list[Future] = []
-        self._commit_lock = threading.Lock()
+        self.budget = MemoryBudget(
+            max_rows=int(self.config.get("max_buffer_rows", 50_000)),
+            max_bytes=int(self.config.get("max_buffer_bytes", 128 * 1024 * 1024)),
+        )
+        self.committer = Committer()
         # Commits are already serialised in the committer thread; the SDK's parallel
         # drain would only add threads that queue up behind it.
         self.max_parallelism = 1
         self._fast_records = not (
             self.config.get("stream_maps") or self.config.get("flattening_enabled")
         )
-        self._buffered_rows = 0
-        self._buffered_bytes = 0.0
-        self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
-        self._max_bytes = int(self.config.get("max_buffer_bytes", 128 * 1024 * 1024))
 
     @cached_property
     def lake(self) -> Lake:
         return Lake(self.location)
+
+    @cached_property
+    def run(self) -> LakeRun:
+        """Created with the first sink, so `--about` and config errors touch no lake."""
+        return LakeRun(self.lake, self.source_name, self._started)
 
     @cached_property
     def source_name(self) -> str:
@@ -200,46 +200,7 @@ class TargetMinioParquet(Target):
             or "default"
         )
 
-    def next_file_name(self) -> str:
-        return f"{self.run_id}-{next(self._file_numbers):05d}.parquet"
-
-    def next_sequences(self, count: int) -> pa.Array:
-        with self.lock:  # drain_all may commit several sinks in threads
-            start = self._sequence_base + self._sequence_next
-            self._sequence_next += count
-        # start + 0, 1, 2...: Arrow arithmetic instead of count Python ints
-        offsets = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count))
-        return pc.add(offsets, start - 1) if count else pa.array([], type=pa.int64())
-
-    def manifest_for(self, stream_name: str) -> StreamManifest:
-        if stream_name not in self._manifests:
-            self._manifests[stream_name] = StreamManifest(
-                run_id=self.run_id, source=self.source_name, stream=stream_name
-            )
-        return self._manifests[stream_name]
-
-    def bookmark_key(self, stream_name: str) -> str | None:
-        return self._bookmark_keys.get(stream_name)
-
-    # -- buffering: one memory budget for all streams -----------------------------------
-
-    def reserve(self, rows: int, estimated_bytes: float) -> None:
-        """Count rows a sink buffered (or, negative, committed) against the budget."""
-        self._buffered_rows += rows
-        self._buffered_bytes += estimated_bytes
-
-    @property
-    def over_budget(self) -> bool:
-        return self._buffered_rows >= self._max_rows or self._buffered_bytes >= self._max_bytes
-
-    def drain_largest(self) -> None:
-        """Commit the biggest buffer. The budget is shared, so a stream the tap has
-        finished gives its memory back when it is the biggest, and streams that a tap
-        interleaves record by record still get large files."""
-        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
-        largest = max(sinks, key=lambda sink: sink.buffered_bytes, default=None)
-        if largest is not None:
-            self.drain_one(largest)
+    # -- records ---------------------------------------------------------------------
 
     def process_lines(self, file_input) -> Counter[str]:
         """The SDK's callbacks plus RAW_RECORD, the fast lane for RECORD lines."""
@@ -255,25 +216,31 @@ class TargetMinioParquet(Target):
             },
         )
 
-    def _buffer_raw_record(self, envelope: RecordEnvelope, line: bytes) -> ParquetSink | None:
-        """Buffer a RECORD line undecoded and return the sink as the reader's lane for the
-        lines that follow; None sends it down the SDK's path (stream maps, flattening, or
-        an unknown stream, which the SDK reports)."""
+    def _buffer_raw_record(self, envelope: RecordEnvelope, line: bytes) -> _Lane | None:
+        """Buffer a RECORD line undecoded and return the reader's lane for the lines that
+        follow; None sends it down the SDK's path (stream maps, flattening, or an unknown
+        stream, which the SDK reports)."""
         sink = self._sinks_active.get(envelope.stream) if self._fast_records else None
         if sink is None:
             return None
-        sink.take_lines(line, 1)
-        return sink
+        lane = _Lane(self, sink)
+        lane.take_lines(line, 1)
+        return lane
 
-    def after_buffering(self, sink: ParquetSink, count: int = 1) -> None:
-        """Bookkeeping shared by both record paths: tallies, budget, metrics, record age."""
+    def buffered(self, sink: ParquetSink, count: int) -> None:
+        """After a sink buffered `count` records (either path): tallies, metrics, record
+        age, and the shared budget: when it is exhausted the largest buffer is written,
+        so a stream the tap has finished gives its memory back and streams a tap
+        interleaves record by record still get large files."""
         sink.tally_record_read(count)
         sink.unreported_records += count  # before a drain, which reports them
         if sink.unreported_records >= METRIC_EVERY:
             sink.report_records()
             self._handle_max_record_age()
-        if self.over_budget:
-            self.drain_largest()
+        if self.budget.exhausted:
+            largest = self.budget.largest()
+            if isinstance(largest, ParquetSink):
+                self.drain_one(largest)
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Without stream maps, a record only needs buffering: skip the SDK's per-record
@@ -281,7 +248,7 @@ class TargetMinioParquet(Target):
         stream = message_dict.get("stream")
         sink = self._sinks_active.get(stream) if self._fast_records else None
         if sink is None:
-            super()._process_record_message(message_dict)  # sink.is_full checks the budget
+            super()._process_record_message(message_dict)  # sink.is_full asks the budget
             return
         record = message_dict["record"]
         for key in sink.key_properties:
@@ -290,7 +257,9 @@ class TargetMinioParquet(Target):
                     f"stream '{printable(stream)}': a record lacks key property '{key}'"
                 )
         sink.buffer_record(record, message_dict)
-        self.after_buffering(sink)
+        self.buffered(sink, 1)
+
+    # -- other messages --------------------------------------------------------------
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """Legacy (draft 3/4) schema forms are rewritten before the SDK checks the schema;
@@ -307,10 +276,29 @@ class TargetMinioParquet(Target):
             )
         bookmarks = message_dict.get("bookmark_properties") or []
         if bookmarks:
-            self._bookmark_keys[message_dict["stream"]] = bookmarks[0]
+            self.run.set_bookmark_key(message_dict["stream"], bookmarks[0])
         super()._process_schema_message(message_dict)
         for retired in self._sinks_to_clear:
             self.drain_one(retired)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """The stream's buffer is committed first, so the version is recorded after
+        every record sent before it."""
+        self._drain_stream(message_dict["stream"])
+        self.committer.wait()
+        super()._process_activate_version_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Buffered records are committed before the BATCH files: file order = message
+        order."""
+        self._drain_stream(message_dict["stream"])
+        super()._process_batch_message(message_dict)
+
+    def _drain_stream(self, stream_name: str) -> None:
+        for stream_map in self.mapper.stream_maps.get(stream_name, []):
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if sink is not None:
+                self.drain_one(sink)
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
@@ -319,42 +307,23 @@ class TargetMinioParquet(Target):
             self.drain_all()  # commits every buffer, then forwards the latest STATE
             self._last_commit = time.monotonic()
 
-    # -- committing in the background ----------------------------------------------------
-
-    def commit_later(self, job: Callable[[], None]) -> None:
-        """Run a buffer's conversion and commit in the committer thread, after the one
-        before it: Arrow's parse and Parquet's encoder release the GIL, so the next buffer
-        is read meanwhile. At most one job is in flight (memory: one buffer filling, one
-        being written); its error, if any, surfaces here or at the next wait."""
-        with self._commit_lock:
-            self._await_pending()
-            self._pending.append(self._committer.submit(job))
-
-    def wait_for_commits(self) -> None:
-        """Block until every buffer handed on is in a committed file (or raise its error)."""
-        with self._commit_lock:
-            self._await_pending()
-
-    def _await_pending(self) -> None:
-        while self._pending:
-            self._pending[0].result()  # raises the job's error; later jobs wait for it
-            self._pending.pop(0)
+    # -- commits, STATE and the end of input ------------------------------------------
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
         super().drain_all(is_endofpipe=is_endofpipe)
-        self.wait_for_commits()
+        self.committer.wait()
 
     def _write_state_message(self, state: dict) -> None:
         """Called by drain_all once every buffer is handed on: the commits are awaited,
         the manifests record the files committed so far (status "running"), then the
         STATE goes out."""
-        self.wait_for_commits()
+        self.committer.wait()
         self._write_manifests(status="running")
         super()._write_state_message(state)
 
     def _write_manifests(self, status: str) -> None:
         if self.config.get("write_manifests", True):
-            for manifest in self._manifests.values():
+            for manifest in self.run.manifests.values():
                 if manifest.files or status != "running":
                     manifest.write(self.lake, status=status)
 
@@ -364,15 +333,16 @@ class TargetMinioParquet(Target):
         after, so a run that fails never removes anything, and a crash between the two
         leaves files that the manifest already marks as replaced."""
         super().process_endofpipe()
-        self.wait_for_commits()
-        self._committer.shutdown()
+        self.committer.close()
+        manifests = self.run.manifests.values() if "run" in self.__dict__ else []
         overwrite = self.config.get("load_method", APPEND_ONLY) == OVERWRITE
-        for manifest in self._manifests.values():
+        for manifest in manifests:
             manifest.load_method = OVERWRITE if overwrite else APPEND_ONLY
             if overwrite and manifest.files:
                 manifest.replaced_files = self._earlier_files(manifest)
-        self._write_manifests(status="complete")
-        for manifest in self._manifests.values():
+        if manifests:
+            self._write_manifests(status="complete")
+        for manifest in manifests:
             for path in manifest.replaced_files:
                 self.lake.delete(self.lake.filesystem_path(path))
             if manifest.replaced_files:
@@ -391,6 +361,21 @@ class TargetMinioParquet(Target):
             for path in self.lake.list_files(folder, recursive=True)
             if path.endswith(".parquet") and path not in ours
         ]
+
+
+class _Lane:
+    """The reader's lane for one stream's undecoded RECORD lines: the sink buffers them,
+    then the target does its bookkeeping (so the sink never calls the target)."""
+
+    __slots__ = ("_sink", "_target")
+
+    def __init__(self, target: TargetMinioParquet, sink: ParquetSink) -> None:
+        self._target = target
+        self._sink = sink
+
+    def take_lines(self, lines: bytes, count: int) -> None:
+        self._sink.take_lines(lines, count)
+        self._target.buffered(self._sink, count)
 
 
 if __name__ == "__main__":
