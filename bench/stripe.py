@@ -1,15 +1,22 @@
 """Full extract of charges and refunds at scale 1 against a Stripe stand-in that enforces
-100 requests/s and injects 5% 429s; wall time versus the rate-limit bound."""
+100 requests/s and injects 5% 429s; wall time versus the rate-limit bound.
+
+`--faults "--rate-replay 0.03 --rate-gateway 0.05" --compare-clean` measures other faults
+and the same extract without faults; each run checks records = distinct ids = the
+sandbox's own count."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from elt_sandbox.runtime import SandboxHome, stop_pid
@@ -23,10 +30,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--rps", type=float, default=100)
+    parser.add_argument("--faults", default="--rate-429 0.05", help="stand-in fault flags")
+    parser.add_argument("--compare-clean", action="store_true", help="also run without faults")
     args = parser.parse_args()
+    runs = [args.faults, ""] if args.compare_clean else [args.faults]
+    walls = [run(args, faults) for faults in runs]
+    if args.compare_clean:
+        print(f"faults cost {walls[0] / walls[1]:.2f}x the fault-free wall time")
+
+
+def run(args: argparse.Namespace, faults: str) -> float:
+    """One extract; prints its figures and returns its wall time."""
     work = Path(tempfile.mkdtemp(prefix="bench-stripe-"))
     pid, port = start_stripe_server(SandboxHome(work), "stripe-bench", args.scale,
-                                    ["--max-rps", str(args.rps), "--rate-429", "0.05"])  # fmt: skip
+                                    ["--max-rps", str(args.rps), *shlex.split(faults)])  # fmt: skip
     try:
         config = {"api_key": DEFAULT_API_KEY, "api_base": f"http://127.0.0.1:{port}",
                   "start_date": "2024-12-01T00:00:00Z", "max_requests_per_second": args.rps,
@@ -52,13 +69,18 @@ def main() -> None:
         result = subprocess.run([BIN / "tap-stripe-custom", "--config", work / "config.json", "--catalog", work / "catalog.json"],
                                 capture_output=True, text=True, check=True)  # fmt: skip
         wall = time.monotonic() - started
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/stats") as response:
+            stats = json.loads(response.read())
     finally:
         stop_pid(pid)
-    records = sum(
-        1
+        shutil.rmtree(work, ignore_errors=True)
+    ids = [
+        (message["stream"], message["record"]["id"])
         for line in result.stdout.splitlines()
-        if line.startswith('{"type":"RECORD"') or '"type": "RECORD"' in line
-    )
+        if (message := json.loads(line))["type"] == "RECORD"
+    ]
+    records, distinct = len(ids), len(set(ids))
+    source = stats["objects"]["charges"] + stats["objects"]["refunds"]
     report = re.search(
         r"Stripe run report: (\d+) requests, retries by cause (\{.*?\})", result.stderr
     )
@@ -66,12 +88,17 @@ def main() -> None:
     retries = sum(int(n) for n in re.findall(r": (\d+)", report.group(2))) if report else 0
     pages = requests - retries
     bound = pages / args.rps
+    print(f"faults [{faults or 'none'}] injected {stats['faults']}")
     print(
-        f"scale {args.scale}: {records:,} records (charges + refunds), {requests} requests, retries {report.group(2) if report else '?'}"
+        f"scale {args.scale}: {records:,} records (charges + refunds), {distinct:,} distinct ids, "
+        f"sandbox {source:,}, duplicates {records - distinct}; {requests} requests, retries {report.group(2) if report else '?'}"
     )
+    if not records == distinct == source:
+        raise SystemExit("records, distinct ids and the sandbox's count differ")
     print(
         f"wall {wall:.1f}s; rate-limit bound {bound:.1f}s ({pages} pages / {args.rps:g} per s); ratio {wall / bound:.2f}"
     )
+    return wall
 
 
 if __name__ == "__main__":

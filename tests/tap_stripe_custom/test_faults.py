@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.tap_stripe_custom.conftest import (
     expected_objects,
     run_report,
@@ -93,12 +91,11 @@ def test_a_failed_stream_keeps_its_last_good_window_and_the_others_run(
         assert "events_cursor" in states[-1]["bookmarks"][resource]
 
 
-@pytest.mark.parametrize("faults", [("--rate-replay", "0.05"), ("--rate-gateway", "0.05")])
-def test_fault_injection_is_reproducible_with_a_seed(stripe_server, tmp_path, faults) -> None:
+def test_fault_injection_is_reproducible_with_a_seed(stripe_server, tmp_path) -> None:
     counts = []
     for _ in range(2):
-        base = stripe_server(*faults, "--seed", "11")
+        base = stripe_server("--rate-replay", "0.05", "--rate-gateway", "0.05", "--seed", "11")
         run_stripe_tap(tap_config(base, page_size=50), tmp_path)
         counts.append(sandbox_stats(base)["faults"])
     assert counts[0] == counts[1]
-    assert counts[0]["replay"] + counts[0]["gateway"] > 0
+    assert counts[0]["replay"] > 0 and counts[0]["gateway"] > 0
