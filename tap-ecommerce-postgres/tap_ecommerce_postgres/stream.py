@@ -166,7 +166,7 @@ class PostgresStream(Stream):
                 bounds = self._sampled_bounds(conn, key.name, plan)
             else:
                 bounds = []
-        if len(bounds) > 1:
+        if bounds:
             self.logger.info(
                 "stream %s: %d key ranges of %s, %d sessions in one snapshot",
                 self.name,

@@ -4,13 +4,16 @@ and a failing range read that does not wait for its siblings."""
 from __future__ import annotations
 
 import time
+import uuid
 
+import psycopg
 import pytest
 from tap_ecommerce_postgres.arrow_reader import AdbcSessions, sliced_batches
 from tap_ecommerce_postgres.connection import ConnectionParameters
 
+from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_catalog
-from tests.tap_ecommerce_postgres.conftest import records, run_tap
+from tests.tap_ecommerce_postgres.conftest import TAP, records, run_tap
 
 PERSONAL = ["email", "phone"]
 
@@ -148,3 +151,54 @@ def test_a_failed_range_cancels_its_sibling_at_once(tap_config, scratch_conn) ->
         " and state = 'active' and query like '%pg_sleep%'"
     ).fetchone()[0]
     assert sleeping == 0
+
+
+GUARDED = """
+drop table if exists guarded;
+create table guarded (id int primary key, note text);
+insert into guarded select g, 'n' || g from generate_series(1, 60000) g;
+analyze guarded;
+create or replace function guard(id int) returns boolean language plpgsql as $$
+begin
+    -- only the range readers (repeatable read) trip: discovery and the key bounds do not
+    if current_setting('transaction_isolation') = 'repeatable read' then
+        if id = 1 then perform pg_sleep(15); end if;
+        if id = 40000 then raise exception 'range read failed at id %', id; end if;
+    end if;
+    return true;
+end $$;
+alter table guarded enable row level security;
+create policy guarded_read on guarded for select using (guard(id));
+"""
+
+
+def test_a_tap_run_fails_as_soon_as_one_range_fails(
+    tap_config, scratch_db, scratch_conn, tmp_path
+) -> None:
+    """A table read as two key ranges whose first range sleeps 15 s and whose second
+    fails at once (a row-level security policy that runs per row, for a role that is
+    not the owner): the tap exits with the error well before the sleep ends."""
+    role = f"guarded_{uuid.uuid4().hex[:8]}"
+    try:
+        scratch_conn.execute(f"create role {role} login password 'guarded-pw'")
+    except psycopg.errors.InsufficientPrivilege:
+        pytest.skip("the server user may not create roles")
+    try:
+        scratch_conn.execute(GUARDED)
+        scratch_conn.execute(
+            f'grant connect on database "{scratch_db}" to {role};'
+            f" grant usage on schema public to {role}; grant select on guarded to {role}"
+        )
+        config = {**tap_config, "user": role, "password": "guarded-pw", "parallel_readers": 2}
+        started = time.monotonic()
+        run = run_singer(TAP, config, tmp_path, check=False)
+        elapsed = time.monotonic() - started
+    finally:
+        scratch_conn.execute(
+            f"drop table if exists guarded; drop function if exists guard;"
+            f" drop owned by {role}; drop role {role}"
+        )
+    assert run.result.returncode != 0
+    assert "range read failed at id 40000" in run.result.stderr
+    assert elapsed < 8, f"the tap failed after {elapsed:.1f} s (its sibling sleeps 15 s)"
+    assert "2 key ranges of id" in run.result.stderr  # two sessions really were at work
