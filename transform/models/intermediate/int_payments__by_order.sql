@@ -3,7 +3,7 @@
 select
     order_id,
     count(*) as charge_count,
-    sum(amount) filter (where is_captured) as captured_amount,
+    sum(case when is_captured then amount end) as captured_amount,
     sum(refunded_amount) as refunded_amount,
     sum(net_amount) as net_paid_amount,
     sum(refund_count) as refund_count

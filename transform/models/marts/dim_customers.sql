@@ -8,7 +8,7 @@ orders as (
         count(*) as order_count,
         min(ordered_at) as first_ordered_at,
         max(ordered_at) as last_ordered_at,
-        sum(total_amount) filter (where order_status in ('completed', 'shipped')) as lifetime_value
+        sum(case when order_status in ('completed', 'shipped') then total_amount end) as lifetime_value
     from {{ ref('stg_shop__orders') }}
     group by customer_id
 ),

@@ -14,14 +14,13 @@ with fact_days as (
 
 bounds as (
     select
-        make_date(year(coalesce(min(day), current_date)), 1, 1) as first_day,
-        make_date(year(coalesce(max(day), current_date)) + 1, 12, 31) as last_day
+        {{ make_date('year(coalesce(min(day), current_date))', 1, 1) }} as first_day,
+        {{ make_date('year(coalesce(max(day), current_date)) + 1', 12, 31) }} as last_day
     from fact_days
 ),
 
 days as (
-    select cast(t.day as date) as date_day
-    from bounds, generate_series(bounds.first_day, bounds.last_day, interval 1 day) as t(day)
+    {{ date_spine('bounds', 'first_day', 'last_day') }}
 )
 
 select
@@ -30,10 +29,10 @@ select
     year(date_day) as year,
     quarter(date_day) as quarter,
     month(date_day) as month,
-    strftime(date_day, '%B') as month_name,
+    {{ month_name('date_day') }} as month_name,
     dayofmonth(date_day) as day_of_month,
-    isodow(date_day) as iso_day_of_week,
-    strftime(date_day, '%A') as day_name,
-    isodow(date_day) in (6, 7) as is_weekend,
-    yearweek(date_day) as iso_year_week
+    {{ iso_day_of_week('date_day') }} as iso_day_of_week,
+    {{ day_name('date_day') }} as day_name,
+    {{ iso_day_of_week('date_day') }} in (6, 7) as is_weekend,
+    {{ iso_year_week('date_day') }} as iso_year_week
 from days

@@ -8,5 +8,5 @@ select
     impressions,
     clicks,
     case when impressions > 0 then cast(clicks as double) / impressions end as click_through_rate,
-    case when clicks > 0 then spend / clicks end as cost_per_click
+    case when clicks > 0 then cast(spend as double) / clicks end as cost_per_click
 from {{ ref('stg_marketing__spend') }}

@@ -23,7 +23,7 @@ select
     coalesce(spend.clicks, 0) as clicks,
     coalesce(performance.conversions, 0) as conversions,
     coalesce(performance.revenue_attributed, 0) as revenue_attributed,
-    case when spend.spend > 0 then performance.revenue_attributed / spend.spend end as roas
+    case when spend.spend > 0 then cast(performance.revenue_attributed as double) / spend.spend end as roas
 from spend
 full outer join performance
     on spend.month = performance.month and spend.channel = performance.channel

@@ -1,11 +1,12 @@
+{%- set date_column = source_column('date') -%}
 with source as (
-    {{ latest_version(source('marketing', 'campaign_performance'), '"date", campaign_id') }}
+    {{ latest_version(source('marketing', 'campaign_performance'), date_column ~ ', campaign_id') }}
 ),
 
 renamed as (
     select
-        {{ surrogate_key(['"date"', 'campaign_id']) }} as performance_id,
-        cast("date" as date) as performance_date,
+        {{ surrogate_key([date_column, 'campaign_id']) }} as performance_id,
+        cast({{ date_column }} as date) as performance_date,
         campaign_id,
         trim(campaign_name) as campaign_name,
         lower(trim(channel)) as channel,

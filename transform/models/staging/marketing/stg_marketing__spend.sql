@@ -1,11 +1,12 @@
+{%- set date_column = source_column('date') -%}
 with source as (
-    {{ latest_version(source('marketing', 'marketing_spend'), '"date", channel, campaign_name') }}
+    {{ latest_version(source('marketing', 'marketing_spend'), date_column ~ ', channel, campaign_name') }}
 ),
 
 renamed as (
     select
-        {{ surrogate_key(['"date"', 'channel', 'campaign_name']) }} as spend_id,
-        cast("date" as date) as spend_date,
+        {{ surrogate_key([date_column, 'channel', 'campaign_name']) }} as spend_id,
+        cast({{ date_column }} as date) as spend_date,
         lower(trim(channel)) as channel,
         trim(campaign_name) as campaign_name,
         spend,

@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         id as charge_id,
-        try_cast(json_extract_string(metadata, '$.order_id') as integer) as order_id,
+        try_cast({{ json_text('metadata', 'order_id') }} as integer) as order_id,
         customer as stripe_customer_id,
         lower(currency) as currency,
         amount as amount_minor,
