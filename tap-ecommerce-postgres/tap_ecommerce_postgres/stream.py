@@ -35,6 +35,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pyarrow as pa
 from psycopg import sql
@@ -259,7 +260,8 @@ class PostgresStream(Stream):
         limit = self.ABORT_AT_RECORD_COUNT
         extracted = time_extracted()
         prefix = '{"type":"RECORD","stream":' + json.dumps(self.name) + ',"record":'
-        suffix = ',"time_extracted":"' + extracted + '"}\n'
+        version = "" if self._stream_version is None else f',"version":{self._stream_version}'
+        suffix = version + ',"time_extracted":"' + extracted + '"}\n'  # the SDK's key order
         selects = [p.render_line_select(prefix, suffix) for p in self._slices(plan)]
         sys.stdout.flush()  # the SDK's text layer first, then raw bytes in order
         out = sys.stdout.buffer
@@ -305,6 +307,8 @@ class PostgresStream(Stream):
         STATE after every file (the bookmark is the file's last row)."""
         encoding = batch_config.encoding
         plan = self._read_plan()
+        if plan.limit is not None:  # the SDK batches without an abort: exactly the limit
+            plan = replace(plan, limit=plan.limit - 1)
         if encoding.format != "parquet" or not batchable(plan.record_columns):
             yield from super().get_batches(batch_config, context)
             return

@@ -4,7 +4,8 @@
 `_sync_records` (psycopg rows, `get_records`, the SDK's selection, record limit,
 conformance, serializer and STATE cadence). For each configuration below both runs must
 print the same SCHEMA, RECORD (minus `time_extracted`) and STATE messages in the same
-order. STATE loses only `replication_key_signpost`, the run's own start time.
+order. STATE loses only `replication_key_signpost` and ACTIVATE_VERSION / RECORD lose only
+`version`: both are the run's own start time.
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ def comparable(messages: list[dict]) -> list[dict]:
     for message in messages:
         if message["type"] == "RECORD":
             message = {k: v for k, v in message.items() if k != "time_extracted"}
+            if "version" in message:
+                message["version"] = "run"
         elif message["type"] == "STATE":
             for bookmark in message["value"].get("bookmarks", {}).values():
                 bookmark.pop("replication_key_signpost", None)
+        elif message["type"] == "ACTIVATE_VERSION":
+            assert message["version"]  # the run's own start time, as `version` in RECORDs
+            message = {**message, "version": "run"}
         elif message["type"] != "SCHEMA":
             continue
         kept.append(message)
@@ -105,13 +111,17 @@ def test_null_keys_and_state_match_the_sdk(tap_config, scratch_conn, tmp_path, m
 
 
 def test_full_table_resume_matches_the_sdk(tap_config, scratch_conn, tmp_path, monkeypatch):
-    config = {**tap_config, "state_every_n_rows": 200}
+    """Resuming after a key, with ACTIVATE_VERSION and each RECORD's `version`."""
+    config = {**tap_config, "state_every_n_rows": 200, "emit_activate_version_messages": True}
     catalog = write_catalog(
         selecting(discover(config, tmp_path), {"public-order_items": []}), tmp_path
     )
     first_item = scratch_conn.execute("select min(order_item_id) from order_items").fetchone()[0]
     state = {"bookmarks": {"public-order_items": {"resume_after": [first_item + 99]}}}
-    assert_same_on_both_paths(config, tmp_path, monkeypatch, state=state, extra=catalog)
+    messages = assert_same_on_both_paths(config, tmp_path, monkeypatch, state=state, extra=catalog)
+    items = [m for m in messages if m["type"] == "RECORD"]
+    assert items[0]["record"]["order_item_id"] == first_item + 100
+    assert all(m["version"] for m in items)
 
 
 def test_every_type_matches_the_sdk(tap_config, scratch_conn, tmp_path, monkeypatch) -> None:
