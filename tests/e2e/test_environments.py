@@ -9,8 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import warehouse_counts
+from tests.conftest import TEST_SCALE
 from tests.e2e.conftest import MeltanoRunner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -18,11 +20,13 @@ BIN = Path(sys.executable).parent
 
 
 def test_minio_environment_lands_the_lake_and_state_on_s3(
-    minio_runner: MeltanoRunner, s3_env
+    minio_runner: MeltanoRunner, s3_env, pg_conn
 ) -> None:
     minio_runner.run("run", "ecommerce-elt")
     staging = warehouse_counts(minio_runner.warehouse, ("stg_",), s3_env)
-    assert staging["stg_shop__orders"] > 0 and staging["stg_stripe__charges"] > 0
+    orders = pg_conn.execute("select count(*) from orders").fetchone()[0]
+    assert staging["stg_shop__orders"] == orders
+    assert staging["stg_stripe__charges"] == len(StripeData(TEST_SCALE).charges)
     assert staging["stg_marketing__spend"] == 365
     from elt_sandbox.services.s3 import s3_client
 

@@ -94,7 +94,17 @@ def wait_until_loading(runner: MeltanoRunner, process: subprocess.Popen) -> str:
 def test_a_killed_scheduled_run_is_recovered_by_the_next_one(
     all_sources_env, meltano_installed, clean_run: MeltanoRunner, tmp_path_factory
 ) -> None:
-    runner = local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-recovery"))
+    base = local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-recovery"))
+    # Small buffers and a 1 s STATE cadence: files and bookmarks land while a block runs,
+    # so the kill falls between commits, not only after a block's last one.
+    runner = MeltanoRunner(
+        {
+            **base.env,
+            "TARGET_MINIO_PARQUET_MAX_BUFFER_ROWS": "200",
+            "TARGET_MINIO_PARQUET_STATE_FLUSH_SECONDS": "1",
+        },
+        base.workdir,
+    )
     first = start_scheduled(runner, "daily-ecommerce-elt", runner.workdir / "killed.log")
     state_id = wait_until_loading(runner, first)
     os.killpg(first.pid, signal.SIGKILL)  # Meltano, tap and target: the whole group
