@@ -77,7 +77,11 @@ def main() -> None:
         SandboxHome((ROOT / ".sandbox-bench").resolve()), scale=args.scale, services=["postgres"]
     )
     rows = sum(expected_counts(args.scale).values())
-    work = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as scratch:  # removed at the end
+        measure(args, env, rows, Path(scratch))
+
+
+def measure(args: argparse.Namespace, env: dict[str, str], rows: int, work: Path) -> None:
     dsn = f"postgresql://{env['PGUSER']}:{env['PGPASSWORD']}@{env['PGHOST']}:{env['PGPORT']}/{env['PGDATABASE']}"
     ours = {"host": env["PGHOST"], "port": int(env["PGPORT"]), "user": env["PGUSER"],
             "password": env["PGPASSWORD"], "database": env["PGDATABASE"], "schemas": ["public"]}  # fmt: skip
