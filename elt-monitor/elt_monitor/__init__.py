@@ -1,0 +1,1 @@
+"""Run ledger, data-quality monitor and success gate for the ELT suite."""

@@ -1,0 +1,328 @@
+"""The run ledger: one row per stream per target run, in `<lake>/_meta/ledger/`.
+
+Built from what the plugins already write: the target's manifests (rows committed, files,
+bytes, checksums, replication key range, schema hashes, status) and schema history
+(columns removed or retyped), joined with the tap's own counts (`tap_log`). Each
+`record` appends one Parquet file (atomic); a row is only ever superseded by a later row
+of the same run and stream (`running` -> `success`/`failed`), and readers keep the latest.
+Every `record` also writes one job-level row (stream `*`) so that a job run that loaded
+nothing is still a run the check sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from elt_monitor import tap_log
+from elt_monitor.lake import Lake
+from elt_monitor.settings import MonitorSettings
+
+LEDGER_DIR = "_meta/ledger"
+MANIFEST_DIR = "_meta/manifests"
+SCHEMA_DIR = "_meta/schema_history"
+JOB_ROW = "*"
+QUARANTINE_SUFFIX = "__quarantine"
+FILE_LINEAGE = "_sdc_source_file"
+
+TS = pa.timestamp("us", tz="UTC")
+SCHEMA = pa.schema(
+    [
+        ("job_run_id", pa.string()),
+        ("run_id", pa.string()),
+        ("meltano_run_id", pa.string()),
+        ("job", pa.string()),
+        ("environment", pa.string()),
+        ("source", pa.string()),
+        ("stream", pa.string()),
+        ("status", pa.string()),
+        ("run_kind", pa.string()),
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("recorded_at", TS),
+        ("tap_rows", pa.int64()),
+        ("target_received_rows", pa.int64()),
+        ("target_rows", pa.int64()),
+        ("quarantine_rows", pa.int64()),
+        ("files", pa.int64()),
+        ("bytes", pa.int64()),
+        ("checksums", pa.list_(pa.string())),
+        ("replication_key", pa.string()),
+        ("min_replication_value", pa.string()),
+        ("max_replication_value", pa.string()),
+        ("schema_hash", pa.string()),
+        ("schema_change", pa.string()),
+        ("tap_files", pa.string()),
+        ("tap_report", pa.string()),
+        ("tap_log", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def read(lake: Lake) -> list[dict[str, Any]]:
+    """Every ledger row, the latest recording of each (run, stream) only, oldest first."""
+    _, table = lake.read_parquet_files(LEDGER_DIR)
+    if table is None:
+        return []
+    rows = table.sort_by([("recorded_at", "ascending")]).to_pylist()
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        latest[(row["job_run_id"], row["run_id"], row["stream"])] = row
+    return sorted(
+        latest.values(), key=lambda r: (r["recorded_at"], r["started_at"] or r["recorded_at"])
+    )
+
+
+def _schema_changes(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        (e.get("source"), e.get("stream"), e.get("schema_hash")): e
+        for e in lake.read_jsonl(SCHEMA_DIR)
+    }
+
+
+def _counts_for(
+    settings: MonitorSettings, run_id: str, started: dt.datetime, cache: dict
+) -> tap_log.TapCounts | None:
+    if settings.tap_log:
+        if "file" not in cache:
+            path = Path(settings.tap_log)
+            cache["file"] = (
+                tap_log.parse(path.read_text(errors="replace"), str(path))
+                if path.exists()
+                else None
+            )
+        return cache["file"]
+    log_dir = (
+        Path(settings.meltano_log_dir) if settings.meltano_log_dir else tap_log.default_log_dir()
+    )
+    found = tap_log.find_meltano_log(log_dir, run_id, started)
+    return tap_log.parse(found[1], found[0]) if found else None
+
+
+def build_rows(
+    settings: MonitorSettings,
+    manifests: Iterable[dict[str, Any]],
+    schemas: dict[tuple[str, str, str], dict[str, Any]],
+    history: list[dict[str, Any]],
+    job_run_id: str,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Ledger rows for the manifests not yet recorded as finished."""
+    done = {(r["run_id"], r["stream"]) for r in history if r["status"] in ("success", "failed")}
+    manifests = list(manifests)
+    newest_start: dict[str, dt.datetime] = {}
+    for m in manifests:
+        start = _time(m.get("started_at")) or now
+        newest_start[m["source"]] = max(newest_start.get(m["source"], start), start)
+    # Trimmed runs are gone from the ledger but not their manifests: anything that
+    # finished before the oldest row still kept was recorded long ago.
+    watermark = min((r["recorded_at"] for r in history), default=None)
+    pending = [
+        m
+        for m in manifests
+        if (m["run_id"], m["stream"]) not in done
+        and not (watermark and (_time(m.get("finished_at")) or now) < watermark)
+    ]
+    succeeded = {(r["source"], r["stream"]) for r in history if r["status"] == "success"}
+    by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in pending:
+        by_run[m["run_id"]].append(m)
+    cache: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    for run_id, entries in sorted(by_run.items()):
+        started = min(_time(m.get("started_at")) or now for m in entries)
+        counts = _counts_for(settings, run_id, started, cache)
+        quarantine = {
+            m["stream"].removesuffix(QUARANTINE_SUFFIX): m["total_rows"]
+            for m in entries
+            if m["stream"].endswith(QUARANTINE_SUFFIX)
+        }
+        for m in sorted(entries, key=lambda e: e["stream"]):
+            rows.append(
+                _row(
+                    settings,
+                    m,
+                    counts,
+                    schemas,
+                    quarantine,
+                    succeeded,
+                    newest_start,
+                    job_run_id,
+                    now,
+                )
+            )
+            if rows[-1]["status"] == "success":
+                succeeded.add((m["source"], m["stream"]))
+    return rows
+
+
+def _row(
+    settings: MonitorSettings,
+    m: dict[str, Any],
+    counts: tap_log.TapCounts | None,
+    schemas: dict[tuple[str, str, str], dict[str, Any]],
+    quarantine: dict[str, int],
+    succeeded: set[tuple[str, str]],
+    newest_start: dict[str, dt.datetime],
+    job_run_id: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    source, stream = m["source"], m["stream"]
+    started = _time(m.get("started_at"))
+    status, error = "success", None
+    if m.get("status") != "complete":
+        if started and started < newest_start[source]:
+            status, error = (
+                "failed",
+                "target run ended without completing (manifest left 'running')",
+            )
+        else:
+            status = "running"
+    if counts and stream in counts.failed_streams:
+        status, error = "failed", "; ".join(counts.errors) or "the tap reported the stream failed"
+    hashes = m.get("schema_hashes") or []
+    entries = [schemas.get((source, stream, h)) for h in hashes]
+    change = [
+        {
+            "schema_hash": e["schema_hash"],
+            "removed": e.get("removed", []),
+            "changed": e.get("changed", []),
+        }
+        for e in entries
+        if e and e.get("previous_schema_hash") and (e.get("removed") or e.get("changed"))
+    ]
+    columns = {c["name"] for e in entries if e for c in e.get("columns", [])}
+    if (source, stream) not in succeeded:
+        kind = "initial"
+    elif m.get("replication_key") or FILE_LINEAGE in columns:
+        kind = "incremental"
+    else:
+        kind = "full"
+    tap_files = None
+    if counts and counts.files:
+        mine = {
+            path: list(value)
+            for path, value in counts.files.items()
+            if Path(path.rstrip("/")).name.startswith(stream)
+        }
+        tap_files = json.dumps(mine) if mine else None
+    files = m.get("files") or []
+    return {
+        "job_run_id": job_run_id,
+        "run_id": m["run_id"],
+        "meltano_run_id": counts.meltano_run_id if counts else None,
+        "job": settings.job,
+        "environment": settings.environment,
+        "source": source,
+        "stream": stream,
+        "status": status,
+        "run_kind": kind,
+        "started_at": started,
+        "finished_at": _time(m.get("finished_at")),
+        "recorded_at": now,
+        "tap_rows": counts.tap_rows.get(stream) if counts and stream in counts.tap_rows else None,
+        "target_received_rows": (
+            counts.target_received.get(stream)
+            if counts and stream in counts.target_received
+            else None
+        ),
+        "target_rows": int(m.get("total_rows") or 0),
+        "quarantine_rows": quarantine.get(stream),
+        "files": len(files),
+        "bytes": int(m.get("total_bytes") or 0),
+        "checksums": [f.get("sha256") for f in files if f.get("sha256")],
+        "replication_key": m.get("replication_key"),
+        "min_replication_value": m.get("min_replication_value"),
+        "max_replication_value": m.get("max_replication_value"),
+        "schema_hash": hashes[-1] if hashes else None,
+        "schema_change": json.dumps(change) if change else None,
+        "tap_files": tap_files,
+        "tap_report": " | ".join(counts.reports) if counts and counts.reports else None,
+        "tap_log": counts.source_log if counts else None,
+        "error": error,
+    }
+
+
+def job_row(settings: MonitorSettings, job_run_id: str, rows: list[dict], now: dt.datetime) -> dict:
+    row = dict.fromkeys(SCHEMA.names)
+    starts = [r["started_at"] for r in rows if r["started_at"]]
+    ends = [r["finished_at"] for r in rows if r["finished_at"]]
+    row |= {
+        "job_run_id": job_run_id,
+        "run_id": job_run_id,
+        "job": settings.job,
+        "environment": settings.environment,
+        "source": JOB_ROW,
+        "stream": JOB_ROW,
+        "status": "failed" if any(r["status"] == "failed" for r in rows) else "success",
+        "started_at": min(starts) if starts else now,
+        "finished_at": max(ends) if ends else now,
+        "recorded_at": now,
+        "target_rows": sum(r["target_rows"] for r in rows),
+        "files": sum(r["files"] for r in rows),
+        "bytes": sum(r["bytes"] for r in rows),
+        "checksums": [],
+    }
+    return row
+
+
+def record(settings: MonitorSettings, lake: Lake, now: dt.datetime | None = None) -> list[dict]:
+    """Append this job run's rows (and its job row) to the ledger; trim the history."""
+    now = now or dt.datetime.now(dt.UTC)
+    history = read(lake)
+    job_run_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    rows = build_rows(
+        settings, lake.read_jsonl(MANIFEST_DIR), _schema_changes(lake), history, job_run_id, now
+    )
+    rows.append(job_row(settings, job_run_id, rows, now))
+    write(lake, rows, job_run_id)
+    trim(lake, settings.history_runs)
+    return rows
+
+
+def write(lake: Lake, rows: list[dict], name: str) -> str:
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    return lake.write_parquet(LEDGER_DIR, f"{name}.parquet", table)
+
+
+def trim(lake: Lake, keep_runs: int) -> int:
+    """Keep the last `keep_runs` job runs of every job: the kept rows are written as one
+    new file first, then the old files are deleted (a reader in between sees duplicates,
+    which `read` drops). Returns the number of job runs removed."""
+    paths, table = lake.read_parquet_files(LEDGER_DIR)
+    if table is None:
+        return 0
+    jobs = table.filter(pc.equal(table["stream"], JOB_ROW))
+    keep: set[str] = set()
+    removed = 0
+    by_job: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    for row in jobs.select(["job", "job_run_id", "recorded_at"]).to_pylist():
+        by_job[row["job"]].append((row["recorded_at"], row["job_run_id"]))
+    for runs in by_job.values():
+        ordered = [run for _, run in sorted(set(runs))]
+        keep.update(ordered[-keep_runs:])
+        removed += max(0, len(ordered) - keep_runs)
+    if not removed:
+        return 0
+    kept = table.filter(pc.is_in(table["job_run_id"], pa.array(sorted(keep))))
+    name = f"compacted-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    lake.write_parquet(LEDGER_DIR, f"{name}.parquet", kept.cast(SCHEMA))
+    for path in paths:
+        lake.delete(path)
+    return removed

@@ -1,0 +1,140 @@
+"""The tap's own counts, from what every Singer SDK tap already logs.
+
+Every SDK stream logs `METRIC: {"type":"counter","metric":"record_count","value":N,
+"tags":{"stream":...}}` (the counter is reset after each line, so the values add up to
+the records the tap emitted) and a `sync_duration` timer whose `status` says whether the
+stream failed. tap-csv-marketing logs one line per file read (`<file>: G good rows,
+Q quarantined (N data lines)`); the API taps log a one-line `run report`. Those lines
+reach the monitor either as a saved stderr (pipes: `tap 2> tap.log | target`) or in
+Meltano's per-run log `<log dir>/elt/<state id>/<run id>/elt.log`, which holds the tap's
+and the target's stderr, each line prefixed with the plugin name.
+
+Which Meltano log belongs to which target run: the one that names the target's run id
+(the target logs each committed file's path, which holds it); for a run that committed no
+file, the one log whose time span holds the target's start. No match, or two, leaves the
+tap's count unknown, which the check reports; it never guesses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+METRIC = re.compile(r"(?:\]\s+(?P<plugin>\S+)\s+)?METRIC: (?P<body>\{.*\})\s*$")
+FILE_LINE = re.compile(
+    r"(?P<file>\S+): (?P<good>\d+) good rows, (?P<bad>\d+) quarantined "
+    r"\((?P<lines>\d+) data lines\)"
+)
+REPORT = re.compile(r"(?P<report>\b\w+ run report: .*)$")
+ERROR = re.compile(r"\[error\s*\]|\| ERROR|\bERROR\b")
+MELTANO_RUN = re.compile(r"Running job with name '(?P<job>[^']+)' and run ID '(?P<run>[^']+)'")
+TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?)")
+
+
+@dataclass
+class TapCounts:
+    """What one tap process said about its run."""
+
+    tap_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    target_received: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed_streams: set[str] = field(default_factory=set)
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reports: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    meltano_run_id: str | None = None
+    source_log: str | None = None
+
+
+def parse(text: str, source_log: str | None = None) -> TapCounts:
+    """Counts from one log. In a Meltano log the plugin that logs `sync_duration` is the
+    tap and the one that logs `batch_processing_time` the target."""
+    counts = TapCounts(source_log=source_log)
+    metrics: list[tuple[str | None, dict]] = []
+    roles: dict[str | None, str] = {}
+    for line in text.splitlines():
+        match = METRIC.search(line)
+        if match:
+            try:
+                point = json.loads(match["body"])
+            except json.JSONDecodeError:
+                continue
+            plugin = match["plugin"]
+            metrics.append((plugin, point))
+            if point.get("metric") == "sync_duration":
+                roles[plugin] = "tap"
+            elif point.get("metric") == "batch_processing_time":
+                roles.setdefault(plugin, "target")
+            continue
+        if found := FILE_LINE.search(line):
+            counts.files[found["file"]] = (int(found["good"]), int(found["bad"]))
+        elif found := REPORT.search(line):
+            counts.reports.append(found["report"][:2000])
+        elif found := MELTANO_RUN.search(line):
+            counts.meltano_run_id = found["run"]
+        elif ERROR.search(line) and len(counts.errors) < 5:
+            counts.errors.append(line.strip()[-500:])
+    for plugin, point in metrics:
+        role = roles.get(plugin, "tap" if plugin is None else None)
+        stream = (point.get("tags") or {}).get("stream")
+        if not stream:
+            continue
+        if point.get("metric") == "record_count" and isinstance(point.get("value"), int):
+            if role == "tap":
+                counts.tap_rows[stream] += point["value"]
+            elif role == "target":
+                counts.target_received[stream] += point["value"]
+        if (
+            role == "tap"
+            and point.get("metric") == "sync_duration"
+            and (point.get("tags") or {}).get("status") == "failed"
+        ):
+            counts.failed_streams.add(stream)
+    return counts
+
+
+def default_log_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_log_path("meltano") / "elt"
+
+
+def _span(text: str) -> tuple[dt.datetime, dt.datetime] | None:
+    stamps = [m[1] for line in text.splitlines() if (m := TIMESTAMP.match(line))]
+    if not stamps:
+        return None
+    return _time(stamps[0]), _time(stamps[-1])
+
+
+def _time(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def find_meltano_log(
+    log_dir: Path, target_run_id: str, started_at: dt.datetime
+) -> tuple[str, str] | None:
+    """(path, text) of the Meltano run log of the target run `target_run_id`."""
+    if not log_dir.is_dir():
+        return None
+    since = started_at.timestamp() - 60
+    candidates = []
+    for path in log_dir.glob("*/*/elt.log"):
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if target_run_id in text:
+            return str(path), text
+        candidates.append((path, text))
+    covering = []
+    for path, text in candidates:
+        span = _span(text)
+        if span and span[0] <= started_at <= span[1] and "METRIC:" in text:
+            covering.append((str(path), text))
+    return covering[0] if len(covering) == 1 else None
