@@ -107,6 +107,8 @@ class ParquetSink(Sink):
         self._run_received: list[float] = []
         self._wire_schema = wire_schema(self._payload_schema)
         text_fields = json_text_fields(self._payload_schema)
+        # with free-form columns msgspec checks for undeclared keys: Arrow's inference
+        # (below) fails on a free-form value whose shape varies
         self._json_text = JsonTextReader(text_fields, self._declared) if text_fields else None
         self.unreported_records = 0  # buffered since the last record_count metric
         self._bytes_per_record = 256.0
@@ -201,8 +203,8 @@ class ParquetSink(Sink):
         if self._wire_schema is not None:
             tables = []
             for group in _groups(runs, PARSE_BYTES):
-                # JSON-text streams have JsonTextReader check for undeclared keys
-                declared = None if self._json_text is not None else self._declared
+                # without free-form columns Arrow reads undeclared keys too, to find them
+                declared = self._declared if self._json_text is None else None
                 parsed = parse_record_lines(group, self._wire_schema, declared)
                 if parsed is None or not self._keys_present(parsed):
                     break

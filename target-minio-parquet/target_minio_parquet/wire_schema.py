@@ -150,12 +150,20 @@ def parse_record_lines(
         parsed = _read(text, schema, len(text) + 1, unexpected)  # a line longer than a block
     if parsed is None or parsed.num_rows != text.count(b"\n"):
         return None
-    record = parsed.column("record").combine_chunks()
+    try:  # inferred (undeclared) fields whose shape varies can defeat Arrow here too
+        record = parsed.column("record").combine_chunks()
+    except pa.ArrowException:
+        return None
     if record.null_count or not pa.types.is_struct(record.type):
         return None  # a record that is null, not an object: msgspec reports it
     if declared is not None and not declared.issuperset(record.type.names):
         return None
-    columns = dict(zip(record.type.names, record.flatten(), strict=True))
+    wired = set(schema.field("record").type.names)  # inferred extras are left out
+    columns = {
+        name: column
+        for name, column in zip(record.type.names, record.flatten(), strict=True)
+        if name in wired
+    }
     for lake_name, message_key in MESSAGE_COLUMNS.items():
         columns[lake_name] = parsed.column(message_key)
     return pa.table(columns)

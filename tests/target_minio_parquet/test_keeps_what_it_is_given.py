@@ -40,7 +40,8 @@ def sample(count: int, with_meta: bool) -> list[dict]:
     for i in range(1, count + 1):
         record = {"id": i, "amount": f"{i}.25", "name": f"n{i}"}
         if with_meta:
-            record["meta"] = {"k": i} if i % 2 else None
+            # a shape that varies (number, then text) defeats Arrow's inference
+            record["meta"] = [None, {"k": i}, {"k": f"t{i}", "l": [1]}][i % 3]
         if i % 7 == 0:
             record["coupon"] = f"C{i}"
         if i % 150 == 0:
@@ -193,3 +194,22 @@ def test_batch_files_keep_undeclared_fields_too(tmp_path: Path) -> None:
 def test_compact_helper_is_what_sdk_taps_write() -> None:
     line = compact(record_message("s", {"id": 1, "x": Decimal("1.10")}))
     assert line.startswith(b'{"type":"RECORD","stream":"s","record":{"id":1,"x":1.10}')
+
+
+def test_undeclared_fields_whose_shape_varies_across_arrow_blocks(tmp_path: Path) -> None:
+    """Arrow infers undeclared fields per block; shapes that differ between blocks must
+    send the buffer to msgspec, not crash or lose them."""
+    messages = [schema_message("orders", TYPED, ["id"])]
+    for i in range(1, 20001):
+        odd = [{"k": i}, [f"v{i}"], f"text {i}", None][(i * 4) // 20001]
+        messages.append(record_message("orders", {"id": i, "amount": "1.00", "odd": odd}))
+    result = run_compact(
+        {"destination": str(tmp_path / "lake"), "source_name": "s"}, messages, tmp_path
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    by_id = {row["id"]: row for row in rows(tmp_path / "lake")}
+    assert len(by_id) == 20000
+    assert json.loads(by_id[1]["_sdc_extra"]) == {"odd": {"k": 1}}
+    assert json.loads(by_id[6000]["_sdc_extra"]) == {"odd": ["v6000"]}
+    assert json.loads(by_id[12000]["_sdc_extra"]) == {"odd": "text 12000"}
+    assert json.loads(by_id[19000]["_sdc_extra"]) == {"odd": None}
