@@ -208,6 +208,7 @@ class StripeApi:
             max_tries=self.backoff_max_tries(),
             jitter=None,
             on_backoff=self._on_backoff,
+            logger=None,  # _on_backoff logs each retry; the final error names the request
         )
         def call() -> dict:
             nonlocal tries
