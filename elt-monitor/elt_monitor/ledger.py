@@ -45,6 +45,7 @@ SCHEMA = pa.schema(
         ("stream", pa.string()),
         ("status", pa.string()),
         ("run_kind", pa.string()),
+        ("incremental", pa.bool_()),
         ("started_at", TS),
         ("finished_at", TS),
         ("recorded_at", TS),
@@ -208,12 +209,11 @@ def _row(
         if e and e.get("previous_schema_hash") and (e.get("removed") or e.get("changed"))
     ]
     columns = {c["name"] for e in entries if e for c in e.get("columns", [])}
+    is_incremental = incremental(settings, m, columns)
     if (source, stream) not in succeeded:
         kind = "initial"
-    elif m.get("replication_key") or FILE_LINEAGE in columns:
-        kind = "incremental"
     else:
-        kind = "full"
+        kind = "incremental" if is_incremental else "full"
     tap_files = None
     if counts and counts.files:
         mine = {
@@ -233,6 +233,7 @@ def _row(
         "stream": stream,
         "status": status,
         "run_kind": kind,
+        "incremental": is_incremental,
         "started_at": started,
         "finished_at": _time(m.get("finished_at")),
         "recorded_at": now,
@@ -257,6 +258,17 @@ def _row(
         "tap_log": counts.source_log if counts else None,
         "error": error,
     }
+
+
+def incremental(settings: MonitorSettings, manifest: dict[str, Any], columns: set[str]) -> bool:
+    """A stream whose runs bring only what changed: it has a replication key, it is read
+    file by file (unchanged files skipped), or the settings say so (a tap that keeps its
+    own bookmark without declaring a key, like the legacy CRM's `updated_since`)."""
+    return bool(
+        manifest.get("replication_key")
+        or FILE_LINEAGE in columns
+        or f"{manifest['source']}/{manifest['stream']}" in settings.incremental_streams
+    )
 
 
 def job_row(settings: MonitorSettings, job_run_id: str, rows: list[dict], now: dt.datetime) -> dict:

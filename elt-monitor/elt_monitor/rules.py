@@ -200,7 +200,8 @@ def judge_stream(
                 {"files": emptied},
             )
         )
-    if rows == 0 and kind in ("full", "initial") and not files_now:
+    snapshot = kind == "full" or (kind == "initial" and row.get("incremental") is False)
+    if rows == 0 and snapshot and not files_now:
         found.append(Finding("ZERO_ROWS", CRITICAL, name, "snapshot loaded 0 rows"))
     same = [h["target_rows"] for h in successes if comparable(kind, h["run_kind"])]
     if len(same) >= settings.min_history_runs:

@@ -60,6 +60,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "job": ("adhoc", "job name recorded in the ledger and checked"),
     "environment": ("", "environment recorded (default MELTANO_ENVIRONMENT)"),
     "expected_streams": ([], "source/stream that every run must load (plus those seen before)"),
+    "incremental_streams": ([], "source/stream read incrementally without a replication key"),
     "history_runs": (90, "job runs kept in the ledger; older ones are trimmed"),
     "median_runs": (7, "last successful comparable runs the median is taken over"),
     "min_history_runs": (1, "comparable runs needed before a drop is judged"),
@@ -88,6 +89,7 @@ class MonitorSettings:
     job: str
     environment: str
     expected_streams: tuple[str, ...]
+    incremental_streams: frozenset[str]
     history_runs: int
     median_runs: int
     min_history_runs: int
@@ -197,6 +199,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
         job=raw["job"],
         environment=raw["environment"] or env.get("MELTANO_ENVIRONMENT", ""),
         expected_streams=tuple(raw["expected_streams"]),
+        incremental_streams=frozenset(raw["incremental_streams"]),
         history_runs=int(raw["history_runs"]),
         median_runs=int(raw["median_runs"]),
         min_history_runs=int(raw["min_history_runs"]),

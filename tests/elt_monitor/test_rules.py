@@ -106,6 +106,7 @@ def _row(run: int, stream: str, rows: int, kind: str, **extra) -> dict:
         "stream": stream,
         "status": "success",
         "run_kind": kind,
+        "incremental": kind == "incremental",
         "started_at": at,
         "finished_at": at,
         "recorded_at": at,
@@ -195,3 +196,15 @@ def test_schema_change_and_unknown_tap_count_warn() -> None:
 
 def test_no_recorded_run_is_critical() -> None:
     assert [f.code for f in rules.evaluate(SETTINGS, [])] == ["NO_RUN"]
+
+
+def test_zero_rows_is_critical_for_a_snapshot_not_for_an_empty_incremental_first_load() -> None:
+    rows = _runs(
+        [
+            _row(0, "disputes", 0, "initial", incremental=True),
+            _row(0, "snapshot", 0, "initial", incremental=False),
+        ]
+    )
+    assert [(f.code, f.stream) for f in rules.evaluate(SETTINGS, rows)] == [
+        ("ZERO_ROWS", "src/snapshot")
+    ]
