@@ -82,6 +82,8 @@ class PostgresStream(Stream):
             schema["description"] = table.description
         super().__init__(tap, schema=schema, name=table.stream_name)
         self.primary_keys = list(table.primary_key)
+        self._progress: Progress | None = None  # the SDK path's bookmark (get_records)
+        self._row_tracked: tuple = ()  # raw tracked values of the row the SDK handles
         options = (tap.config.get("stream_options") or {}).get(self.name, {})
         self._configured_key = options.get("replication_key")
         self._configured_method = options.get("replication_method")
@@ -225,6 +227,8 @@ class PostgresStream(Stream):
 
     def _increment_stream_state(self, latest_record: dict, *, context=None) -> None:
         """The SDK path's bookmark, by the same rules as the fast path (bookmarks.py)."""
+        if self._progress is None:  # only get_records feeds the SDK's record loop
+            raise RuntimeError(f"stream {self.name}: a record arrived before its read began")
         self._progress.note_row(self._row_tracked)
         self._progress.apply(self.stream_state, finished=False)
 
