@@ -48,7 +48,7 @@ from target_minio_parquet.columns import (
 )
 from target_minio_parquet.manifest import record_schema_version
 from target_minio_parquet.reader import decode_envelope
-from target_minio_parquet.storage import printable, safe_name
+from target_minio_parquet.storage import PrintableArguments, printable, safe_name
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
     json_text_fields,
@@ -86,6 +86,7 @@ class ParquetSink(Sink):
         super().__init__(target, stream_name, schema, key_properties)
         # the logger's name is in every log line: control characters escaped
         self.logger = target.logger.getChild(printable(stream_name))
+        self.logger.addFilter(PrintableArguments())
         # the three objects a sink works with; it never calls back into the target
         self.budget = target.budget
         self.committer = target.committer

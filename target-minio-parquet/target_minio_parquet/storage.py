@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import uuid
@@ -50,6 +51,18 @@ def printable(name: str) -> str:
         char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
         for char in name
     )
+
+
+class PrintableArguments(logging.Filter):
+    """Escapes control characters in the values a log call interpolates (stream and field
+    names reach the SDK's own log lines that way), leaving the message text as written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                printable(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
 
 
 def _redacted(url: str) -> str:

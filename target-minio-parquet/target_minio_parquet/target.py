@@ -33,6 +33,7 @@ from target_minio_parquet.storage import (
     DestinationError,
     Lake,
     LakeLocation,
+    PrintableArguments,
     printable,
     safe_name,
 )
@@ -161,6 +162,7 @@ class TargetMinioParquet(Target):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.logger.addFilter(PrintableArguments())  # the SDK's lines name streams too
         try:  # config errors fail here, before the first message is read
             self.location = LakeLocation.from_config(dict(self.config))
         except DestinationError as error:

@@ -154,3 +154,18 @@ def test_control_characters_in_a_stream_name_are_escaped_in_log_lines(tmp_path: 
     committed = [line for line in result.stderr.splitlines() if "committed 1 rows" in line]
     assert len(committed) == 1
     assert "stream a\\nb\\x00c: committed 1 rows" in committed[0]
+
+
+def test_control_characters_in_a_stream_name_are_escaped_in_the_sdks_log_lines(
+    tmp_path: Path,
+) -> None:
+    stream = "a\nb\x00c"
+    messages = [
+        *one_record(stream),
+        schema_message(stream, {"id": {"type": "integer"}, "x": {"type": "string"}}, ["id"]),
+        record_message(stream, {"id": 2, "x": "y"}),
+    ]
+    result = run_target({"destination": str(tmp_path / "lake")}, messages, tmp_path)
+    assert result.returncode == 0, result.stderr
+    changed = [line for line in result.stderr.splitlines() if "Schema has changed" in line]
+    assert len(changed) == 1 and "stream 'a\\nb\\x00c'" in changed[0]
