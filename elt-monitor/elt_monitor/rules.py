@@ -140,6 +140,16 @@ def evaluate(settings: MonitorSettings, rows: list[dict[str, Any]]) -> list[Find
         values.sort(key=lambda r: (r["started_at"] or r["recorded_at"], r["recorded_at"]))
 
     findings: list[Finding] = []
+    if not by_stream_latest:
+        findings.append(
+            Finding(
+                "NO_STREAMS",
+                CRITICAL,
+                settings.job,
+                "this run recorded no stream (nothing loaded, or lake_root is not where "
+                "the loader writes)",
+            )
+        )
     expected = set(settings.expected_streams) | set(history)
     for name in sorted(expected - set(by_stream_latest)):
         findings.append(

@@ -155,9 +155,10 @@ def _parse(name: str, text: str, default: Any) -> Any:
 
 
 def _lake_root(raw: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    """The lake the loader wrote: an explicit setting, else the loader's own Meltano
-    override, else dbt's, else the project's default lake."""
-    root = raw["lake_root"] or env.get("TARGET_MINIO_PARQUET_DESTINATION", "")
+    """The lake the loader wrote: Meltano's override of the loader's own destination
+    (`TARGET_MINIO_PARQUET_DESTINATION`: the data went there, so the ledger must), else
+    the setting, else dbt's override, else the project's default lake."""
+    root = env.get("TARGET_MINIO_PARQUET_DESTINATION", "") or raw["lake_root"]
     root = root or env.get("DBT_DUCKDB_LAKE_ROOT", "")
     if root:
         return str(root)

@@ -194,8 +194,9 @@ def test_schema_change_and_unknown_tap_count_warn() -> None:
     }
 
 
-def test_no_recorded_run_is_critical() -> None:
+def test_no_recorded_run_or_an_empty_run_is_critical() -> None:
     assert [f.code for f in rules.evaluate(SETTINGS, [])] == ["NO_RUN"]
+    assert [f.code for f in rules.evaluate(SETTINGS, _runs([]))] == ["NO_STREAMS"]
 
 
 def test_zero_rows_is_critical_for_a_snapshot_not_for_an_empty_incremental_first_load() -> None:
@@ -208,3 +209,14 @@ def test_zero_rows_is_critical_for_a_snapshot_not_for_an_empty_incremental_first
     assert [(f.code, f.stream) for f in rules.evaluate(SETTINGS, rows)] == [
         ("ZERO_ROWS", "src/snapshot")
     ]
+
+
+def test_meltano_yml_mirrors_every_setting() -> None:
+    import yaml
+    from elt_monitor.settings import SETTINGS
+
+    from tests.conftest import REPO_ROOT
+
+    plugins = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())["plugins"]["utilities"]
+    (monitor,) = [p for p in plugins if p["name"] == "elt-monitor"]
+    assert [s["name"] for s in monitor["settings"]] == list(SETTINGS)
