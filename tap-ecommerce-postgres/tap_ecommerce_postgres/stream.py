@@ -114,6 +114,14 @@ class PostgresStream(Stream):
         """Rows between STATE messages, on the SDK path as on the fast path."""
         return int(self.config.get("state_every_n_rows") or 50_000)
 
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The SDK's rule (the later of bookmark and start_date), except that a bookmark
+        Python cannot parse (Postgres's 'infinity', BC dates) is kept: Postgres compares it."""
+        try:
+            return super().compare_start_date(value, start_date_value)
+        except ValueError:
+            return value
+
     def _selected_columns(self) -> tuple[str, ...]:
         """The SDK's selection (`self.mask`, as its `pop_deselected_record_properties`
         reads it): keys and the replication key are selected automatically."""

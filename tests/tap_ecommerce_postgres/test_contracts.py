@@ -202,3 +202,21 @@ def test_a_tap_run_fails_as_soon_as_one_range_fails(
     assert "range read failed at id 40000" in run.result.stderr
     assert elapsed < 8, f"the tap failed after {elapsed:.1f} s (its sibling sleeps 15 s)"
     assert "2 key ranges of id" in run.result.stderr  # two sessions really were at work
+
+
+def test_an_infinite_bookmark_with_a_start_date_reads_on(tap_config, scratch_conn, tmp_path):
+    """The SDK compares bookmark and start_date in Python; Postgres's 'infinity' (the
+    text bookmark of an infinite key) cannot be parsed there and is left to Postgres."""
+    scratch_conn.execute(
+        "drop table if exists endless; create table endless (id int primary key, seen timestamp);"
+        " insert into endless values (1, '2025-01-01'), (2, 'infinity')"
+    )
+    options = {"public-endless": {"replication_method": "INCREMENTAL", "replication_key": "seen"}}
+    config = {**tap_config, "stream_options": options, "start_date": "2024-01-01T00:00:00Z"}
+    catalog = write_catalog(selecting(discover(config, tmp_path), {"public-endless": []}), tmp_path)
+    first, _ = run_tap(config, tmp_path, extra=catalog)
+    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    assert state["bookmarks"]["public-endless"]["replication_key_value"] == "infinity"
+    second, _ = run_tap(config, tmp_path, state=state, extra=catalog)
+    assert [r["id"] for r in records(second, "public-endless")] == [2]  # the tie, re-read
+    scratch_conn.execute("drop table endless")
