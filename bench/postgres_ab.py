@@ -6,7 +6,8 @@
 Both taps run with this venv's interpreter and libraries; the base's package is put first
 on PYTHONPATH (checked: the script fails if the base would not be the one imported). Runs
 alternate base / current so a noisy shared machine weighs on both alike; every run is
-printed, then the medians. Uses the same sandbox home as postgres_pipeline.py.
+printed, then the medians. Uses the same sandbox home as postgres_pipeline.py and stops
+it afterwards unless it was already running.
 """
 
 from __future__ import annotations
@@ -43,9 +44,17 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = api.up(
-        SandboxHome((ROOT / ".sandbox-bench").resolve()), scale=args.scale, services=["postgres"]
-    )
+    home = SandboxHome((ROOT / ".sandbox-bench").resolve())
+    was_running = api.status(home).get("postgres", "").startswith("running")
+    env = api.up(home, scale=args.scale, services=["postgres"])
+    try:
+        compare(args, env)
+    finally:
+        if not was_running:  # leave a shared machine as we found it
+            api.down(home)
+
+
+def compare(args: argparse.Namespace, env: dict[str, str]) -> None:
     rows = sum(expected_counts(args.scale).values())
     base_env = {**os.environ, "PYTHONPATH": str(args.base.resolve() / PACKAGE)}
     current_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
