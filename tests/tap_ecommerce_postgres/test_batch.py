@@ -9,8 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from tests.tap_ecommerce_postgres.conftest import TAP
+from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_catalog
+from tests.tap_ecommerce_postgres.conftest import TAP, run_tap
 
 TARGET = str(Path(sys.executable).parent / "target-minio-parquet")
 
@@ -135,3 +138,25 @@ def test_batch_files_hold_exactly_what_the_record_path_lands(
     assert one["money_exact"] == Decimal("1234567890123456789012345678.0123456789")
     assert one["note"] == 'Zoë 東京 🚀 "quoted", comma\nnew line \\ back'
     assert from_batches[1]["note"] == "" and from_batches[2]["note"] is None
+
+
+def test_batch_files_hold_only_selected_columns(tap_config, scratch_conn, tmp_path) -> None:
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    config = {
+        **tap_config,
+        "batch_config": {
+            "encoding": {"format": "parquet", "compression": "none"},
+            "storage": {"root": f"file://{batches}", "prefix": "sel-"},
+            "batch_size": 1000,
+        },
+    }
+    catalog = selecting(discover(tap_config, tmp_path), {"public-customers": ["email", "phone"]})
+    messages, _ = run_tap(config, tmp_path, extra=write_catalog(catalog, tmp_path))
+    schema = next(m for m in messages if m["type"] == "SCHEMA")
+    files = sorted(batches.glob("sel-public-customers-*.parquet"))
+    assert files
+    table = pa.concat_tables(pq.read_table(f) for f in files)
+    assert set(table.column_names) == set(schema["schema"]["properties"])
+    assert not {"email", "phone"} & set(table.column_names)
+    assert table.num_rows == scratch_conn.execute("select count(*) from customers").fetchone()[0]
