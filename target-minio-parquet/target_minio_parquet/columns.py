@@ -176,24 +176,6 @@ def records_to_table(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def extra_fields(
-    records: Sequence[dict[str, Any]], declared: frozenset[str]
-) -> tuple[pa.Array, list[str]]:
-    """The `_sdc_extra` column: each record's keys outside `declared` as one compact JSON
-    object (in the record's key order), null for a record without any; and the names
-    found, in order of first appearance."""
-    found: dict[str, None] = {}
-    texts: list[str | None] = []
-    for record in records:
-        if not record.keys() - declared:
-            texts.append(None)
-            continue
-        extra = {key: value for key, value in record.items() if key not in declared}
-        found.update(dict.fromkeys(extra))
-        texts.append(json_text(extra))
-    return pa.array(texts, type=pa.string()), list(found)
-
-
 def epoch_seconds_to_timestamps(values: Sequence[float | None]) -> pa.Array:
     micros = pc.multiply(pa.array(values, type=pa.float64()), 1_000_000)
     return pc.cast(pc.round(micros), pa.int64()).cast(pa.timestamp("us", tz="UTC"))

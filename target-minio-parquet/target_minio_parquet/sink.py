@@ -43,12 +43,12 @@ from target_minio_parquet.columns import (
     column_array,
     conform_table,
     epoch_seconds_to_timestamps,
-    extra_fields,
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
 from target_minio_parquet.reader import decode_envelope
 from target_minio_parquet.storage import PrintableArguments, printable, safe_name
+from target_minio_parquet.undeclared import UndeclaredFields
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
     json_text_fields,
@@ -100,7 +100,12 @@ class ParquetSink(Sink):
             ]
         )
         self._declared = declared_names(self.arrow_schema)
-        self._warned_extra: set[str] = set()
+        self._undeclared = UndeclaredFields(
+            stream_name,
+            self._declared,
+            strict=bool(self.config.get("strict_schema", False)),
+            logger=self.logger,
+        )
         self._records: list[dict[str, Any]] = []
         self._received: list[float] = []
         # The reader's lane: runs of undecoded RECORD lines, each run one bytes object
@@ -267,30 +272,8 @@ class ParquetSink(Sink):
 
     def _dicts_to_table(self, records: list[dict], overrides: dict | None = None) -> pa.Table:
         """Records as a table; keys the SCHEMA does not declare go to `_sdc_extra`."""
-        extra, names = extra_fields(records, self._declared)
-        self._note_extra(names)
+        extra = self._undeclared.column(records)
         return records_to_table(records, self._payload_schema, {**(overrides or {}), EXTRA: extra})
-
-    def _note_extra(self, names: list[str]) -> None:
-        """Warn once per stream and field about undeclared fields (kept in _sdc_extra),
-        or, with `strict_schema`, fail the run before the buffer is committed."""
-        if not names:
-            return
-        shown = ", ".join(printable(name) for name in names)
-        if self.config.get("strict_schema", False):
-            raise ValueError(
-                f"RECORD fields not declared in the stream's SCHEMA: {shown} (setting "
-                "'strict_schema' is on; turn it off to keep such fields in _sdc_extra)"
-            )
-        new = [name for name in names if name not in self._warned_extra]
-        if new:
-            self._warned_extra.update(new)
-            self.logger.warning(
-                "stream %s: RECORD fields not declared in the SCHEMA, kept in %s: %s",
-                printable(self.stream_name),
-                EXTRA,
-                ", ".join(printable(name) for name in new),
-            )
 
     # -- BATCH messages -----------------------------------------------------------------
 
@@ -307,36 +290,25 @@ class ParquetSink(Sink):
         storage = self.batch_config.storage if self.batch_config else None
         file_storage = storage or StorageTarget.from_url(head)
         with file_storage.open(tail, mode="rb") as handle:
-            if encoding.format == BatchFileFormat.PARQUET:
-                table = self._conform_batch_table(pq.read_table(handle))
-            else:
-                opener = _gunzip if encoding.compression == "gzip" else _identity
-                rows = [
-                    json.loads(line, parse_float=Decimal) for line in opener(handle) if line.strip()
-                ]
-                try:
+            try:
+                if encoding.format == BatchFileFormat.PARQUET:
+                    table = self._conform_batch_table(pq.read_table(handle))
+                else:
+                    opener = _gunzip if encoding.compression == "gzip" else _identity
+                    lines = opener(handle)
+                    rows = [json.loads(line, parse_float=Decimal) for line in lines if line.strip()]
                     table = self._dicts_to_table(rows)
-                except ValueError as error:
-                    raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
+            except ValueError as error:
+                raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
         self.record_counter_metric.increment(table.num_rows)
         self._commit(table, [received] * table.num_rows)
 
     def _conform_batch_table(self, table: pa.Table) -> pa.Table:
-        """A BATCH Parquet file cast to the stream's schema; columns the SCHEMA does not
-        declare go to `_sdc_extra` (null values left out, as a column has them all)."""
-        undeclared = [name for name in table.column_names if name not in self._declared]
+        """A BATCH Parquet file cast to the stream's schema, undeclared columns kept."""
         conformed = conform_table(table, self._payload_schema)
-        if not undeclared:
+        extra = self._undeclared.batch_column(table)
+        if extra is None:
             return conformed
-        rows = [
-            {key: value for key, value in row.items() if value is not None}
-            for row in table.select(undeclared).to_pylist()
-        ]
-        extra, names = extra_fields(rows, frozenset())
-        try:
-            self._note_extra(names)
-        except ValueError as error:
-            raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
         return conformed.set_column(conformed.schema.get_field_index(EXTRA), EXTRA, extra)
 
     # -- committing ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
-from target_minio_parquet.columns import extra_fields
+from target_minio_parquet.undeclared import extra_fields
 
 from tests.target_minio_parquet.conftest import record_message, run_target, schema_message
 from tests.target_minio_parquet.test_wire_schema import compact, run_compact
