@@ -1,0 +1,123 @@
+"""The jobs and schedules of a Meltano project, read with Meltano's own parser.
+
+Meltano's `Project` resolves what a plain YAML read would miss (`include_paths` files,
+cron aliases such as `@daily`), so Dagster sees exactly what `meltano job list` and
+`meltano schedule list` show, and nothing is listed twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Dagster names allow letters, digits and underscores only.
+_NOT_DAGSTER = re.compile(r"[^A-Za-z0-9_]")
+
+
+class MeltanoProjectError(ValueError):
+    """meltano.yml declares something Dagster cannot run as declared; names the entry."""
+
+
+def dagster_name(meltano_name: str) -> str:
+    """`daily-ecommerce-elt` -> `daily_ecommerce_elt` (Dagster's name rule)."""
+    return _NOT_DAGSTER.sub("_", meltano_name)
+
+
+@dataclass(frozen=True)
+class MeltanoJob:
+    """A Meltano job: a name and its tasks (one `meltano run` argument list per set)."""
+
+    name: str
+    tasks: tuple[str, ...]
+
+    @property
+    def plugins(self) -> frozenset[str]:
+        """Every plugin the tasks name (`dbt-duckdb:build` -> `dbt-duckdb`)."""
+        return frozenset(word.split(":")[0] for task in self.tasks for word in task.split())
+
+
+@dataclass(frozen=True)
+class MeltanoSchedule:
+    """A Meltano schedule of a job; `cron` is None for `@once`/`@manual`/`@none`."""
+
+    name: str
+    job: str
+    interval: str
+    cron: str | None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeltanoProjectSpec:
+    """What Dagster is generated from."""
+
+    root: Path
+    jobs: tuple[MeltanoJob, ...]
+    schedules: tuple[MeltanoSchedule, ...]
+
+
+def load(root: Path) -> MeltanoProjectSpec:
+    """Jobs and schedules of the Meltano project in `root`.
+
+    A schedule of an `extractor`/`loader` pair (Meltano's legacy ELT schedule) or of a job
+    that does not exist is an error naming the schedule: it would otherwise be dropped.
+    """
+    from meltano.core.project import Project
+    from meltano.core.schedule import JobSchedule
+
+    root = Path(root).resolve()
+    if not (root / "meltano.yml").is_file():
+        raise MeltanoProjectError(f"no meltano.yml in {root} (set MELTANO_PROJECT_ROOT)")
+    manifest = Project(root).meltano
+    jobs = tuple(
+        MeltanoJob(name=job.name, tasks=tuple(_flat_tasks(job.tasks))) for job in manifest.jobs
+    )
+    names = {job.name for job in jobs}
+    schedules = []
+    for schedule in manifest.schedules:
+        if not isinstance(schedule, JobSchedule):
+            raise MeltanoProjectError(
+                f"schedule '{schedule.name}' runs an extractor/loader pair, not a job:"
+                " declare a job in meltano.yml and schedule that"
+            )
+        if schedule.job not in names:
+            raise MeltanoProjectError(
+                f"schedule '{schedule.name}' names job '{schedule.job}', which meltano.yml"
+                " does not declare"
+            )
+        schedules.append(
+            MeltanoSchedule(
+                name=schedule.name,
+                job=schedule.job,
+                interval=schedule.interval,
+                cron=schedule.cron_interval,
+                env={str(k): str(v) for k, v in (schedule.env or {}).items()},
+            )
+        )
+    _check_unique_dagster_names([job.name for job in jobs], "job")
+    _check_unique_dagster_names([s.name for s in schedules], "schedule")
+    return MeltanoProjectSpec(root=root, jobs=jobs, schedules=tuple(schedules))
+
+
+def _flat_tasks(tasks: object) -> list[str]:
+    """Meltano accepts a string, a list of strings or a list of lists."""
+    if isinstance(tasks, str):
+        return [tasks]
+    flat: list[str] = []
+    for task in tasks:  # type: ignore[attr-defined]
+        flat.extend(_flat_tasks(task) if not isinstance(task, str) else [task])
+    return flat
+
+
+def _check_unique_dagster_names(names: list[str], kind: str) -> None:
+    """`a-b` and `a_b` are two Meltano names but one Dagster name: refuse, do not guess."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(dagster_name(name), name)
+        if other != name:
+            raise MeltanoProjectError(
+                f"{kind}s '{other}' and '{name}' have the same Dagster name"
+                f" '{dagster_name(name)}': rename one in meltano.yml"
+            )

@@ -1,0 +1,162 @@
+"""The code location generated from meltano.yml: it loads, equals Meltano's own listing,
+follows meltano.yml edits, and its schedules fire the right runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import Backoff, build_schedule_context
+from elt_orchestration.definitions import build_definitions
+from elt_orchestration.meltano_project import MeltanoProjectError
+from elt_orchestration.run_policy import DEFAULT_RETRY_POLICY, JOB_TAG, SCHEDULE_TAG
+
+from tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def meltano_json(*args: str) -> dict:
+    done = subprocess.run(
+        [str(BIN / "meltano"), *args, "--format=json"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout)
+
+
+def project_with(tmp_path: Path, jobs: list[dict], schedules: list[dict]) -> Path:
+    """A copy of the repository's meltano.yml with extra jobs and schedules."""
+    manifest = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    manifest["jobs"] = [*manifest["jobs"], *jobs]
+    manifest["schedules"] = [*manifest["schedules"], *schedules]
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return tmp_path
+
+
+def test_the_code_location_validates() -> None:
+    done = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "elt_orchestration.definitions"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_jobs_and_schedules_equal_meltanos_own_listing() -> None:
+    defs = build_definitions(REPO_ROOT)
+    meltano_jobs = {job["job_name"] for job in meltano_json("job", "list")["jobs"]}
+    listed = meltano_json("schedule", "list")
+    meltano_schedules = {s["name"]: s for s in listed["schedules"]["job"]}
+    assert listed["schedules"]["elt"] == []
+    dagster_jobs = {job.tags[JOB_TAG]: job for job in defs.resolve_all_job_defs()}
+    assert set(dagster_jobs) == meltano_jobs
+    schedules = {s.tags[SCHEDULE_TAG]: s for s in defs.schedules}
+    assert set(schedules) == set(meltano_schedules) == {"daily-ecommerce-elt", "hourly-crm"}
+    for name, schedule in schedules.items():
+        assert schedule.cron_schedule == meltano_schedules[name]["cron_interval"]
+        assert dagster_jobs[meltano_schedules[name]["job"]["name"]].name == schedule.job_name
+    assert schedules["daily-ecommerce-elt"].cron_schedule == "0 0 * * *"
+    assert schedules["hourly-crm"].cron_schedule == "0 * * * *"
+
+
+def test_a_job_and_schedules_added_to_meltano_yml_appear(tmp_path: Path) -> None:
+    root = project_with(
+        tmp_path,
+        jobs=[{"name": "csv-to-jsonl", "tasks": ["tap-csv-marketing target-jsonl"]}],
+        schedules=[
+            {"name": "weekly-csv", "interval": "@weekly", "job": "csv-to-jsonl"},
+            {
+                "name": "monday-csv",
+                "interval": "15 3 * * 1",
+                "job": "csv-to-jsonl",
+                "env": {"TAP_CSV_MARKETING_CURRENCY": "EUR"},
+            },
+            {"name": "manual-csv", "interval": "@manual", "job": "csv-to-jsonl"},
+        ],
+    )
+    defs = build_definitions(root)
+    job = defs.resolve_job_def("csv_to_jsonl")
+    assert job.tags[JOB_TAG] == "csv-to-jsonl"
+    # target-jsonl does not write the lake: no elt-monitor step.
+    assert [node.name for node in job.nodes] == ["csv_to_jsonl__meltano_run"]
+    schedules = {s.name: s for s in defs.schedules}
+    assert schedules["weekly_csv"].cron_schedule == "0 0 * * 0"
+    assert schedules["monday_csv"].cron_schedule == "15 3 * * 1"
+    assert "manual_csv" not in schedules  # no cron: launched by hand
+    # A schedule's env reaches its runs.
+    tick = schedules["monday_csv"].evaluate_tick(
+        build_schedule_context(scheduled_execution_time=datetime(2026, 12, 7, 3, 15, tzinfo=UTC))
+    )
+    (request,) = tick.run_requests
+    assert request.run_config == {
+        "ops": {
+            "csv_to_jsonl__meltano_run": {"config": {"env": {"TAP_CSV_MARKETING_CURRENCY": "EUR"}}}
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"name": "orphan", "interval": "@daily", "job": "no-such-job"}, "'no-such-job'"),
+        (
+            {
+                "name": "legacy",
+                "interval": "@daily",
+                "extractor": "tap-csv-marketing",
+                "loader": "target-jsonl",
+                "transform": "skip",
+            },
+            "schedule 'legacy' runs an extractor/loader pair",
+        ),
+    ],
+)
+def test_a_schedule_dagster_cannot_run_as_declared_fails_the_load(
+    tmp_path: Path, schedule: dict, message: str
+) -> None:
+    root = project_with(tmp_path, jobs=[], schedules=[schedule])
+    with pytest.raises(MeltanoProjectError, match=message):
+        build_definitions(root)
+
+
+def test_the_daily_tick_requests_a_run_of_ecommerce_elt() -> None:
+    defs = build_definitions(REPO_ROOT)
+    schedule = defs.resolve_schedule_def("daily_ecommerce_elt")
+    assert schedule.execution_timezone == "UTC"
+    tick_time = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
+    result = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick_time))
+    (request,) = result.run_requests
+    assert schedule.job_name == "ecommerce_elt"
+    assert request.tags[SCHEDULE_TAG] == "daily-ecommerce-elt"
+    job = defs.resolve_job_def("ecommerce_elt")
+    # The run carries the concurrency tag through its job.
+    assert job.tags[JOB_TAG] == "ecommerce-elt"
+    assert {n.name for n in job.nodes} == {
+        "ecommerce_elt__meltano_run",
+        "ecommerce_elt__elt_monitor_check",
+    }
+
+
+def test_the_instance_runs_one_run_per_job_and_retries(dagster_instance) -> None:
+    config = dagster_instance.get_concurrency_config().run_queue_config
+    assert config is not None
+    assert {
+        "key": JOB_TAG,
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
+    } in config.tag_concurrency_limits
+    assert dagster_instance.run_retries_enabled
+    assert dagster_instance.run_monitoring_enabled
+    assert DEFAULT_RETRY_POLICY.backoff == Backoff.EXPONENTIAL
+    assert DEFAULT_RETRY_POLICY.max_retries >= 1
