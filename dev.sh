@@ -15,7 +15,19 @@ export UV_COMPILE_BYTECODE=1
 
 PLUGINS=(sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet elt-monitor)
 
+# dbt-spark's local session runs Spark in a JVM: Java 17+ from the system, or a JRE from apt.
+install_java() {
+  if command -v java >/dev/null 2>&1; then return; fi
+  echo "java not found: installing a JRE with apt for dbt-spark (local Spark session)" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless \
+    || $sudo apt-get install -y -qq --no-install-recommends default-jre-headless
+}
+
 install() {
+  install_java
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
