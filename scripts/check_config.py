@@ -62,6 +62,20 @@ def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSettin
     from meltano.core.project import Project
 
     project = Project(project_root)
+    # As `meltano run` does: MELTANO_ENVIRONMENT (or .env), else default_environment.
+    # Without this, every setting an environment supplies (dev's `host: $PGHOST`) reads
+    # as missing and run_job refuses jobs that would run.
+    from meltano.cli.cli import detect_selected_environment
+
+    environment, _ = detect_selected_environment(
+        cli_environment=None, cli_no_environment=False, project=project
+    )
+    if environment:
+        logging.disable(logging.INFO)  # "Environment 'dev' is active", once per plugin
+        try:
+            project.activate_environment(environment)
+        finally:
+            logging.disable(logging.NOTSET)
     plugin = project.plugins.find_plugin(plugin_name)
     groups = plugin.settings_group_validation or []
     if not groups:

@@ -4,6 +4,7 @@ follows meltano.yml edits, and its schedules fire the right runs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -160,3 +161,29 @@ def test_the_instance_runs_one_run_per_job_and_retries(dagster_instance) -> None
     assert dagster_instance.run_monitoring_enabled
     assert DEFAULT_RETRY_POLICY.backoff == Backoff.EXPONENTIAL
     assert DEFAULT_RETRY_POLICY.max_retries >= 1
+
+
+def test_run_jobs_settings_check_reads_the_active_environment() -> None:
+    """Every Dagster attempt runs scripts/run_job.py, which checks the job's settings
+    first: they must resolve as `meltano run` resolves them, through the environment
+    (dev reads `host: $PGHOST`), or run_job refuses jobs that would run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "PG"))}
+    env |= {
+        "MELTANO_ENVIRONMENT": "dev",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": "5432",
+        "TAP_PG_USER": "reader",
+        "TAP_PG_PASSWORD": "not-printed",
+        "PGDATABASE": "shop",
+    }
+    command = [sys.executable, "-m", "scripts.check_config", "postgres-to-lake"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    del env["PGHOST"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    first = done.stderr.splitlines()[0]
+    assert first == (
+        "tap-ecommerce-postgres is missing required settings:"
+        " host (set PGHOST or TAP_ECOMMERCE_POSTGRES_HOST)"
+    )
