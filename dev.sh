@@ -13,7 +13,7 @@ PY="$VENV/bin/python"
 # Exported so that the plugin venvs Meltano builds with uv get the same.
 export UV_COMPILE_BYTECODE=1
 
-PLUGINS=(sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet elt-monitor)
+PLUGINS=(sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet elt-monitor orchestration)
 
 # dbt-spark's local session runs Spark in a JVM: Java 17+ from the system, or a JRE from apt.
 install_java() {
@@ -60,7 +60,12 @@ case "${1:-help}" in
     install
     shift
     exec "$PY" bench/run.py "$@" ;;
+  orchestrate)
+    # Dagster webserver + daemon on 127.0.0.1:3000 against the sandbox (orchestration/README.md).
+    install
+    shift
+    exec "$PY" -m elt_orchestration.serve "$@" ;;
   *)
-    echo "usage: ./dev.sh demo|test|bench|install" >&2
+    echo "usage: ./dev.sh demo|test|bench|orchestrate|install" >&2
     exit 2 ;;
 esac

@@ -5,6 +5,7 @@ No `from __future__ import annotations` here: Dagster reads the ops' annotations
 class, resources) at definition time, and string annotations inside a closure do not resolve.
 """
 
+import re
 import time
 
 from dagster import (
@@ -42,8 +43,9 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
     """The Dagster job of one Meltano job (named `dagster_name(meltano_job.name)`).
 
     When the Meltano job gates itself (an `elt-monitor:` task, e.g. `elt-monitor:gate`
-    before dbt), a failed attempt asks elt-monitor for its verdict: critical fails the
-    run for good with the findings; anything else is retried. A job that loads the lake
+    before dbt), an attempt that exits 1 asks elt-monitor for its verdict on the latest
+    recorded run: critical fails the run for good with the findings; anything else (a
+    kill, a tap error before anything was recorded) is retried. A job that loads the lake
     without a gate gets an `elt-monitor check --record` step after it.
     """
     name = dagster_name(meltano_job.name)
@@ -78,9 +80,9 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
             )
         except DagsterPipesExecutionError as error:
             seconds = round(time.monotonic() - started, 2)
-            if gated:
+            if gated and _exit_code(error) == 1:
                 verdict = monitor.check(meltano, meltano_job.name, record=False)
-                if verdict.failed:
+                if verdict.is_gate_verdict:
                     raise verdict.failure(meltano_job.name) from error
             raise Failure(
                 description=f"meltano run {meltano_job.name} failed: {error}",
@@ -118,6 +120,12 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
         elt_monitor_check(after=meltano_run())
 
     return run_and_check
+
+
+def _exit_code(error: DagsterPipesExecutionError) -> int | None:
+    """The subprocess's exit code from Pipes' message ("... failed with code N")."""
+    match = re.search(r"code (-?\d+)", str(error))
+    return int(match.group(1)) if match else None
 
 
 def _description(meltano_job: MeltanoJob) -> str:

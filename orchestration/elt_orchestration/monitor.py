@@ -13,6 +13,7 @@ from elt_orchestration.resources import MeltanoProject
 
 MONITOR_UTILITY = "elt-monitor"
 LAKE_LOADER = "target-minio-parquet"  # the loader whose runs elt-monitor judges
+NO_RUN = "NO_RUN"  # elt-monitor's finding when the ledger holds no run of the job
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class MonitorReport:
     def failed(self) -> bool:
         """The monitor's own verdict (its `fail_on` setting): exit 1."""
         return self.exit_code != 0
+
+    @property
+    def is_gate_verdict(self) -> bool:
+        """A failing verdict on a recorded run; "no recorded run" (NO_RUN) is not one:
+        the job failed before its gate, so the failure is the job's own."""
+        return self.failed and any(f.get("code") != NO_RUN for f in self.findings)
 
     def lines(self) -> list[str]:
         return [
