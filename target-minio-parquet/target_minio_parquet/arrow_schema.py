@@ -8,7 +8,9 @@ schema version has the same Arrow schema. Rules:
 | integer                                                 | int64                        |
 | string, format x-singer.decimal, precision P, scale S   | decimal128(P, S)             |
 |   (or x-sql-datatype-properties {precision, scale})     |                              |
-| number with multipleOf 10^-S (precision P or 38)        | decimal128(P, S)             |
+| number with multipleOf 10^-S (precision P, else from    | decimal128(P, S)             |
+|   power-of-ten bounds: |x| < 10^K gives K + S, else 38)  |                              |
+| the same when P > 38 (e.g. Postgres' unbounded numeric) | string (the exact text)      |
 | string, format x-singer.decimal without precision       | string (the exact text)      |
 | number                                                  | float64                      |
 | string, format date-time                                | timestamp('us', tz='UTC')    |
@@ -90,8 +92,43 @@ def decimal_scale_from_multiple_of(multiple_of: float | str) -> int | None:
     return max(0, -exponent.exponent)
 
 
+def power_of_ten_exponent(value: Any) -> int | None:
+    """1000 -> 3, 1e62 -> 62; None when `value` is not a whole power of ten."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        exponent = Decimal(str(value)).copy_abs().normalize().as_tuple()
+    except ArithmeticError:
+        return None
+    if exponent.digits != (1,) or not isinstance(exponent.exponent, int):
+        return None
+    return exponent.exponent if exponent.exponent >= 0 else None
+
+
+def integer_digits_from_bounds(schema: dict[str, Any]) -> int | None:
+    """Digits before the point that power-of-ten bounds allow: pipelinewise and singer-io
+    taps describe `numeric(p, s)` as |x| < 10^(p-s) (`exclusiveMaximum` 10^(p-s)); an
+    inclusive bound 10^K needs K + 1 digits. None without bounds, or with one that is
+    not a power of ten."""
+    digits = []
+    for keyword, inclusive in (
+        ("exclusiveMaximum", False),
+        ("exclusiveMinimum", False),
+        ("maximum", True),
+        ("minimum", True),
+    ):
+        if keyword not in schema or isinstance(schema[keyword], bool):
+            continue  # a draft-4 flag: legacy_schema.py moves the bound first
+        exponent = power_of_ten_exponent(schema[keyword])
+        if exponent is None:
+            return None
+        digits.append(exponent + int(inclusive))
+    return max(digits) if digits else None
+
+
 def decimal_type(schema: dict[str, Any]) -> pa.DataType | None:
-    """decimal128(P, S) for a decimal property, None when it is not one."""
+    """decimal128(P, S) for a decimal property (or exact JSON text when no decimal128
+    can hold it), None when it is not one."""
     types = non_null_types(schema)
     if "string" in types and schema.get("format") == DECIMAL_FORMAT:
         extension = schema.get("x-sql-datatype-properties") or {}
@@ -104,8 +141,15 @@ def decimal_type(schema: dict[str, Any]) -> pa.DataType | None:
         scale = decimal_scale_from_multiple_of(schema["multipleOf"])
         if scale is None:
             return None
-        precision = int(schema.get("precision", MAX_DECIMAL_PRECISION))
-        return pa.decimal128(min(precision, MAX_DECIMAL_PRECISION), scale)
+        precision = schema.get("precision")
+        if precision is None:
+            digits = integer_digits_from_bounds(schema)
+            if digits is None:
+                return pa.decimal128(MAX_DECIMAL_PRECISION, min(scale, MAX_DECIMAL_PRECISION))
+            if digits + scale > MAX_DECIMAL_PRECISION:
+                return JSON_TEXT  # exact text: no decimal128 holds it, a float would round
+            return pa.decimal128(max(1, digits + scale), scale)
+        return pa.decimal128(min(int(precision), MAX_DECIMAL_PRECISION), scale)
     return None
 
 

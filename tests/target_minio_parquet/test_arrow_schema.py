@@ -10,6 +10,7 @@ from target_minio_parquet.arrow_schema import (
     arrow_schema,
     arrow_type,
     decimal_scale_from_multiple_of,
+    integer_digits_from_bounds,
     schema_diff,
 )
 
@@ -100,3 +101,46 @@ def test_safe_names_keep_safe_names_and_separate_changed_ones() -> None:
     for hostile in ("..", "../x", ".hidden", "", "a/../../b", "test:Special Chars!"):
         name = safe_name(hostile)
         assert name and not name.startswith(".") and "/" not in name, name
+
+
+# pipelinewise-tap-postgres's numeric(p, s), after legacy_schema.py: |x| < 10^(p-s)
+def legacy_numeric(integer_digits: int, scale: int) -> dict:
+    return {
+        "type": ["null", "number"],
+        "exclusiveMaximum": 10**integer_digits,
+        "exclusiveMinimum": -(10**integer_digits),
+        "multipleOf": float(f"1e-{scale}") if scale else 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (legacy_numeric(10, 2), pa.decimal128(12, 2)),  # numeric(12, 2)
+        (legacy_numeric(3, 2), pa.decimal128(5, 2)),  # numeric(5, 2)
+        (legacy_numeric(0, 4), pa.decimal128(4, 4)),  # numeric(4, 4): |x| < 1
+        (legacy_numeric(62, 38), pa.string()),  # unbounded numeric: 100 digits, exact text
+        (legacy_numeric(30, 10), pa.string()),  # numeric(40, 10) does not fit decimal128
+        ({"type": "number", "maximum": 999, "multipleOf": 0.01}, pa.decimal128(38, 2)),
+        ({"type": "number", "maximum": 100, "multipleOf": 0.5}, pa.float64()),  # not 10^-s
+    ],
+)
+def test_decimal_precision_from_power_of_ten_bounds(schema: dict, expected: pa.DataType) -> None:
+    assert arrow_type(schema) == expected
+    if expected == pa.string():  # kept as the number's exact JSON text
+        assert arrow_field("n", schema).metadata == {JSON_TEXT_KEY: b"true"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "digits"),
+    [
+        ({"exclusiveMaximum": 1000}, 3),
+        ({"maximum": 1000}, 4),  # 1000 itself needs four digits
+        ({"exclusiveMaximum": 10**62, "exclusiveMinimum": -(10**62)}, 62),
+        ({"maximum": 999}, None),
+        ({"exclusiveMaximum": True, "maximum": 100}, 3),  # an unconverted draft-4 flag
+        ({}, None),
+    ],
+)
+def test_integer_digits_from_bounds(schema: dict, digits: int | None) -> None:
+    assert integer_digits_from_bounds(schema) == digits

@@ -24,6 +24,9 @@ from target_minio_parquet.legacy_schema import normalize_legacy_schema
 from tests.target_minio_parquet.conftest import TARGET
 
 RECORDING = Path(__file__).parent / "data" / "pipelinewise_tap_postgres.jsonl"
+# The same tap over a scratch table `ledger` (entry_id integer, amount numeric,
+# fee numeric(5,2), rate numeric(40,10), noted_at timestamptz), recorded the same way.
+LEDGER = Path(__file__).parent / "data" / "pipelinewise_tap_postgres_ledger.jsonl"
 NUMERIC = {
     "type": ["null", "number"],
     "exclusiveMaximum": True,
@@ -122,12 +125,12 @@ def recorded() -> list[dict]:
     return [json.loads(line) for line in RECORDING.read_text().splitlines()]
 
 
-def run_recording(config: dict, tmp_path: Path) -> str:
+def run_recording(config: dict, tmp_path: Path, recording: Path = RECORDING) -> str:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     result = subprocess.run(
         [TARGET, "--config", str(config_file)],
-        input=RECORDING.read_bytes(),
+        input=recording.read_bytes(),
         capture_output=True,
         timeout=300,
     )
@@ -140,7 +143,7 @@ def check_lake(dataset: ds.Dataset, stdout: str) -> None:
     table = dataset.to_table()
     orders = [m["record"] for m in messages if m.get("stream") == "public-orders" and "record" in m]
     assert table.num_rows == len(orders) == 150
-    assert table.schema.field("total_amount").type == pa.decimal128(38, 2)
+    assert table.schema.field("total_amount").type == pa.decimal128(12, 2)  # numeric(12, 2)
     rows = {row["order_id"]: row for row in table.to_pylist()}
     for record in orders:
         assert rows[record["order_id"]]["total_amount"] == Decimal(str(record["total_amount"]))
@@ -157,7 +160,7 @@ def test_a_pipelinewise_recording_lands_in_a_local_lake(tmp_path: Path) -> None:
     check_lake(ds.dataset(str(lake / "pw" / "public-orders"), format="parquet"), stdout)
     products = ds.dataset(str(lake / "pw" / "public-products"), format="parquet").to_table()
     assert products.num_rows == 20
-    assert products.schema.field("weight_kg").type == pa.decimal128(38, 2)
+    assert products.schema.field("weight_kg").type == pa.decimal128(8, 2)
 
 
 def test_a_pipelinewise_recording_lands_on_the_s3_endpoint(
@@ -181,3 +184,28 @@ def test_a_pipelinewise_recording_lands_on_the_s3_endpoint(
         region=s3_env["AWS_DEFAULT_REGION"],
     )
     check_lake(ds.dataset(f"{prefix}/pw/public-orders", filesystem=fs, format="parquet"), stdout)
+
+
+def test_unbounded_and_wide_numerics_land_exactly(tmp_path: Path) -> None:
+    """numeric without precision (|x| < 10^62, scale 38) and numeric(40, 10) fit no
+    decimal128: they are kept as their exact text; numeric(5, 2) is decimal128(5, 2)."""
+    lake = tmp_path / "lake"
+    run_recording({"destination": str(lake), "source_name": "pw"}, tmp_path, LEDGER)
+    table = ds.dataset(str(lake / "pw" / "public-ledger"), format="parquet").to_table()
+    types = {name: str(table.schema.field(name).type) for name in ("amount", "fee", "rate")}
+    assert types == {"amount": "string", "fee": "decimal128(5, 2)", "rate": "string"}
+    sent = {
+        m["record"]["entry_id"]: m["record"]
+        for m in (json.loads(line, parse_float=Decimal) for line in LEDGER.read_text().splitlines())
+        if m["type"] == "RECORD"
+    }
+    rows = {row["entry_id"]: row for row in table.to_pylist()}
+    assert sorted(rows) == sorted(sent) == [1, 2, 3, 4, 5]
+    for entry_id, record in sent.items():
+        row = rows[entry_id]
+        for name in ("amount", "rate"):
+            expected = record[name]
+            assert (None if row[name] is None else Decimal(row[name])) == expected
+        assert row["fee"] == record["fee"]
+    assert rows[1]["amount"] == "12345678901234567890.123456789012345678"
+    assert rows[5]["rate"] == "99999999999999999999999999999.9999999999"
