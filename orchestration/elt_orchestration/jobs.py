@@ -95,7 +95,7 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
 
     if not monitored:
 
-        @job(name=name, tags=run_tags(meltano_job.name), description=_description(meltano_job))
+        @job(name=name, tags=run_tags(meltano_job), description=_description(meltano_job))
         def run_only():
             meltano_run()
 
@@ -115,7 +115,7 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
             context.log.warning(line)
         context.add_output_metadata(report.metadata())
 
-    @job(name=name, tags=run_tags(meltano_job.name), description=_description(meltano_job))
+    @job(name=name, tags=run_tags(meltano_job), description=_description(meltano_job))
     def run_and_check():
         elt_monitor_check(after=meltano_run())
 

@@ -31,6 +31,9 @@ class MeltanoJob:
 
     name: str
     tasks: tuple[str, ...]
+    # extractors and utilities it runs: their files in `.meltano/run/<plugin>/` (a tap's
+    # catalog and state) and outputs (dbt's warehouse) are one per project, not per run
+    exclusive_plugins: tuple[str, ...] = ()
 
     @property
     def plugins(self) -> frozenset[str]:
@@ -57,6 +60,10 @@ class MeltanoProjectSpec:
     jobs: tuple[MeltanoJob, ...]
     schedules: tuple[MeltanoSchedule, ...]
 
+    @property
+    def exclusive_plugins(self) -> tuple[str, ...]:
+        return tuple(sorted({p for job in self.jobs for p in job.exclusive_plugins}))
+
 
 def load(root: Path) -> MeltanoProjectSpec:
     """Jobs and schedules of the Meltano project in `root`.
@@ -71,9 +78,13 @@ def load(root: Path) -> MeltanoProjectSpec:
     if not (root / "meltano.yml").is_file():
         raise MeltanoProjectError(f"no meltano.yml in {root} (set MELTANO_PROJECT_ROOT)")
     manifest = Project(root).meltano
-    jobs = tuple(
-        MeltanoJob(name=job.name, tasks=tuple(_flat_tasks(job.tasks))) for job in manifest.jobs
-    )
+    exclusive = {p.name for p in manifest.plugins.extractors} | {
+        p.name for p in manifest.plugins.utilities
+    }
+    jobs = []
+    for declared in manifest.jobs:
+        job = MeltanoJob(name=declared.name, tasks=tuple(_flat_tasks(declared.tasks)))
+        jobs.append(MeltanoJob(job.name, job.tasks, tuple(sorted(job.plugins & exclusive))))
     names = {job.name for job in jobs}
     schedules = []
     for schedule in manifest.schedules:
@@ -98,7 +109,7 @@ def load(root: Path) -> MeltanoProjectSpec:
         )
     _check_unique_dagster_names([job.name for job in jobs], "job")
     _check_unique_dagster_names([s.name for s in schedules], "schedule")
-    return MeltanoProjectSpec(root=root, jobs=jobs, schedules=tuple(schedules))
+    return MeltanoProjectSpec(root=root, jobs=tuple(jobs), schedules=tuple(schedules))
 
 
 def _flat_tasks(tasks: object) -> list[str]:

@@ -6,7 +6,7 @@
    `--no-sandbox`, and puts its settings in the environment of every run;
 2. makes `$DAGSTER_HOME` (default `output/dagster`, kept between starts: run history,
    schedule ticks) and writes the project's instance settings into it (`dagster.yaml`:
-   one run per Meltano job, run monitoring and retries);
+   one run at a time per Meltano job and per tap/utility, run monitoring and retries);
 3. becomes `dagster dev` (webserver + daemon, same PID) on 127.0.0.1 only: the daemon
    fires the schedules, the UI shows them with their next ticks and launches runs.
 """
@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-from importlib.resources import files
 from pathlib import Path
 
-DAGSTER_YAML = Path(str(files("elt_orchestration").joinpath("dagster.yaml")))
+import yaml
+
 HOST = "127.0.0.1"
 
 
 def dagster_home(root: Path) -> Path:
-    """`$DAGSTER_HOME`, else `output/dagster` (git-ignored, beside the demo's outputs)."""
+    """`$DAGSTER_HOME`, else `output/dagster` (git-ignored, beside the demo's outputs),
+    with the instance settings generated from meltano.yml."""
+    from elt_orchestration import meltano_project
+    from elt_orchestration.run_policy import instance_settings
+
     home = Path(os.environ.get("DAGSTER_HOME") or root / "output" / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
+    settings = instance_settings(meltano_project.load(root))
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     return home
 
 

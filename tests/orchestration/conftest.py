@@ -4,26 +4,32 @@ and warehouse). Nothing starts at import time."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
+import yaml
+from elt_orchestration import meltano_project
+from elt_orchestration.run_policy import instance_settings
+
+from tests.conftest import REPO_ROOT
 
 # The e2e fixtures (sandbox services, `meltano install`) are shared, not copied.
 from tests.e2e.conftest import all_sources_env, meltano_installed  # noqa: F401
 
-DAGSTER_YAML = Path(str(files("elt_orchestration").joinpath("dagster.yaml")))
+
+def write_dagster_home(home: Path) -> Path:
+    """A DAGSTER_HOME holding the project's instance settings (run queue, retries), as
+    `./dev.sh orchestrate` writes them."""
+    home.mkdir(parents=True, exist_ok=True)
+    settings = instance_settings(meltano_project.load(REPO_ROOT))
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    return home
 
 
 @pytest.fixture()
 def dagster_home(tmp_path: Path) -> Path:
-    """A DAGSTER_HOME holding the project's instance settings (run queue, retries)."""
-    home = tmp_path / "dagster-home"
-    home.mkdir()
-    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
-    return home
+    return write_dagster_home(tmp_path / "dagster-home")
 
 
 @pytest.fixture()

@@ -15,7 +15,12 @@ import yaml
 from dagster import Backoff, build_schedule_context
 from elt_orchestration.definitions import build_definitions
 from elt_orchestration.meltano_project import MeltanoProjectError
-from elt_orchestration.run_policy import DEFAULT_RETRY_POLICY, JOB_TAG, SCHEDULE_TAG
+from elt_orchestration.run_policy import (
+    DEFAULT_RETRY_POLICY,
+    JOB_TAG,
+    PLUGIN_TAG_PREFIX,
+    SCHEDULE_TAG,
+)
 
 from tests.conftest import REPO_ROOT
 
@@ -149,14 +154,23 @@ def test_the_daily_tick_requests_a_run_of_ecommerce_elt() -> None:
     }
 
 
-def test_the_instance_runs_one_run_per_job_and_retries(dagster_instance) -> None:
+def test_the_instance_runs_one_run_per_job_and_per_tap_and_retries(dagster_instance) -> None:
     config = dagster_instance.get_concurrency_config().run_queue_config
-    assert config is not None
-    assert {
-        "key": JOB_TAG,
-        "value": {"applyLimitPerUniqueValue": True},
-        "limit": 1,
-    } in config.tag_concurrency_limits
+    limits = config.tag_concurrency_limits
+    assert {"key": JOB_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+    # One limit per tap and utility of meltano.yml (they share `.meltano/run/<plugin>/`).
+    plugin_limits = {
+        limit["key"].removeprefix(PLUGIN_TAG_PREFIX)
+        for limit in limits
+        if limit["key"].startswith(PLUGIN_TAG_PREFIX) and limit["limit"] == 1
+    }
+    assert {"tap-legacy-crm", "tap-ecommerce-postgres", "dbt-duckdb"} <= plugin_limits
+    assert "target-minio-parquet" not in plugin_limits  # one config file per invocation
+    defs = build_definitions(REPO_ROOT)
+    daily, hourly = defs.resolve_job_def("ecommerce_elt"), defs.resolve_job_def("crm_to_lake")
+    shared = {k for k in daily.tags if k.startswith(PLUGIN_TAG_PREFIX)} & set(hourly.tags)
+    assert shared == {f"{PLUGIN_TAG_PREFIX}tap-legacy-crm"}
+    assert {k.removeprefix(PLUGIN_TAG_PREFIX) for k in daily.tags if k != JOB_TAG} <= plugin_limits
     assert dagster_instance.run_retries_enabled
     assert dagster_instance.run_monitoring_enabled
     assert DEFAULT_RETRY_POLICY.backoff == Backoff.EXPONENTIAL

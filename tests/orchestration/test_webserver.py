@@ -121,4 +121,5 @@ def test_the_webserver_shows_both_schedules_running_with_their_next_ticks(orches
         assert ticks[1] - ticks[0] == step
         assert ticks[0] % step == 0  # on the hour / at midnight UTC
     # The instance settings the webserver and daemon run with are the project's.
-    assert "meltano/job" in (home / "dagster.yaml").read_text()
+    settings = (home / "dagster.yaml").read_text()
+    assert "meltano/job" in settings and "meltano/plugin-tap-legacy-crm" in settings
