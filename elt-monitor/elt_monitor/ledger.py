@@ -141,6 +141,9 @@ def build_rows(
         and not (watermark and (_time(m.get("finished_at")) or now) < watermark)
     ]
     succeeded = {(r["source"], r["stream"]) for r in history if r["status"] == "success"}
+    # The target names a replication key only in a run that committed rows, so a stream's
+    # nature is sticky: once incremental, an empty run of it is still incremental.
+    incremental_before = {(r["source"], r["stream"]) for r in history if r.get("incremental")}
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for m in pending:
         by_run[m["run_id"]].append(m)
@@ -168,6 +171,12 @@ def build_rows(
                     now,
                 )
             )
+            if (m["source"], m["stream"]) in incremental_before:
+                rows[-1]["incremental"] = True
+                if rows[-1]["run_kind"] == "full":
+                    rows[-1]["run_kind"] = "incremental"
+            if rows[-1]["incremental"]:
+                incremental_before.add((m["source"], m["stream"]))
             if rows[-1]["status"] == "success":
                 succeeded.add((m["source"], m["stream"]))
     return rows
@@ -199,6 +208,8 @@ def _row(
         status, error = "failed", "; ".join(counts.errors) or "the tap reported the stream failed"
     hashes = m.get("schema_hashes") or []
     entries = [schemas.get((source, stream, h)) for h in hashes]
+    # every schema the stream ever had: a run without rows wrote no file to name one
+    every_schema = [e for (src, name, _), e in schemas.items() if (src, name) == (source, stream)]
     change = [
         {
             "schema_hash": e["schema_hash"],
@@ -208,7 +219,7 @@ def _row(
         for e in entries
         if e and e.get("previous_schema_hash") and (e.get("removed") or e.get("changed"))
     ]
-    columns = {c["name"] for e in entries if e for c in e.get("columns", [])}
+    columns = {c["name"] for e in every_schema for c in e.get("columns", [])}
     is_incremental = incremental(settings, m, columns)
     if (source, stream) not in succeeded:
         kind = "initial"

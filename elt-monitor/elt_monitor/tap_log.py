@@ -9,10 +9,13 @@ reach the monitor either as a saved stderr (pipes: `tap 2> tap.log | target`) or
 Meltano's per-run log `<log dir>/elt/<state id>/<run id>/elt.log`, which holds the tap's
 and the target's stderr, each line prefixed with the plugin name.
 
-Which Meltano log belongs to which target run: the one that names the target's run id
-(the target logs each committed file's path, which holds it); for a run that committed no
-file, the one log whose time span holds the target's start. No match, or two, leaves the
-tap's count unknown, which the check reports; it never guesses.
+Meltano 4 keeps each block's log handler attached for the rest of `meltano run`, so a
+block's `elt.log` also holds the lines of every later block of the same run. A log is
+therefore cut into blocks at Meltano's `Running job with name ...` lines, and the block
+for a target run is the one that names the target's run id (the target logs each
+committed file's path, which holds it); for a run that committed no file, the one block
+whose time span holds the target's start. No match, or two, leaves the tap's count
+unknown, which the check reports; it never guesses.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def parse(text: str, source_log: str | None = None) -> TapCounts:
     counts = TapCounts(source_log=source_log)
     metrics: list[tuple[str | None, dict]] = []
     roles: dict[str | None, str] = {}
+    job = MELTANO_RUN.search(text)
     for line in text.splitlines():
         match = METRIC.search(line)
         if match:
@@ -64,10 +68,10 @@ def parse(text: str, source_log: str | None = None) -> TapCounts:
                 continue
             plugin = match["plugin"]
             metrics.append((plugin, point))
-            if point.get("metric") == "sync_duration":
-                roles[plugin] = "tap"
-            elif point.get("metric") == "batch_processing_time":
-                roles.setdefault(plugin, "target")
+            if point.get("metric") == "batch_processing_time" or (
+                job and plugin and job["job"].endswith(f"-to-{plugin}")
+            ):
+                roles[plugin] = "target"
             continue
         if found := FILE_LINE.search(line):
             counts.files[found["file"]] = (int(found["good"]), int(found["bad"]))
@@ -78,7 +82,7 @@ def parse(text: str, source_log: str | None = None) -> TapCounts:
         elif ERROR.search(line) and len(counts.errors) < 5:
             counts.errors.append(line.strip()[-500:])
     for plugin, point in metrics:
-        role = roles.get(plugin, "tap" if plugin is None else None)
+        role = roles.get(plugin, "tap")  # in a block: the one plugin that is not the target
         stream = (point.get("tags") or {}).get("stream")
         if not stream:
             continue
@@ -114,27 +118,33 @@ def _time(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def blocks(text: str) -> list[str]:
+    """A Meltano log cut at each block's `Running job with name` line."""
+    starts = [m.start() for m in re.finditer(r"^.*Running job with name", text, re.MULTILINE)]
+    if not starts:
+        return [text]
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
 def find_meltano_log(
     log_dir: Path, target_run_id: str, started_at: dt.datetime
 ) -> tuple[str, str] | None:
-    """(path, text) of the Meltano run log of the target run `target_run_id`."""
+    """(path, block text) of the Meltano log block of the target run `target_run_id`."""
     if not log_dir.is_dir():
         return None
     since = started_at.timestamp() - 60
-    candidates = []
-    for path in log_dir.glob("*/*/elt.log"):
+    covering: dict[str, tuple[str, str]] = {}
+    for path in sorted(log_dir.glob("*/*/elt.log")):
         try:
             if path.stat().st_mtime < since:
                 continue
             text = path.read_text(errors="replace")
         except OSError:
             continue
-        if target_run_id in text:
-            return str(path), text
-        candidates.append((path, text))
-    covering = []
-    for path, text in candidates:
-        span = _span(text)
-        if span and span[0] <= started_at <= span[1] and "METRIC:" in text:
-            covering.append((str(path), text))
-    return covering[0] if len(covering) == 1 else None
+        for block in blocks(text):
+            if target_run_id in block:
+                return str(path), block
+            span = _span(block)
+            if span and span[0] <= started_at <= span[1] and "METRIC:" in block:
+                covering[block] = (str(path), block)  # the same block leaks into many files
+    return next(iter(covering.values())) if len(covering) == 1 else None

@@ -68,3 +68,20 @@ def test_dbt_failures_and_stale_sources_are_folded_in(tmp_path: Path) -> None:
         ("DBT_TEST_WARNING", "warning", "test.p.warn_y"),
         ("DBT_SOURCE_STALE", "critical", "source.p.shop.orders"),
     }
+
+
+def test_a_later_block_leaked_into_an_earlier_log_is_cut_out(tmp_path: Path) -> None:
+    """Meltano 4 writes every later block of a run into the earlier blocks' elt.log too."""
+    import datetime as dt
+
+    second = MELTANO_LOG.replace("tap-x", "tap-z").replace("'dev:", "'dev2:")
+    second = second.replace('"value":1000', '"value":7').replace('"value":1199', '"value":207')
+    leaky = MELTANO_LOG + "run A committed A-00001.parquet\n" + second + "B-00001.parquet\n"
+    (tmp_path / "a" / "r").mkdir(parents=True)
+    (tmp_path / "a" / "r" / "elt.log").write_text(leaky)
+    started = dt.datetime(2026, 12, 2, 12, 33, tzinfo=dt.UTC)
+    _, block = tap_log.find_meltano_log(tmp_path, "B-00001", started)
+    counts = tap_log.parse(block)
+    assert dict(counts.tap_rows) == {"s1": 207} and dict(counts.target_received) == {"s1": 207}
+    _, block = tap_log.find_meltano_log(tmp_path, "A-00001", started)
+    assert dict(tap_log.parse(block).tap_rows) == {"s1": 1200}
