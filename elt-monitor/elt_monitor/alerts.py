@@ -13,8 +13,6 @@ import random
 import time
 from collections.abc import Callable
 
-import requests
-
 from elt_monitor.rules import Finding
 from elt_monitor.settings import SEVERITIES, MonitorSettings
 
@@ -41,6 +39,8 @@ def send(
     base_seconds: float = 0.5,
 ) -> bool:
     """POST the alert; True when delivered. Never raises."""
+    import requests  # only when an alert is due: it is most of the check's import time
+
     url = settings.alert_webhook_url
     if not url or SEVERITIES.index(body["severity"]) < SEVERITIES.index(settings.alert_on):
         return False
