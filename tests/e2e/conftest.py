@@ -17,6 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.e2e.install import (
+    PLUGIN_DIRS,
+    SYS_DIR,
+    project_lock,
+    record_installed,
+    stale_plugins,
+)
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
 E2E_PLUGINS = [
@@ -47,14 +54,15 @@ class MeltanoRunner:
         return self.env["DBT_DUCKDB_LAKE_ROOT"]
 
     def run(self, *args: str, check: bool = True, timeout: int = 600):
-        result = subprocess.run(
-            [MELTANO, *args],
-            cwd=REPO_ROOT,
-            env=dict(self.env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        with project_lock(exclusive=False):
+            result = subprocess.run(
+                [MELTANO, *args],
+                cwd=REPO_ROOT,
+                env=dict(self.env),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"meltano {' '.join(args)} failed ({result.returncode}):\n"
@@ -88,10 +96,29 @@ def project_copy(root: Path, plugins: list[str]) -> Path:
     return root
 
 
+def private_sys_dir(workdir: Path) -> Path:
+    """A Meltano system directory of this runner's own, sharing the installed plugins.
+
+    Meltano keeps each run's config and catalog files in `.meltano/run/<plugin>/`, the
+    catalog under one name per tap (`tap.properties.json`): two runs of one tap in one
+    project delete each other's files, and `meltano install` empties the directory.
+    Test sessions run side by side, so each runner gets its own `run/` and `logs/` and
+    links to the repository's installed plugin venvs.
+    """
+    sys_dir = workdir / ".meltano"
+    sys_dir.mkdir(parents=True, exist_ok=True)
+    for kind in PLUGIN_DIRS:
+        link = sys_dir / kind
+        if not link.exists():
+            link.symlink_to(SYS_DIR / kind, target_is_directory=True)
+    return sys_dir
+
+
 def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) -> dict[str, str]:
     return {
         **os.environ,
         **sandbox_env,
+        "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(workdir)),
         "MELTANO_ENVIRONMENT": environment,
         "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -116,10 +143,25 @@ def all_sources_env(
 
 @pytest.fixture(scope="session")
 def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None:
+    """The e2e plugins in the repository's .meltano/, (re)installed only when stale."""
     workdir = tmp_path_factory.mktemp("meltano-install")
-    runner = MeltanoRunner(base_env(all_sources_env, workdir, "dev"), workdir)
-    runner.run("install", *E2E_PLUGINS, timeout=1200)
-    runner.run("invoke", "dbt-duckdb:install-httpfs")
+    env = base_env(all_sources_env, workdir, "dev")
+    env.pop("MELTANO_SYS_DIR_ROOT")  # install into the repository's .meltano/
+    with project_lock(exclusive=True):
+        stale = stale_plugins(E2E_PLUGINS)
+        for args in (["install", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
+            if args == ["install"]:
+                continue
+            result = subprocess.run(
+                [MELTANO, *args],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-6000:]}"
+        record_installed(stale)
 
 
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:

@@ -18,6 +18,7 @@ import pytest
 from scripts import run_job
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import MELTANO, MeltanoRunner, isolated_env, local_lake_runner
+from tests.e2e.install import project_lock
 
 ELT_BLOCK_PREFIX = "dev:"
 
@@ -105,6 +106,13 @@ def test_a_killed_scheduled_run_is_recovered_by_the_next_one(
         },
         base.workdir,
     )
+    with project_lock(exclusive=False):
+        recover_from_a_kill(runner)
+    expected = mart_totals(clean_run.warehouse)
+    assert expected and mart_totals(runner.warehouse) == expected
+
+
+def recover_from_a_kill(runner: MeltanoRunner) -> None:
     first = start_scheduled(runner, "daily-ecommerce-elt", runner.workdir / "killed.log")
     state_id = wait_until_loading(runner, first)
     os.killpg(first.pid, signal.SIGKILL)  # Meltano, tap and target: the whole group
@@ -124,8 +132,6 @@ def test_a_killed_scheduled_run_is_recovered_by_the_next_one(
         in (runner.workdir / "retry.log").read_text()
     )
     assert running_rows(runner.workdir / "meltano.db") == []
-    expected = mart_totals(clean_run.warehouse)
-    assert expected and mart_totals(runner.warehouse) == expected
 
 
 def _migrated_system_db(workdir: Path) -> dict[str, str]:

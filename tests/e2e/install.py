@@ -1,0 +1,86 @@
+"""Install the e2e plugins into the repository's `.meltano/` only when something changed.
+
+`meltano install` deletes each plugin's `.meltano/run/<plugin>/` files, the config files
+of any `meltano run` of the same project in flight. Test sessions that run at the same
+time (several engineers, or `pytest` beside the demo) then fail with "File at
+.meltano/run/target-minio-parquet/target.<id>.config.json was not found". So: install
+only plugins whose inputs (pip_url, and the pyproject.toml of a local `-e` package)
+changed since the last install, and take an exclusive lock for it, while every test's
+`meltano` process holds the same lock shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+SYS_DIR = REPO_ROOT / ".meltano"
+LOCK_FILE = SYS_DIR / "e2e.lock"
+STAMP_FILE = SYS_DIR / "e2e-installed.json"
+PLUGIN_DIRS = {"extractors", "loaders", "utilities"}
+
+
+@contextlib.contextmanager
+def project_lock(*, exclusive: bool) -> Iterator[None]:
+    """Shared for `meltano run`/`invoke`, exclusive for `meltano install` (flock: released
+    when the holder dies, so a killed session never leaves it held)."""
+    SYS_DIR.mkdir(exist_ok=True)
+    with LOCK_FILE.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _plugins() -> dict[str, tuple[str, dict]]:
+    definitions = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())["plugins"]
+    return {
+        plugin["name"]: (kind, plugin)
+        for kind, plugins in definitions.items()
+        if kind in PLUGIN_DIRS
+        for plugin in plugins
+    }
+
+
+def install_inputs(name: str) -> str:
+    """A digest of what `meltano install` would install for one plugin."""
+    kind, plugin = _plugins()[name]
+    digest = hashlib.sha256(plugin.get("pip_url", "").encode())
+    for part in plugin.get("pip_url", "").split():
+        local = Path(part.replace("${MELTANO_PROJECT_ROOT}", str(REPO_ROOT)))
+        if (local / "pyproject.toml").exists():
+            digest.update((local / "pyproject.toml").read_bytes())
+    return f"{kind}:{digest.hexdigest()}"
+
+
+def is_installed(name: str) -> bool:
+    """Meltano's own test: the venv's python and executable exist and its fingerprint was
+    written (the last step of an install, so a half-done install does not count)."""
+    kind, plugin = _plugins()[name]
+    venv = SYS_DIR / kind / name / "venv"
+    executable = venv / "bin" / plugin.get("executable", name)
+    fingerprint = venv / ".meltano_plugin_fingerprint"
+    return (venv / "bin" / "python").exists() and executable.exists() and fingerprint.exists()
+
+
+def stale_plugins(names: list[str]) -> list[str]:
+    """Plugins to (re)install: never installed, or their inputs changed."""
+    stamps = json.loads(STAMP_FILE.read_text()) if STAMP_FILE.exists() else {}
+    return [
+        name for name in names if not is_installed(name) or stamps.get(name) != install_inputs(name)
+    ]
+
+
+def record_installed(names: list[str]) -> None:
+    stamps = json.loads(STAMP_FILE.read_text()) if STAMP_FILE.exists() else {}
+    stamps.update({name: install_inputs(name) for name in names})
+    STAMP_FILE.write_text(json.dumps(stamps, indent=2, sort_keys=True))
