@@ -98,7 +98,7 @@ def _schema_changes(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def _counts_for(
-    settings: MonitorSettings, run_id: str, started: dt.datetime, cache: dict
+    settings: MonitorSettings, run_id: str, started: dt.datetime, cache: dict, streams: set[str]
 ) -> tap_log.TapCounts | None:
     if settings.tap_log:
         if "file" not in cache:
@@ -112,7 +112,7 @@ def _counts_for(
     log_dir = (
         Path(settings.meltano_log_dir) if settings.meltano_log_dir else tap_log.default_log_dir()
     )
-    found = tap_log.find_meltano_log(log_dir, run_id, started)
+    found = tap_log.find_meltano_log(log_dir, run_id, started, streams)
     return tap_log.parse(found[1], found[0]) if found else None
 
 
@@ -151,7 +151,8 @@ def build_rows(
     rows: list[dict[str, Any]] = []
     for run_id, entries in sorted(by_run.items()):
         started = min(_time(m.get("started_at")) or now for m in entries)
-        counts = _counts_for(settings, run_id, started, cache)
+        streams = {m["stream"] for m in entries}
+        counts = _counts_for(settings, run_id, started, cache, streams)
         quarantine = {
             m["stream"].removesuffix(QUARANTINE_SUFFIX): m["total_rows"]
             for m in entries

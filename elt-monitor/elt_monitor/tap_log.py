@@ -127,9 +127,14 @@ def blocks(text: str) -> list[str]:
 
 
 def find_meltano_log(
-    log_dir: Path, target_run_id: str, started_at: dt.datetime
+    log_dir: Path, target_run_id: str, started_at: dt.datetime, streams: set[str] | None = None
 ) -> tuple[str, str] | None:
-    """(path, block text) of the Meltano log block of the target run `target_run_id`."""
+    """(path, block text) of the Meltano log block of the target run `target_run_id`.
+
+    Without the run id (nothing committed), the blocks whose span holds the start and
+    whose tap counted every one of `streams`; several such blocks (concurrent runs of the
+    same job elsewhere on the machine) are accepted only when they say the same counts
+    for those streams, so which one is read changes nothing."""
     if not log_dir.is_dir():
         return None
     since = started_at.timestamp() - 60
@@ -147,4 +152,16 @@ def find_meltano_log(
             span = _span(block)
             if span and span[0] <= started_at <= span[1] and "METRIC:" in block:
                 covering[block] = (str(path), block)  # the same block leaks into many files
-    return next(iter(covering.values())) if len(covering) == 1 else None
+    if streams is not None:
+        covering = {
+            block: found
+            for block, found in covering.items()
+            if streams <= set(parse(block).tap_rows)
+        }
+    said = {
+        tuple(
+            sorted((k, v) for k, v in parse(b).tap_rows.items() if streams is None or k in streams)
+        )
+        for b in covering
+    }
+    return next(iter(covering.values())) if covering and len(said) == 1 else None

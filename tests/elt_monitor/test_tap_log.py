@@ -43,8 +43,15 @@ def test_the_log_holding_the_target_run_id_is_chosen(tmp_path: Path) -> None:
     started = dt.datetime(2026, 12, 2, 12, 33, tzinfo=dt.UTC)
     found = tap_log.find_meltano_log(tmp_path, "T-abc", started)
     assert found is not None and found[0].endswith("r2/elt.log")
-    # no run id and two logs covering the start: ambiguous, so unknown (never a guess)
-    assert tap_log.find_meltano_log(tmp_path, "T-zzz", started) is None
+    # no run id (nothing committed): the blocks covering the start agree, so either is read
+    found = tap_log.find_meltano_log(tmp_path, "T-zzz", started, {"s1"})
+    assert found is not None and tap_log.parse(found[1]).tap_rows == {"s1": 1200}
+    # ... but blocks that disagree are ambiguous: unknown, never a guess
+    (tmp_path / "dev" / "r3").mkdir()
+    (tmp_path / "dev" / "r3" / "elt.log").write_text(
+        MELTANO_LOG.replace('"value":200', '"value":9')
+    )
+    assert tap_log.find_meltano_log(tmp_path, "T-zzz", started, {"s1"}) is None
 
 
 def test_dbt_failures_and_stale_sources_are_folded_in(tmp_path: Path) -> None:
