@@ -93,6 +93,18 @@ def check_stream_options(
     return errors
 
 
+def check_log_based(
+    options: Mapping[str, Mapping[str, Any]] | None, keyed_tables: Collection[str]
+) -> list[str]:
+    """LOG_BASED streams must be tables with a primary key: changes are applied by key,
+    and a view or custom query has no replication slot of its own."""
+    return [
+        f"stream_options.{stream}: LOG_BASED needs a table with a primary key"
+        for stream, option in (options or {}).items()
+        if option.get("replication_method") == "LOG_BASED" and stream not in keyed_tables
+    ]
+
+
 def check_custom_streams(
     specs: Sequence[Mapping[str, Any]] | None,
     columns: Sequence[Collection[str]],

@@ -50,6 +50,7 @@ from tap_ecommerce_postgres.batches import (
     write_batch_file,
 )
 from tap_ecommerce_postgres.bookmarks import Progress
+from tap_ecommerce_postgres.cdc import sync as log_based
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
 from tap_ecommerce_postgres.queries import ReadPlan, range_bounds
@@ -80,6 +81,9 @@ class PostgresStream(Stream):
         }
         if table.description:
             schema["description"] = table.description
+        options = (tap.config.get("stream_options") or {}).get(table.stream_name, {})
+        if options.get("replication_method") == log_based.LOG_BASED:
+            schema = log_based.with_change_columns(schema, list(table.primary_key))
         super().__init__(tap, schema=schema, name=table.stream_name)
         self.primary_keys = list(table.primary_key)
         self._progress: Progress | None = None  # the SDK path's bookmark (get_records)
@@ -87,14 +91,24 @@ class PostgresStream(Stream):
         options = (tap.config.get("stream_options") or {}).get(self.name, {})
         self._configured_key = options.get("replication_key")
         self._configured_method = options.get("replication_method")
-        if self._configured_key and self._configured_method != "FULL_TABLE":
+        if self._configured_method == log_based.LOG_BASED:
+            self.forced_replication_method = log_based.LOG_BASED
+        elif self._configured_key and self._configured_method != "FULL_TABLE":
             self.replication_key = self._configured_key
 
     # -- replication settings -------------------------------------------------------------
 
     def apply_catalog(self, catalog) -> None:
         super().apply_catalog(catalog)
-        if self._configured_method == "FULL_TABLE":
+        if self._configured_method == log_based.LOG_BASED:
+            self.forced_replication_method = log_based.LOG_BASED  # config wins
+        if self.replication_method == log_based.LOG_BASED:  # the snapshot is a full read
+            self.replication_key = None
+            keys = list(self.primary_keys)
+            self._schema = log_based.with_change_columns(self._schema, keys)
+            if self._input_schema is not None:  # the catalog's, sent as SCHEMA
+                self._input_schema = log_based.with_change_columns(self._input_schema, keys)
+        elif self._configured_method == "FULL_TABLE":
             self.replication_key = None
         elif self._configured_key:
             self.replication_key = self._configured_key  # config wins over the catalog
@@ -103,6 +117,8 @@ class PostgresStream(Stream):
         """SCHEMA messages with `precision`/`scale` on decimals (lost in the SDK catalog)."""
         for message in super()._generate_schema_messages():
             message.schema = restore_decimal_keys(message.schema)
+            if self.replication_method == log_based.LOG_BASED:  # + change columns
+                message.schema = log_based.schema_message(self, message.schema)
             yield message
 
     @property
@@ -248,6 +264,13 @@ class PostgresStream(Stream):
         )
 
     def _sync_records(self, context=None, *, write_messages: bool = True):
+        if self.replication_method == log_based.LOG_BASED:  # snapshot, then changes
+            yield from log_based.sync(self, context, write_messages=write_messages)
+            return
+        yield from self._sync_table(context, write_messages=write_messages)
+
+    def _sync_table(self, context=None, *, write_messages: bool = True):
+        """The full or incremental read of the table (also a LOG_BASED snapshot)."""
         if not (write_messages and self._uses_fast_path()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return

@@ -12,6 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_ecommerce_postgres.arrow_reader import AdbcSessions
 from tap_ecommerce_postgres.config_checks import (
     check_custom_streams,
+    check_log_based,
     check_replication_keys,
     check_schemas,
     check_stream_options,
@@ -31,9 +32,11 @@ STREAM_OPTION = th.ObjectType(
     th.Property(
         "replication_method",
         th.StringType,
-        allowed_values=["FULL_TABLE", "INCREMENTAL"],
+        allowed_values=["FULL_TABLE", "INCREMENTAL", "LOG_BASED"],
         description="FULL_TABLE re-reads everything (resumable by primary key); "
-        "INCREMENTAL reads rows whose replication_key >= the bookmark.",
+        "INCREMENTAL reads rows whose replication_key >= the bookmark; LOG_BASED takes a "
+        "snapshot, then inserts, updates and deletes from a pgoutput replication slot "
+        "(tables with a primary key; needs wal_level=logical and the REPLICATION attribute).",
     ),
     th.Property(
         "replication_key",
@@ -141,6 +144,20 @@ class TapEcommercePostgres(Tap):
             "near where it stopped.",
         ),
         th.Property(
+            "log_based_prefix",
+            th.StringType,
+            default="tap_ecommerce_postgres",
+            description="LOG_BASED: start of the names of each stream's replication slot and "
+            "publication (`<prefix>_<schema>_<table>_<hash>`, logged at start).",
+        ),
+        th.Property(
+            "log_based_max_retained_wal_bytes",
+            th.IntegerType,
+            default=1 << 30,
+            description="LOG_BASED: warn when a stream's slot keeps more WAL than this "
+            "(a forgotten slot fills the server's disk).",
+        ),
+        th.Property(
             "parallel_readers",
             th.IntegerType,
             default=2,
@@ -214,6 +231,10 @@ class TapEcommercePostgres(Tap):
             )
             + check_stream_options(
                 self.config.get("stream_options"), columns, STREAM_OPTION.to_dict()["properties"]
+            )
+            + check_log_based(
+                self.config.get("stream_options"),
+                {name for name, table in table_streams.items() if table.primary_key},
             )
         )
         streams = [PostgresStream(self, table) for table in tables]

@@ -125,7 +125,11 @@ class PostgresService(Service):
                 finally:
                     pwfile.unlink(missing_ok=True)
             self._clear_stale_server(pgdata, user)
-            options = f"-h 127.0.0.1 -p {port} -k {pgdata} -c fsync=off -c synchronous_commit=off"
+            options = (
+                f"-h 127.0.0.1 -p {port} -k {pgdata} -c fsync=off -c synchronous_commit=off"
+                # logical decoding for LOG_BASED streams (tap-ecommerce-postgres, pgoutput)
+                " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20"
+            )
             log = home.log_file(self.name)
             log.touch()
             if running_as_root:

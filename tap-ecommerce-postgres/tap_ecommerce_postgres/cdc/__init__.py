@@ -1,0 +1,1 @@
+"""Log-based change capture (LOG_BASED streams) with the built-in `pgoutput` plugin."""

@@ -1,0 +1,265 @@
+"""Changes of one table read from its slot, as records with the full-table path's values.
+
+`peek()` reads the slot's pgoutput messages up to an LSN through a server-side cursor
+(memory stays flat in the number of changes) and decodes them (pgoutput.py).
+`Transactions` groups them into committed transactions of row changes for one table.
+`RecordRenderer` hands the changed rows back to Postgres as text, cast to each column's
+type and rendered by the very expressions the full-table path uses
+(`queries.column_expression` + `row_to_json`), so a change carries exactly the value a
+full read of the same row would: exact decimals, timestamps with zone, arrays, json.
+
+Unchanged TOASTed values: pgoutput sends a marker ('u'), not the value. They are taken
+from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the row's current
+value is read by key. A row that no longer exists was deleted later, and that delete is
+in the slot after this change: the update is then skipped (counted and logged), never
+emitted with NULL in place of the value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from tap_ecommerce_postgres.cdc import pgoutput
+from tap_ecommerce_postgres.cdc.pgoutput import UNCHANGED, int_to_lsn, lsn_to_int
+from tap_ecommerce_postgres.cdc.slot import LogBasedError
+from tap_ecommerce_postgres.queries import column_expression
+from tap_ecommerce_postgres.type_mapping import Column
+
+LSN_COLUMN = "_sdc_lsn"
+DELETED_AT_COLUMN = "_sdc_deleted_at"
+FETCH_MESSAGES = 5_000
+
+log = logging.getLogger(__name__)
+
+PEEK_SQL = (
+    "select lsn::text, data from pg_logical_slot_peek_binary_changes("
+    "%s, %s::pg_lsn, NULL, 'proto_version', '1', 'publication_names', %s)"
+)
+
+
+def peek(
+    conn: psycopg.Connection, slot: str, publication: str, upto: int
+) -> Iterator[tuple[int, pgoutput.Message]]:
+    """(change LSN, decoded message) for every transaction committed before `upto`; the
+    slot does not move. `conn` must not be in autocommit (the cursor lives in a
+    transaction)."""
+    with conn.cursor(name="tap_ecommerce_postgres_changes") as cursor:
+        cursor.execute(PEEK_SQL, [slot, int_to_lsn(upto), publication])
+        while rows := cursor.fetchmany(FETCH_MESSAGES):
+            for lsn, data in rows:
+                yield lsn_to_int(lsn), pgoutput.decode(data)
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    kind: str  # "insert", "update" or "delete"
+    relation: pgoutput.Relation
+    values: tuple  # text values in the relation's column order (None: NULL)
+    lsn: int  # the change's own WAL position (per key, the order of its changes)
+    deleted_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    end_lsn: int  # confirming this LSN skips this transaction and every earlier one
+    commit_time: dt.datetime
+    changes: list[RowChange]
+
+
+def transactions(
+    messages: Iterator[tuple[int, pgoutput.Message]],
+    table: tuple[str, str],
+    primary_key: Sequence[str],
+) -> Iterator[Transaction]:
+    """Committed transactions of row changes to `table` (schema, name). An update that
+    changes the primary key is a delete of the old key and then the new row. TRUNCATE
+    cannot be expressed as row changes: an error naming the way out."""
+    relations: dict[int, pgoutput.Relation] = {}
+    changes: list[RowChange] = []
+    commit_time = None
+    for lsn, message in messages:
+        if isinstance(message, pgoutput.Begin):
+            changes, commit_time = [], message.commit_time
+        elif isinstance(message, pgoutput.Relation):
+            relations[message.oid] = message
+        elif isinstance(message, pgoutput.Commit):
+            yield Transaction(message.end_lsn, message.commit_time, changes)
+            changes = []
+        elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
+            relation = relations[message.relation_oid]
+            if (relation.namespace, relation.name) != table:
+                continue
+            changes.extend(_row_changes(message, relation, lsn, commit_time, primary_key))
+        elif isinstance(message, pgoutput.Truncate) and any(
+            (relations[oid].namespace, relations[oid].name) == table
+            for oid in message.relation_oids
+            if oid in relations
+        ):
+            raise LogBasedError(
+                f"{table[0]}.{table[1]} was truncated (change at {int_to_lsn(lsn)}): a "
+                "TRUNCATE is not a row change. Take a new snapshot: drop the slot "
+                "(python -m tap_ecommerce_postgres.cdc.drop) and clear this stream's state"
+            )
+
+
+def key_positions(relation: pgoutput.Relation, primary_key: Sequence[str]) -> list[int]:
+    """Where the primary key's columns are in the relation (not pgoutput's key flags:
+    under REPLICA IDENTITY FULL every column is flagged)."""
+    names = [c.name for c in relation.columns]
+    return [names.index(k) for k in primary_key if k in names]
+
+
+def _row_changes(message, relation, lsn: int, commit_time, primary_key) -> list[RowChange]:
+    if isinstance(message, pgoutput.Insert):
+        return [RowChange("insert", relation, message.new, lsn)]
+    if isinstance(message, pgoutput.Delete):
+        return [RowChange("delete", relation, message.old, lsn, commit_time)]
+    new = message.new
+    old = message.old
+    result = []
+    if old is not None:
+        keys = key_positions(relation, primary_key)
+        if any(old[i] != new[i] and new[i] is not UNCHANGED for i in keys):
+            result.append(RowChange("delete", relation, old, lsn, commit_time))
+        if not message.old_is_key:  # REPLICA IDENTITY FULL: unchanged values are in `old`
+            new = tuple(o if n is UNCHANGED else n for o, n in zip(old, new, strict=True))
+    result.append(RowChange("update", relation, new, lsn))
+    return result
+
+
+class RecordRenderer:
+    """Turns row changes into record JSON text through Postgres, with the full-table
+    path's expression for each column (queries.column_expression)."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        relation_sql: sql.Composable,
+        columns: Sequence[Column],
+        source_timezone: str,
+        primary_key: Sequence[str],
+    ) -> None:
+        self.conn = conn
+        self.relation_sql = relation_sql
+        self.primary_key = list(primary_key)
+        self.columns = list(columns)  # the stream's record columns, in record order
+        self.source_timezone = source_timezone
+        self._queries: dict[tuple, sql.Composable] = {}
+        self.skipped_gone = 0
+        self.relation_columns: tuple | None = None  # the relation version it was made for
+
+    def _type_names(self, relation: pgoutput.Relation) -> list[str]:
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "select format_type(t.oid, t.typmod) from unnest(%s::oid[], %s::int4[])"
+                " with ordinality as t(oid, typmod, n) order by t.n",
+                [
+                    [c.type_oid for c in relation.columns],
+                    [c.type_modifier for c in relation.columns],
+                ],
+            )
+        ]
+
+    def _query(self, relation: pgoutput.Relation) -> sql.Composable:
+        """SELECT rendering a batch of this relation's rows (text[][] of values, LSNs,
+        deletion times) as record JSON, in input order."""
+        key = (relation.oid, relation.columns)
+        if key not in self._queries:
+            types = self._type_names(relation)
+            position = {c.name: i for i, c in enumerate(relation.columns)}
+            casts = sql.SQL(", ").join(
+                sql.SQL("input.v[i][{}]::{} as {}").format(
+                    sql.Literal(position[c.name] + 1),
+                    sql.SQL(types[position[c.name]]),  # format_type(): quoted by Postgres
+                    sql.Identifier(c.name),
+                )
+                for c in self.columns
+                if c.name in position
+            )
+            exprs = sql.SQL(", ").join(
+                [
+                    sql.SQL("{} as {}").format(
+                        column_expression(c, self.source_timezone), sql.Identifier(c.name)
+                    )
+                    for c in self.columns
+                    if c.name in position
+                ]
+                + [
+                    sql.SQL("input.l[i] as {}").format(sql.Identifier(LSN_COLUMN)),
+                    sql.SQL("input.d[i] as {}").format(sql.Identifier(DELETED_AT_COLUMN)),
+                ]
+            )
+            self._queries[key] = sql.SQL(
+                "with input as (select %s::text[] as v, %s::int8[] as l, %s::timestamptz[] as d)"
+                " select row_to_json(rec)::text from input, generate_subscripts(input.v, 1) as i"
+                " cross join lateral (select {casts}) as src"
+                " cross join lateral (select {exprs}) as rec order by i"
+            ).format(casts=casts, exprs=exprs)
+        return self._queries[key]
+
+    def render(self, changes: Sequence[RowChange]) -> list[str]:
+        """Record JSON of each change (same order); updates whose unchanged TOASTed value
+        cannot be known any more are left out (see the module docstring)."""
+        lines: list[str] = []
+        start = 0
+        while start < len(changes):  # runs of one relation version share a query
+            stop = start + 1
+            while stop < len(changes) and changes[stop].relation is changes[start].relation:
+                stop += 1
+            run = [c for c in map(self._filled, changes[start:stop]) if c is not None]
+            if run:
+                rows = self.conn.execute(
+                    self._query(run[0].relation),
+                    [
+                        [list(c.values) for c in run],
+                        [c.lsn for c in run],
+                        [c.deleted_at for c in run],
+                    ],
+                ).fetchall()
+                lines.extend(row[0] for row in rows)
+            start = stop
+        return lines
+
+    def _filled(self, change: RowChange) -> RowChange | None:
+        """The change with unchanged TOASTed values read by key (see module docstring)."""
+        missing = [i for i, v in enumerate(change.values) if v is UNCHANGED]
+        if not missing:
+            return change
+        columns = change.relation.columns
+        keys = key_positions(change.relation, self.primary_key)
+        if len(keys) != len(self.primary_key):
+            raise LogBasedError(
+                f"{change.relation.namespace}.{change.relation.name}: an unchanged TOASTed "
+                "value cannot be re-read without the primary key (use REPLICA IDENTITY FULL)"
+            )
+        query = sql.SQL("select {cols} from {rel} where {cond}").format(
+            cols=sql.SQL(", ").join(
+                sql.SQL("{}::text").format(sql.Identifier(columns[i].name)) for i in missing
+            ),
+            rel=self.relation_sql,
+            cond=sql.SQL(" and ").join(
+                sql.SQL("{}::text = %s").format(sql.Identifier(columns[i].name)) for i in keys
+            ),
+        )
+        row = self.conn.execute(query, [change.values[i] for i in keys]).fetchone()
+        if row is None:
+            self.skipped_gone += 1
+            log.warning(
+                "%s.%s: an update at %s left a TOASTed value unchanged and the row is gone "
+                "now; its later delete is in the slot, so the update is skipped",
+                change.relation.namespace,
+                change.relation.name,
+                int_to_lsn(change.lsn),
+            )
+            return None
+        values = list(change.values)
+        for i, value in zip(missing, row, strict=True):
+            values[i] = value
+        return RowChange(change.kind, change.relation, tuple(values), change.lsn)

@@ -1,0 +1,170 @@
+"""The replication slot and publication of one LOG_BASED stream, and how they move.
+
+One slot and one publication per stream (`names()`), so each stream's bookmark moves its
+own slot and a stream's failure never holds back another's. The slot is only ever
+*peeked* (`pg_logical_slot_peek_binary_changes`), never consumed by reading: it moves
+only when `advance()` is given an LSN that a persisted STATE holds, i.e. at the start of
+the next run. A run killed at any point therefore leaves the slot where the last
+persisted STATE says, and the next run re-reads everything after it (at-least-once).
+
+Required of the role (see the README): the REPLICATION attribute (slot functions), and
+either ownership of the table (the tap then creates the publication itself) or a
+publication created beforehand by the DBA with the name the tap logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn, lsn_to_int
+
+DEFAULT_PREFIX = "tap_ecommerce_postgres"
+DEFAULT_MAX_RETAINED_WAL_BYTES = 1 << 30  # a forgotten slot keeps WAL until the disk fills
+NAME_LIMIT = 63  # NAMEDATALEN - 1
+
+log = logging.getLogger(__name__)
+
+
+class LogBasedError(RuntimeError):
+    """A LOG_BASED stream cannot go on without someone's decision (message says which)."""
+
+
+@dataclass(frozen=True)
+class SlotNames:
+    slot: str
+    publication: str
+
+
+def names(prefix: str, database: str, schema: str, table: str) -> SlotNames:
+    """Slot and publication names of one stream: readable, <= 63 characters, unique per
+    database and table (a hash of both; slots are cluster-wide, publications are not)."""
+    readable = re.sub(r"[^a-z0-9_]+", "_", f"{prefix}_{schema}_{table}".lower())
+    digest = hashlib.sha256(f"{database}\0{schema}\0{table}".encode()).hexdigest()[:10]
+    name = f"{readable[: NAME_LIMIT - len(digest) - 1]}_{digest}"
+    return SlotNames(slot=name, publication=name)
+
+
+def wal_level(conn: psycopg.Connection) -> str:
+    return str(conn.execute("show wal_level").fetchone()[0])
+
+
+def ensure_publication(conn: psycopg.Connection, names_: SlotNames, table: sql.Composable) -> None:
+    """The stream's publication must publish its table; created when missing (which
+    needs ownership of the table), else a clear error with the DBA's command."""
+    rows = conn.execute(
+        "select p.pubname, exists (select 1 from pg_publication_rel r"
+        " where r.prpubid = p.oid and r.prrelid = %s::regclass) or p.puballtables"
+        " from pg_publication p where p.pubname = %s",
+        [table.as_string(conn), names_.publication],
+    ).fetchall()
+    if rows and rows[0][1]:
+        return
+    create = sql.SQL("create publication {} for table {}").format(
+        sql.Identifier(names_.publication), table
+    )
+    if rows:
+        create = sql.SQL("alter publication {} add table {}").format(
+            sql.Identifier(names_.publication), table
+        )
+    try:
+        with conn.transaction():
+            conn.execute("set transaction read write")
+            conn.execute(create)
+    except psycopg.errors.InsufficientPrivilege:
+        raise LogBasedError(
+            f"publication {names_.publication!r} is missing and this role may not create it "
+            f"(it must own the table); ask a DBA to run: {create.as_string(conn)}"
+        ) from None
+
+
+def slot_position(conn: psycopg.Connection, slot: str) -> int | None:
+    """The slot's confirmed position (changes before it are gone), or None: no slot."""
+    row = conn.execute(
+        "select confirmed_flush_lsn::text, plugin, database = current_database()"
+        " from pg_replication_slots where slot_name = %s",
+        [slot],
+    ).fetchone()
+    if row is None:
+        return None
+    position, plugin, same_database = row
+    if plugin != "pgoutput" or not same_database:
+        raise LogBasedError(
+            f"replication slot {slot!r} exists but is not a pgoutput slot of this database"
+        )
+    return lsn_to_int(position)
+
+
+def create_slot(conn: psycopg.Connection, slot: str) -> int:
+    """A new logical slot; its consistent point (every change after it is kept)."""
+    try:
+        (position,) = conn.execute(
+            "select lsn::text from pg_create_logical_replication_slot(%s, 'pgoutput')", [slot]
+        ).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        raise LogBasedError(
+            "LOG_BASED needs the REPLICATION attribute on the tap's role to create replication "
+            f"slot {slot!r} (ALTER ROLE <role> REPLICATION)"
+        ) from None
+    except psycopg.errors.ObjectNotInPrerequisiteState as error:
+        raise LogBasedError(f"cannot create replication slot {slot!r}: {error}") from None
+    log.info("created replication slot %s at %s", slot, position)
+    return lsn_to_int(position)
+
+
+def advance(conn: psycopg.Connection, slot: str, bookmark: int) -> None:
+    """Confirm the slot up to `bookmark`, an LSN a persisted STATE holds. A slot already
+    past it means changes after the bookmark are gone: an error, never a silent gap."""
+    position = slot_position(conn, slot)
+    if position is None:
+        raise LogBasedError(
+            f"replication slot {slot!r} is gone but the bookmark needs changes after "
+            f"{int_to_lsn(bookmark)}; clear this stream's state to take a new snapshot"
+        )
+    if position > bookmark:
+        raise LogBasedError(
+            f"replication slot {slot!r} is at {int_to_lsn(position)}, past the bookmark "
+            f"{int_to_lsn(bookmark)}: the changes between are gone (another consumer or an "
+            "older state?); clear this stream's state to take a new snapshot"
+        )
+    if position < bookmark:
+        conn.execute(
+            "select pg_replication_slot_advance(%s, %s::pg_lsn)", [slot, int_to_lsn(bookmark)]
+        )
+
+
+def retained_wal_bytes(conn: psycopg.Connection, slot: str) -> int:
+    """WAL the server keeps for this slot (from its restart point to the current end)."""
+    row = conn.execute(
+        "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+        " from pg_replication_slots where slot_name = %s",
+        [slot],
+    ).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def current_wal_lsn(conn: psycopg.Connection) -> int:
+    return lsn_to_int(conn.execute("select pg_current_wal_lsn()::text").fetchone()[0])
+
+
+def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
+    """Drop the slot and the publication (what exists of them); what was dropped."""
+    dropped = []
+    if conn.execute(
+        "select 1 from pg_replication_slots where slot_name = %s", [names_.slot]
+    ).fetchone():
+        conn.execute("select pg_drop_replication_slot(%s)", [names_.slot])
+        dropped.append(f"replication slot {names_.slot}")
+    if conn.execute(
+        "select 1 from pg_publication where pubname = %s", [names_.publication]
+    ).fetchone():
+        with conn.transaction():
+            conn.execute("set transaction read write")
+            conn.execute(sql.SQL("drop publication {}").format(sql.Identifier(names_.publication)))
+        dropped.append(f"publication {names_.publication}")
+    return dropped

@@ -1,0 +1,243 @@
+"""One LOG_BASED stream's run: a snapshot the first time, then the slot's changes.
+
+First run (no LSN in the bookmark): the slot is created (or, after a run that died
+before finishing its snapshot, found) and its consistent point noted; then the table is
+read whole by the full-table path (fast path, parallel readers, resumable by key); the
+bookmark becomes the slot's consistent point only once that read is complete. The full
+read's snapshot is taken after the slot's consistent point, so every change is in the
+snapshot, in the slot, or in both: at-least-once, never lost. Changes committed between
+the slot's creation and the start of the read come again as change records; since each
+is a full row (or a delete) with its `_sdc_lsn`, applying them again by key gives the
+same state.
+
+Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
+STATE proves everything before it was delivered), then the changes committed before the
+WAL position at the start of this run are emitted, STATE at transaction ends, and the
+run ends (the batch style of Meltano schedules).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Any
+
+from tap_ecommerce_postgres.cdc import slot as slots
+from tap_ecommerce_postgres.cdc.changes import (
+    DELETED_AT_COLUMN,
+    LSN_COLUMN,
+    RecordRenderer,
+    peek,
+    transactions,
+)
+from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn
+from tap_ecommerce_postgres.discovery import discover_tables
+
+LOG_BASED = "LOG_BASED"
+BOOKMARK = "lsn"  # the stream state's key: changes before it were delivered
+
+
+def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """A LOG_BASED stream's schema: `_sdc_lsn` and `_sdc_deleted_at` added, and every
+    non-key property nullable (a delete carries only the key)."""
+    properties = {}
+    for name, prop in schema.get("properties", {}).items():
+        types = prop.get("type")
+        if name not in keys and isinstance(types, str | list):
+            types = [types] if isinstance(types, str) else list(types)
+            if "null" not in types:
+                prop = {**prop, "type": [*types, "null"]}
+        properties[name] = prop
+    properties[LSN_COLUMN] = {"type": ["integer", "null"]}
+    properties[DELETED_AT_COLUMN] = {"type": ["string", "null"], "format": "date-time"}
+    return {**schema, "properties": properties}
+
+
+def schema_message(stream, schema: dict[str, Any]) -> dict[str, Any]:
+    """The SCHEMA a LOG_BASED stream sends (whatever the SDK's stream maps derived it
+    from): change columns added, and columns added to the table since discovery."""
+    added = getattr(stream, "_added_properties", {})
+    widened = {**schema, "properties": {**schema.get("properties", {}), **added}}
+    return with_change_columns(widened, list(stream.primary_keys))
+
+
+def names_for(stream) -> slots.SlotNames:
+    config = stream.config
+    return slots.names(
+        config.get("log_based_prefix") or slots.DEFAULT_PREFIX,
+        stream._tap.connection_parameters.database or "",
+        stream.table.schema,
+        stream.table.name,
+    )
+
+
+def sync(stream, context, *, write_messages: bool):
+    """The LOG_BASED run of `stream` (a PostgresStream): generator, as `_sync_records`."""
+    if not stream._reads_a_table or stream.table.is_view:
+        raise slots.LogBasedError(f"stream {stream.name}: LOG_BASED needs a table")
+    if not stream.primary_keys:
+        raise slots.LogBasedError(f"stream {stream.name}: LOG_BASED needs a primary key")
+    names = names_for(stream)
+    state = stream.stream_state
+    bookmark = state.get(BOOKMARK)
+    parameters = stream._tap.connection_parameters
+    with contextlib.closing(parameters.connect()) as conn:
+        conn.autocommit = True
+        level = slots.wal_level(conn)
+        if level != "logical":
+            raise slots.LogBasedError(
+                f"stream {stream.name}: LOG_BASED needs wal_level=logical (the server has "
+                f"{level!r}; set it in postgresql.conf and restart)"
+            )
+        slots.ensure_publication(conn, names, stream.relation)
+        if bookmark is None:
+            position = slots.slot_position(conn, names.slot)
+            if position is None:
+                position = slots.create_slot(conn, names.slot)
+        else:
+            slots.advance(conn, names.slot, int(bookmark))
+            upto = slots.current_wal_lsn(conn)
+        _report_retained_wal(stream, conn, names.slot)
+    if bookmark is None:
+        stream.logger.info(
+            "stream %s: snapshot; changes from slot %s after %s follow in the next run",
+            stream.name,
+            names.slot,
+            int_to_lsn(position),
+        )
+        yield from stream._sync_table(context, write_messages=write_messages)
+        state[BOOKMARK] = position
+        stream._emit_state()
+        return
+    _emit_changes(stream, names, int(bookmark), upto)
+    yield from ()
+
+
+def _report_retained_wal(stream, conn, slot: str) -> None:
+    retained = slots.retained_wal_bytes(conn, slot)
+    limit = int(
+        stream.config.get("log_based_max_retained_wal_bytes")
+        or slots.DEFAULT_MAX_RETAINED_WAL_BYTES
+    )
+    stream.logger.info("stream %s: slot %s retains %d bytes of WAL", stream.name, slot, retained)
+    if retained > limit:
+        stream.logger.warning(
+            "stream %s: slot %s retains %d bytes of WAL, over log_based_max_retained_wal_bytes "
+            "(%d): run the tap more often, or drop the slot if the stream is abandoned",
+            stream.name,
+            slot,
+            retained,
+            limit,
+        )
+
+
+def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> None:
+    """Changes committed before `upto`, as RECORDs; STATE after a transaction once
+    `state_every_n_rows` records went out, and at the end."""
+    state = stream.stream_state
+    every = stream.STATE_MSG_FREQUENCY
+    fast = stream._uses_fast_path()
+    parameters = stream._tap.connection_parameters
+    table = (stream.table.schema, stream.table.name)
+    emitted = since_state = 0
+    last_end = bookmark
+    with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
+        renderer = _renderer(stream, conn)
+        messages = peek(conn, names.slot, names.publication, upto)
+        try:
+            for transaction in transactions(messages, table, stream.primary_keys):
+                if any(
+                    c.relation.columns != renderer.relation_columns for c in transaction.changes
+                ):
+                    renderer = _renderer(stream, conn, transaction.changes)
+                lines = renderer.render(transaction.changes)
+                _write(stream, lines, fast)
+                counter.increment(len(lines))
+                emitted += len(lines)
+                since_state += len(lines)
+                last_end = max(last_end, transaction.end_lsn)
+                if since_state >= every:
+                    state[BOOKMARK] = last_end
+                    stream._emit_state()
+                    since_state = 0
+        except slots.LogBasedError:  # (TRUNCATE) what went out before it is bookmarked
+            if last_end > bookmark:
+                state[BOOKMARK] = last_end
+                stream._emit_state()
+            raise
+        conn.rollback()
+    state[BOOKMARK] = max(last_end, upto)
+    stream._emit_state()
+    stream.logger.info(
+        "stream %s: %d changes up to %s", stream.name, emitted, int_to_lsn(state[BOOKMARK])
+    )
+
+
+def _renderer(stream, conn, changes=()) -> RecordRenderer:
+    """A renderer for the stream's current columns; a relation with columns the stream
+    has not declared yet (ALTER TABLE ... ADD COLUMN during the run, or after the catalog
+    was made) re-discovers the table first and sends the new SCHEMA."""
+    known = set(stream.effective_schema.get("properties", {}))
+    known |= set(getattr(stream, "_added_properties", {}))
+    relation_columns = None
+    for change in changes:
+        relation_columns = change.relation.columns
+        if any(c.name not in known for c in relation_columns):
+            _rediscover(stream, conn)
+            break
+    extra = getattr(stream, "_added_properties", {})
+    renderer = RecordRenderer(
+        conn,
+        stream.relation,
+        [
+            c
+            for c in stream.table.columns
+            if c.name in extra or stream.mask.get(("properties", c.name), False)
+        ],
+        stream.config.get("source_timezone") or "UTC",
+        stream.primary_keys,
+    )
+    renderer.relation_columns = relation_columns
+    return renderer
+
+
+def _rediscover(stream, conn) -> None:
+    """New columns: the table re-read from the catalog, the stream's schema widened and
+    sent again (the new columns are selected: a LOG_BASED stream follows its table)."""
+    from tap_ecommerce_postgres.type_mapping import column_schema
+
+    found = [t for t in discover_tables(conn, [stream.table.schema]) if t.name == stream.table.name]
+    if not found:
+        return
+    table = found[0]
+    declared = set(stream.effective_schema.get("properties", {}))
+    added = [c for c in table.columns if c.name not in declared]
+    stream.table = table
+    stream._added_properties = {
+        **getattr(stream, "_added_properties", {}),
+        **{c.name: column_schema(c) for c in added},
+    }
+    stream.logger.info(
+        "stream %s: new columns %s: new SCHEMA", stream.name, ", ".join(c.name for c in added)
+    )
+    sys.stdout.flush()
+    stream._write_schema_message()
+
+
+def _write(stream, lines: list[str], fast: bool) -> None:
+    if fast:
+        prefix = '{"type":"RECORD","stream":' + json.dumps(stream.name) + ',"record":'
+        suffix = ',"time_extracted":"' + _now() + '"}\n'
+        sys.stdout.flush()
+        sys.stdout.buffer.write("".join(prefix + line + suffix for line in lines).encode())
+        stream.state_manager.is_flushed = False
+        return
+    for line in lines:
+        stream._write_record_message(json.loads(line))
+
+
+def _now() -> str:
+    from tap_ecommerce_postgres.stream import time_extracted
+
+    return time_extracted()
