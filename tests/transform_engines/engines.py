@@ -35,6 +35,12 @@ MARTS = (
     "rpt_revenue_by_channel",
 )
 SPARK_SCHEMA = "analytics"
+# The profile's small-data switches (see profiles.yml): the test lake has a few rows.
+SMALL_DATA = {
+    "DBT_SPARK_CODEGEN": "false",
+    "DBT_SPARK_ADAPTIVE": "false",
+    "DBT_SPARK_DRIVER_JAVA_OPTIONS": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
 # Ratios (ROAS, CTR, cost per click) are doubles on both engines; the same double can
 # print differently in its last digit after a different evaluation order.
 FLOAT_DIGITS = 12
@@ -62,6 +68,7 @@ class SparkProject:
             "DBT_SPARK_MASTER": "local[1]",
             "DBT_SPARK_SHUFFLE_PARTITIONS": "1",
             "DBT_SPARK_SCHEMA": SPARK_SCHEMA,
+            **SMALL_DATA,
             "DBT_TARGET_PATH": str(self.workdir / "dbt-target"),
             "DBT_LOG_PATH": str(self.workdir / "dbt-logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

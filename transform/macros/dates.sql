@@ -46,9 +46,12 @@
     from {{ bounds }}
 {%- endmacro %}
 
-{#- Snowflake's generator needs a constant row count: 100,000 days is 273 years. -#}
+{#-
+  Snowflake's generator needs a constant row count: 100,000 days is 273 years. dateadd of
+  a DATE is a DATE on Snowflake; the cast keeps it one on fakesnow (DuckDB) as well.
+-#}
 {% macro snowflake__date_spine(bounds, first_day, last_day) -%}
-    select dateadd(day, n.i, {{ bounds }}.{{ first_day }}) as date_day
+    select cast(dateadd(day, n.i, {{ bounds }}.{{ first_day }}) as date) as date_day
     from {{ bounds }},
         (select row_number() over (order by seq4()) - 1 as i from table(generator(rowcount => 100000))) as n
     where n.i <= datediff(day, {{ bounds }}.{{ first_day }}, {{ bounds }}.{{ last_day }})
