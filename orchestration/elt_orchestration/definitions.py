@@ -20,11 +20,13 @@ def build_definitions(
     *,
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     env: dict[str, str] | None = None,
+    install_plugins: bool = True,
 ) -> Definitions:
     """Jobs and schedules generated from the project's meltano.yml.
 
     `env` is added to every run's environment (tests use it for an isolated system
     database and lake); production runs take theirs from the process environment.
+    `install_plugins=False` runs Meltano with `--no-install` (plugins installed at deploy).
     """
     root = Path(project_root or os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()).resolve()
     spec = meltano_project.load(root)
@@ -38,7 +40,9 @@ def build_definitions(
         jobs=list(jobs.values()),
         schedules=schedules,
         resources={
-            "meltano": MeltanoProject(project_root=str(root), env=dict(env or {})),
+            "meltano": MeltanoProject(
+                project_root=str(root), env=dict(env or {}), install_plugins=install_plugins
+            ),
             # forward_stdio: Meltano's output goes to the run's captured stdout/stderr.
             "pipes_subprocess_client": PipesSubprocessClient(forward_stdio=True),
         },

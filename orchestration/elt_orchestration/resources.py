@@ -28,15 +28,23 @@ class MeltanoProject(ConfigurableResource):
     python: str = Field(
         default=sys.executable, description="The interpreter of the project's virtualenv."
     )
+    install_plugins: bool = Field(
+        default=True,
+        description="Let Meltano install a plugin whose venv is missing or stale before it"
+        " runs (its default). False (`--no-install`): plugins are installed at deploy time,"
+        " and a run never rebuilds a venv another run is using.",
+    )
 
     def run_job_command(self, meltano_job: str) -> list[str]:
-        return [self.python, "-m", "scripts.run_job", meltano_job]
+        command = [self.python, "-m", "scripts.run_job", meltano_job]
+        return command if self.install_plugins else [*command, "--no-install"]
 
     def monitor_command(self, record: bool) -> list[str]:
         """`meltano invoke elt-monitor check --json`: Meltano gives the utility its settings
         from meltano.yml and the environment (lake root, incremental streams, ...)."""
         meltano = str(Path(self.python).parent / "meltano")
-        command = [meltano, "invoke", "elt-monitor", "check", "--json"]
+        install = [] if self.install_plugins else ["--no-install"]
+        command = [meltano, "invoke", *install, "elt-monitor", "check", "--json"]
         return [*command, "--record"] if record else command
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
