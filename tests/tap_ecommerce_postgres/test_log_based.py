@@ -8,7 +8,11 @@ to compare with what the tap emits.
 
 from __future__ import annotations
 
+import json
+import re
 import struct
+import subprocess
+import sys
 
 import pytest
 from tap_ecommerce_postgres.cdc import pgoutput
@@ -330,3 +334,63 @@ def test_log_based_needs_a_primary_key_before_any_record(tap_config, cdc, tmp_pa
     assert "stream_options.cdc-keyless: LOG_BASED needs a table with a primary key" in (
         run.result.stderr
     )
+
+
+def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> None:
+    cdc.execute("create table cdc.dropme (id int primary key); insert into cdc.dropme values (1)")
+    config = log_based_config(tap_config, "cdc-dropme", log_based_max_retained_wal_bytes=1)
+    first = run_singer(TAP, config, tmp_path)
+    assert "over log_based_max_retained_wal_bytes" in first.result.stderr
+    config_file = tmp_path / "drop-config.json"
+    config_file.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_ecommerce_postgres.cdc.drop"]
+    dropped = subprocess.run(
+        [*command, "--config", str(config_file), "--stream", "cdc-dropme"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert dropped.stdout.count("dropped") == 2
+    names = [line.split()[-1] for line in dropped.stdout.splitlines()]
+    assert not cdc.execute(
+        "select 1 from pg_replication_slots where slot_name = any(%s)"
+        " union all select 1 from pg_publication where pubname = any(%s)",
+        [names, names],
+    ).fetchall()
+    # the old bookmark without its slot: refused, never a silent gap
+    stale = run_singer(TAP, config, tmp_path, state=first.states[-1], check=False)
+    assert stale.result.returncode != 0 and "is gone" in stale.result.stderr
+
+
+def test_least_privilege_role_with_replication_and_select(
+    pg_env, tap_config, cdc, tmp_path
+) -> None:
+    role = pg_env["TAP_PG_USER"]
+    cdc.execute(
+        "create table cdc.narrow (id int primary key, v text);"  # v: also a name in the query
+        "insert into cdc.narrow values (1, 'a')"
+    )
+    cdc.execute(f'grant usage on schema cdc to "{role}"; grant select on cdc.narrow to "{role}"')
+    config = log_based_config(
+        {**tap_config, "user": role, "password": pg_env["TAP_PG_PASSWORD"]}, "cdc-narrow"
+    )
+    no_publication = run_singer(TAP, config, tmp_path, check=False)
+    assert no_publication.result.returncode != 0
+    command = re.search(
+        r"ask a DBA to run: (create publication \S+ for table \S+)", no_publication.result.stderr
+    )
+    assert command, no_publication.result.stderr[-2000:]
+    cdc.execute(command.group(1))  # the DBA (table owner) creates it once
+    no_replication = run_singer(TAP, config, tmp_path, check=False)
+    assert no_replication.result.returncode != 0
+    assert "needs the REPLICATION attribute" in no_replication.result.stderr
+    cdc.execute(f'alter role "{role}" replication')
+    try:
+        first = run_singer(TAP, config, tmp_path)
+        cdc.execute("update cdc.narrow set v = 'b'")
+        second = run_singer(TAP, config, tmp_path, state=first.states[-1])
+    finally:
+        cdc.execute(f'alter role "{role}" noreplication')
+    assert [r["v"] for r in first.records["cdc-narrow"]] == ["a"]
+    assert [r["v"] for r in second.records["cdc-narrow"]] == ["b"]

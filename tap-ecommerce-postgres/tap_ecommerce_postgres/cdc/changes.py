@@ -33,6 +33,7 @@ from tap_ecommerce_postgres.type_mapping import Column
 
 LSN_COLUMN = "_sdc_lsn"
 DELETED_AT_COLUMN = "_sdc_deleted_at"
+ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
 FETCH_MESSAGES = 5_000
 
 log = logging.getLogger(__name__)
@@ -192,16 +193,25 @@ class RecordRenderer:
                     if c.name in position
                 ]
                 + [
-                    sql.SQL("input.l[i] as {}").format(sql.Identifier(LSN_COLUMN)),
-                    sql.SQL("input.d[i] as {}").format(sql.Identifier(DELETED_AT_COLUMN)),
+                    sql.SQL("src.{0} as {0}").format(sql.Identifier(name))
+                    for name in (LSN_COLUMN, DELETED_AT_COLUMN)
                 ]
             )
+            # The table's columns are in scope only as `src`'s (the input's names would
+            # be ambiguous with a column named v, l, d or i).
             self._queries[key] = sql.SQL(
-                "with input as (select %s::text[] as v, %s::int8[] as l, %s::timestamptz[] as d)"
-                " select row_to_json(rec)::text from input, generate_subscripts(input.v, 1) as i"
-                " cross join lateral (select {casts}) as src"
-                " cross join lateral (select {exprs}) as rec order by i"
-            ).format(casts=casts, exprs=exprs)
+                "select row_to_json(rec)::text from ("
+                "select {casts}, input.l[i] as {lsn}, input.d[i] as {deleted}, i as {row}"
+                " from (select %s::text[] as v, %s::int8[] as l, %s::timestamptz[] as d) as input,"
+                " generate_subscripts(input.v, 1) as i) as src"
+                " cross join lateral (select {exprs}) as rec order by src.{row}"
+            ).format(
+                casts=casts,
+                exprs=exprs,
+                lsn=sql.Identifier(LSN_COLUMN),
+                deleted=sql.Identifier(DELETED_AT_COLUMN),
+                row=sql.Identifier(ROW_COLUMN),
+            )
         return self._queries[key]
 
     def render(self, changes: Sequence[RowChange]) -> list[str]:
