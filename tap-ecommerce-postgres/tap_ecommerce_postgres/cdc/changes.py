@@ -18,6 +18,7 @@ emitted with NULL in place of the value.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -176,8 +177,8 @@ class RecordRenderer:
             types = self._type_names(relation)
             position = {c.name: i for i, c in enumerate(relation.columns)}
             casts = sql.SQL(", ").join(
-                sql.SQL("input.v[i][{}]::{} as {}").format(
-                    sql.Literal(position[c.name] + 1),
+                sql.SQL("(input.v->>{})::{} as {}").format(
+                    sql.Literal(position[c.name]),
                     sql.SQL(types[position[c.name]]),  # format_type(): quoted by Postgres
                     sql.Identifier(c.name),
                 )
@@ -197,17 +198,21 @@ class RecordRenderer:
                     for name in (LSN_COLUMN, DELETED_AT_COLUMN)
                 ]
             )
-            # The table's columns are in scope only as `src`'s (the input's names would
-            # be ambiguous with a column named v, l, d or i).
+            # One JSON array per row: the values as text, then the LSN and deletion time
+            # (json_array_elements is linear; subscripting a big 2-D array is not). The
+            # table's columns are in scope only as `src`'s, so any column name is safe.
+            width = len(relation.columns)
             self._queries[key] = sql.SQL(
                 "select row_to_json(rec)::text from ("
-                "select {casts}, input.l[i] as {lsn}, input.d[i] as {deleted}, i as {row}"
-                " from (select %s::text[] as v, %s::int8[] as l, %s::timestamptz[] as d) as input,"
-                " generate_subscripts(input.v, 1) as i) as src"
+                "select {casts}, (input.v->>{l})::int8 as {lsn},"
+                " (input.v->>{d})::timestamptz as {deleted}, input.n as {row}"
+                " from json_array_elements(%s::json) with ordinality as input(v, n)) as src"
                 " cross join lateral (select {exprs}) as rec order by src.{row}"
             ).format(
                 casts=casts,
                 exprs=exprs,
+                l=sql.Literal(width),
+                d=sql.Literal(width + 1),
                 lsn=sql.Identifier(LSN_COLUMN),
                 deleted=sql.Identifier(DELETED_AT_COLUMN),
                 row=sql.Identifier(ROW_COLUMN),
@@ -225,14 +230,11 @@ class RecordRenderer:
                 stop += 1
             run = [c for c in map(self._filled, changes[start:stop]) if c is not None]
             if run:
-                rows = self.conn.execute(
-                    self._query(run[0].relation),
-                    [
-                        [list(c.values) for c in run],
-                        [c.lsn for c in run],
-                        [c.deleted_at for c in run],
-                    ],
-                ).fetchall()
+                payload = json.dumps(
+                    [[*c.values, c.lsn, c.deleted_at and c.deleted_at.isoformat()] for c in run],
+                    ensure_ascii=False,
+                )
+                rows = self.conn.execute(self._query(run[0].relation), [payload]).fetchall()
                 lines.extend(row[0] for row in rows)
             start = stop
         return lines
