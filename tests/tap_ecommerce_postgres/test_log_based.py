@@ -15,8 +15,10 @@ import subprocess
 import sys
 
 import pytest
+from tap_ecommerce_postgres.cdc import changes as changes_module
 from tap_ecommerce_postgres.cdc import pgoutput
 from tap_ecommerce_postgres.cdc.pgoutput import UNCHANGED, DecodeError, decode
+from tap_ecommerce_postgres.cdc.slot import LogBasedError
 
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_catalog
@@ -107,6 +109,57 @@ def test_refuses_malformed_messages(message: bytes) -> None:
 def test_lsn_text_round_trip() -> None:
     assert pgoutput.lsn_to_int("16/B374D848") == (0x16 << 32) | 0xB374D848
     assert pgoutput.int_to_lsn((0x16 << 32) | 0xB374D848) == "16/B374D848"
+
+
+def _messages(*items):
+    return iter(enumerate(items, start=1000))
+
+
+RELATION = pgoutput.Relation(
+    7,
+    "cdc",
+    "t",
+    "f",  # REPLICA IDENTITY FULL flags every column as key
+    (
+        pgoutput.RelationColumn("id", 23, -1, True),
+        pgoutput.RelationColumn("v", 25, -1, True),
+    ),
+)
+
+
+def test_transactions_split_big_ones_and_keep_full_identity_updates(monkeypatch) -> None:
+    monkeypatch.setattr(changes_module, "CHUNK_CHANGES", 2)
+    begin = pgoutput.Begin(1, pgoutput.PG_EPOCH, 5)
+    commit = pgoutput.Commit(0, 2, 3, pgoutput.PG_EPOCH)
+    found = list(
+        changes_module.transactions(
+            _messages(
+                begin,
+                RELATION,
+                pgoutput.Insert(7, ("1", "a")),
+                pgoutput.Insert(7, ("2", "b")),
+                pgoutput.Update(7, ("1", "a"), False, ("1", UNCHANGED)),
+                commit,
+            ),
+            ("cdc", "t"),
+            ["id"],
+        )
+    )
+    assert [(t.end_lsn, [c.kind for c in t.changes]) for t in found] == [
+        (None, ["insert", "insert"]),  # a chunk of a big transaction: not bookmarkable
+        (3, ["update"]),  # the primary key did not change: no delete
+    ]
+    assert found[1].changes[0].values == ("1", "a")  # the unchanged value from the old row
+
+
+def test_transactions_refuse_a_truncate_of_their_table() -> None:
+    messages = _messages(
+        pgoutput.Begin(1, pgoutput.PG_EPOCH, 5),
+        RELATION,
+        pgoutput.Truncate((7,), cascade=False, restart_identity=False),
+    )
+    with pytest.raises(LogBasedError, match=r"cdc\.t was truncated"):
+        list(changes_module.transactions(messages, ("cdc", "t"), ["id"]))
 
 
 # -- real slots ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ LSN_COLUMN = "_sdc_lsn"
 DELETED_AT_COLUMN = "_sdc_deleted_at"
 ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
 FETCH_MESSAGES = 5_000
+CHUNK_CHANGES = 5_000  # changes rendered by one query
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ class RowChange:
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    end_lsn: int  # confirming this LSN skips this transaction and every earlier one
-    commit_time: dt.datetime
+    """Row changes of one transaction, or the next `CHUNK_CHANGES` of a big one (then
+    `end_lsn` is None: only a whole transaction may be bookmarked)."""
+
+    end_lsn: int | None  # confirming this LSN skips this transaction and every earlier one
     changes: list[RowChange]
 
 
@@ -91,13 +94,16 @@ def transactions(
         elif isinstance(message, pgoutput.Relation):
             relations[message.oid] = message
         elif isinstance(message, pgoutput.Commit):
-            yield Transaction(message.end_lsn, message.commit_time, changes)
+            yield Transaction(message.end_lsn, changes)
             changes = []
         elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
             relation = relations[message.relation_oid]
             if (relation.namespace, relation.name) != table:
                 continue
             changes.extend(_row_changes(message, relation, lsn, commit_time, primary_key))
+            if len(changes) >= CHUNK_CHANGES:  # memory stays flat in a huge transaction
+                yield Transaction(None, changes)
+                changes = []
         elif isinstance(message, pgoutput.Truncate) and any(
             (relations[oid].namespace, relations[oid].name) == table
             for oid in message.relation_oids

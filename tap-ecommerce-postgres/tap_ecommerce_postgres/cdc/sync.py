@@ -156,6 +156,8 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
                 counter.increment(len(lines))
                 emitted += len(lines)
                 since_state += len(lines)
+                if transaction.end_lsn is None:  # part of a big transaction: no STATE yet
+                    continue
                 last_end = max(last_end, transaction.end_lsn)
                 if since_state >= every:
                     state[BOOKMARK] = last_end
