@@ -447,3 +447,41 @@ def test_least_privilege_role_with_replication_and_select(
         cdc.execute(f'alter role "{role}" noreplication')
     assert [r["v"] for r in first.records["cdc-narrow"]] == ["a"]
     assert [r["v"] for r in second.records["cdc-narrow"]] == ["b"]
+
+
+def test_sigkill_mid_stream_then_resume_delivers_every_change(tap_config, cdc, tmp_path) -> None:
+    cdc.execute("create table cdc.ledger (id int primary key, amount numeric(12, 2))")
+    config = log_based_config(tap_config, "cdc-ledger", state_every_n_rows=1)
+    start = last_state(run_tap(config, tmp_path)[0])
+    for i in range(1, 41):  # 40 transactions: a STATE after each
+        cdc.execute("insert into cdc.ledger values (%s, %s)", [i, i / 4])
+    cdc.execute("delete from cdc.ledger where id <= 5")
+    config_file = tmp_path / "kill-config.json"
+    config_file.write_text(json.dumps(config))
+    state_file = tmp_path / "kill-state.json"
+    state_file.write_text(json.dumps(start))
+    process = subprocess.Popen(
+        [TAP, "--config", str(config_file), "--state", str(state_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    first_run, persisted = [], None
+    for line in process.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            first_run.append(message["record"])
+        elif message["type"] == "STATE" and len(first_run) >= 10:
+            persisted = message["value"]  # what the target confirmed before the kill
+            process.kill()
+            break
+    process.wait()
+    process.stdout.close()
+    assert persisted is not None and len(first_run) < 45
+    assert persisted["bookmarks"]["cdc-ledger"]["lsn"] > start["bookmarks"]["cdc-ledger"]["lsn"]
+    resumed = records(run_tap(config, tmp_path, state=persisted)[0], "cdc-ledger")
+    union = {(r["_sdc_lsn"], r["id"], r["_sdc_deleted_at"] is not None) for r in first_run}
+    union |= {(r["_sdc_lsn"], r["id"], r["_sdc_deleted_at"] is not None) for r in resumed}
+    assert sorted((i, d) for _, i, d in union) == sorted(
+        [(i, False) for i in range(1, 41)] + [(i, True) for i in range(1, 6)]
+    )
