@@ -16,8 +16,14 @@
     cast(convert_timezone('UTC', {{ column }}) as date)
 {%- endmacro %}
 
+{#-
+  target-snowflake loads `date-time` as TIMESTAMP_NTZ holding the UTC wall clock, so its
+  date is the UTC day as is. convert_timezone('UTC', x) would read an NTZ value in the
+  session's time zone (America/Los_Angeles unless the account says otherwise) and move
+  02:00Z on New Year's day to December 31st.
+-#}
 {% macro snowflake__utc_date(column) -%}
-    cast(convert_timezone('UTC', {{ column }}) as date)
+    cast({{ column }} as date)
 {%- endmacro %}
 
 {% macro make_date(year, month, day) -%}
