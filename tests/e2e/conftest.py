@@ -26,6 +26,20 @@ from tests.e2e.install import (
 )
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
+# Marts that record the runs themselves (the elt-monitor ledger): they grow with every run
+# by design, so "the same data gives the same marts" comparisons leave them out.
+RUN_LEDGER_MARTS = frozenset({"rpt_ingestion_runs"})
+
+
+def business_marts(conn) -> list[str]:
+    """dim_/fct_/rpt_ tables of a DuckDB warehouse, without the run ledger."""
+    return [
+        row[0]
+        for row in conn.execute("select table_name from information_schema.tables").fetchall()
+        if row[0].startswith(("dim_", "fct_", "rpt_")) and row[0] not in RUN_LEDGER_MARTS
+    ]
+
+
 E2E_PLUGINS = [
     "tap-ecommerce-postgres",
     "tap-stripe-custom",

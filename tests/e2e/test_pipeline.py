@@ -15,7 +15,7 @@ from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import bronze_counts, duckdb_for_lake, warehouse_counts
 from tests.conftest import TEST_SCALE
-from tests.e2e.conftest import MeltanoRunner
+from tests.e2e.conftest import MeltanoRunner, business_marts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -40,13 +40,7 @@ def source_shop_facts(pg_conn: psycopg.Connection) -> dict[str, object]:
 def mart_fingerprint(warehouse) -> dict[str, str]:
     """md5 of each mart's full contents, ordered: equal fingerprints = identical marts."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        names = [
-            row[0]
-            for row in conn.execute("select table_name from information_schema.tables").fetchall()
-            if row[0].startswith(("dim_", "fct_", "rpt_"))
-            # one row per ingestion run by design (tests/elt_monitor/test_dbt_model.py)
-            and row[0] != "rpt_ingestion_runs"
-        ]
+        names = business_marts(conn)
         return {
             name: conn.execute(
                 "select count(*) || ':' || coalesce(md5(string_agg(t::varchar, '|'"

@@ -17,7 +17,13 @@ import pytest
 
 from scripts import run_job
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import MELTANO, MeltanoRunner, isolated_env, local_lake_runner
+from tests.e2e.conftest import (
+    MELTANO,
+    MeltanoRunner,
+    business_marts,
+    isolated_env,
+    local_lake_runner,
+)
 from tests.e2e.install import project_lock
 
 ELT_BLOCK_PREFIX = "dev:"
@@ -44,11 +50,7 @@ def namespace_of(state_id: str) -> str:
 def mart_totals(warehouse: Path) -> dict[str, tuple]:
     """Per mart: row count and the sum of every decimal (money) column."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        marts = [
-            row[0]
-            for row in conn.execute("select table_name from information_schema.tables").fetchall()
-            if row[0].startswith(("dim_", "fct_", "rpt_"))
-        ]
+        marts = business_marts(conn)
         totals = {}
         for mart in marts:
             money = [
