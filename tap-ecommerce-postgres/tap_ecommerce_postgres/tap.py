@@ -235,6 +235,7 @@ class TapEcommercePostgres(Tap):
             + check_log_based(
                 self.config.get("stream_options"),
                 {name for name, table in table_streams.items() if table.primary_key},
+                batching=bool(self.config.get("batch_config")),
             )
         )
         streams = [PostgresStream(self, table) for table in tables]

@@ -25,6 +25,11 @@ from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_cat
 from tests.tap_ecommerce_postgres.conftest import TAP, connect, last_state, records, run_tap
 from tests.tap_ecommerce_postgres.test_fidelity import SETUP as FIDELITY_SETUP
 
+BATCH_CONFIG = {
+    "encoding": {"format": "jsonl", "compression": "gzip"},
+    "storage": {"root": "file:///tmp/never-written"},
+}
+
 # -- the decoder, on messages built byte by byte from the protocol's documentation -----
 
 
@@ -387,6 +392,12 @@ def test_log_based_needs_a_primary_key_before_any_record(tap_config, cdc, tmp_pa
     assert "stream_options.cdc-keyless: LOG_BASED needs a table with a primary key" in (
         run.result.stderr
     )
+    batching = {**config, "batch_config": BATCH_CONFIG}
+    refused = run_singer(TAP, batching, tmp_path, check=False)
+    assert refused.result.returncode != 0 and refused.messages == []
+    assert "stream_options.cdc-keyless: LOG_BASED cannot be used with batch_config" in (
+        refused.result.stderr
+    )
 
 
 def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> None:
@@ -469,7 +480,7 @@ def test_sigkill_mid_stream_then_resume_delivers_every_change(tap_config, cdc, t
     first_run, persisted = [], None
     for line in process.stdout:
         message = json.loads(line)
-        if message["type"] == "RECORD":
+        if message["type"] == "RECORD" and message["stream"] == "cdc-ledger":
             first_run.append(message["record"])
         elif message["type"] == "STATE" and len(first_run) >= 10:
             persisted = message["value"]  # what the target confirmed before the kill
