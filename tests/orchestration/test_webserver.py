@@ -4,6 +4,7 @@ their next ticks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,12 +89,15 @@ def orchestrator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(1)
         yield url, home
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)  # dagster dev stops its webserver and daemon
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait()
+        # anything of its group left behind (code server, daemon)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_the_webserver_shows_both_schedules_running_with_their_next_ticks(orchestrator) -> None:
