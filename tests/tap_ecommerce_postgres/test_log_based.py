@@ -157,6 +157,14 @@ def test_transactions_split_big_ones_and_keep_full_identity_updates(monkeypatch)
     assert found[1].changes[0].values == ("1", "a")  # the unchanged value from the old row
 
 
+def test_transactions_refuse_changes_of_a_dropped_incarnation_of_their_table() -> None:
+    messages = _messages(
+        pgoutput.Begin(1, pgoutput.PG_EPOCH, 5), RELATION, pgoutput.Insert(7, ("1", "a"))
+    )
+    with pytest.raises(LogBasedError, match="dropped and created again"):
+        list(changes_module.transactions(messages, ("cdc", "t"), ["id"], table_oid=8))
+
+
 def test_transactions_refuse_a_truncate_of_their_table() -> None:
     messages = _messages(
         pgoutput.Begin(1, pgoutput.PG_EPOCH, 5),

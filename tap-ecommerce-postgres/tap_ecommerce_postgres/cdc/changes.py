@@ -37,6 +37,10 @@ DELETED_AT_COLUMN = "_sdc_deleted_at"
 ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
 FETCH_MESSAGES = 5_000
 CHUNK_CHANGES = 5_000  # changes rendered by one query
+NEW_SNAPSHOT = (
+    "Take a new snapshot: drop the slot (python -m tap_ecommerce_postgres.cdc.drop) and "
+    "clear this stream's state"
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +85,13 @@ def transactions(
     messages: Iterator[tuple[int, pgoutput.Message]],
     table: tuple[str, str],
     primary_key: Sequence[str],
+    table_oid: int | None = None,
 ) -> Iterator[Transaction]:
     """Committed transactions of row changes to `table` (schema, name). An update that
     changes the primary key is a delete of the old key and then the new row. TRUNCATE
-    cannot be expressed as row changes: an error naming the way out."""
+    cannot be expressed as row changes, nor can dropping the table (changes of a table
+    of that name whose OID is not `table_oid`, the current one's): errors naming the way
+    out."""
     relations: dict[int, pgoutput.Relation] = {}
     changes: list[RowChange] = []
     commit_time = None
@@ -100,6 +107,12 @@ def transactions(
             relation = relations[message.relation_oid]
             if (relation.namespace, relation.name) != table:
                 continue
+            if table_oid is not None and relation.oid != table_oid:
+                raise LogBasedError(
+                    f"{table[0]}.{table[1]} was dropped and created again after the bookmark "
+                    f"(change at {int_to_lsn(lsn)}): its old rows vanished without deletes. "
+                    + NEW_SNAPSHOT
+                )
             changes.extend(_row_changes(message, relation, lsn, commit_time, primary_key))
             if len(changes) >= CHUNK_CHANGES:  # memory stays flat in a huge transaction
                 yield Transaction(None, changes)
@@ -111,8 +124,7 @@ def transactions(
         ):
             raise LogBasedError(
                 f"{table[0]}.{table[1]} was truncated (change at {int_to_lsn(lsn)}): a "
-                "TRUNCATE is not a row change. Take a new snapshot: drop the slot "
-                "(python -m tap_ecommerce_postgres.cdc.drop) and clear this stream's state"
+                "TRUNCATE is not a row change. " + NEW_SNAPSHOT
             )
 
 

@@ -171,24 +171,40 @@ class _Reader:
         return text
 
     def tuple_data(self) -> Tuple:
-        (count,) = self.take(_I16)
-        values: list[Value] = []
+        """TupleData: Int16 count, then per column 'n', 'u' or 't' + Int32 length + text.
+        The hot loop of change capture, so written with locals rather than `take`."""
         data = self.data
+        size = len(data)
+        pos = self.pos
+        if pos + 2 > size:
+            raise DecodeError("TupleData without its column count")
+        (count,) = _I16.unpack_from(data, pos)
+        pos += 2
+        values: list[Value] = []
+        append = values.append
+        length_at = _I32.unpack_from
         for _ in range(count):
-            kind = self.byte()
+            if pos >= size:
+                raise DecodeError("TupleData ends before its last column")
+            kind = data[pos]
+            pos += 1
             if kind == 0x74:  # 't'
-                (length,) = self.take(_I32)
-                end = self.pos + length
-                if end > len(data):
+                if pos + 4 > size:
+                    raise DecodeError("a column value without its length")
+                (length,) = length_at(data, pos)
+                pos += 4
+                end = pos + length
+                if length < 0 or end > size:
                     raise DecodeError("a column value runs past the end of the message")
-                values.append(data[self.pos : end].decode())
-                self.pos = end
+                append(data[pos:end].decode())
+                pos = end
             elif kind == 0x6E:  # 'n'
-                values.append(None)
+                append(None)
             elif kind == 0x75:  # 'u'
-                values.append(UNCHANGED)
+                append(UNCHANGED)
             else:  # 'b' (binary) exists only in protocol v2+ with binary 'true'
                 raise DecodeError(f"unsupported TupleData column kind {chr(kind)!r}")
+        self.pos = pos
         return tuple(values)
 
     def done(self) -> None:

@@ -145,8 +145,11 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
         renderer = _renderer(stream, conn)
         messages = peek(conn, names.slot, names.publication, upto)
+        (oid,) = conn.execute(
+            "select %s::regclass::oid::int8", [stream.relation.as_string(conn)]
+        ).fetchone()
         try:
-            for transaction in transactions(messages, table, stream.primary_keys):
+            for transaction in transactions(messages, table, stream.primary_keys, oid):
                 if any(
                     c.relation.columns != renderer.relation_columns for c in transaction.changes
                 ):
