@@ -96,3 +96,22 @@ def test_snowflake_groups_cover_what_the_installed_target_requires(dev_runner) -
         assert required <= set(group), group
     declared = {setting["name"] for setting in plugin["settings"]}
     assert declared <= set(about["settings"]["properties"])
+
+
+def test_the_shop_tap_is_complete_with_a_url_alone_or_the_separate_settings(
+    tmp_path, monkeypatch
+) -> None:
+    """`sqlalchemy_url` alone is a complete connection (its port included); without it the
+    separate settings are required, and `port` is not among them (the URL or 5432)."""
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
+    monkeypatch.setenv("MELTANO_ENVIRONMENT", "prod")
+    for name in ("SHOP_PG_HOST", "SHOP_PG_PORT", "SHOP_PG_USER", "SHOP_PG_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HOST", "PORT", "USER", "PASSWORD", "DATABASE", "SQLALCHEMY_URL"):
+        monkeypatch.delenv(f"TAP_ECOMMERCE_POSTGRES_{name}", raising=False)
+    gaps = check_config.missing_settings("tap-ecommerce-postgres", REPO_ROOT)
+    assert gaps and "port" not in {gap.name for gap in gaps}
+    monkeypatch.setenv(
+        "TAP_ECOMMERCE_POSTGRES_SQLALCHEMY_URL", "postgresql://u:p@db.example:6543/shop"
+    )
+    assert check_config.missing_settings("tap-ecommerce-postgres", REPO_ROOT) == []
