@@ -8,6 +8,8 @@ only Postgres. `TEST_SCALE` keeps data small; set `PG_TEST_DSN` to use your own 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +23,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def sandbox_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHome]:
-    home = SandboxHome(tmp_path_factory.mktemp("sandbox"))
-    yield home
-    api.down(home)
+def sandbox_home() -> Iterator[SandboxHome]:
+    """The services' home lives beside, not under, pytest's basetemp root: run as root,
+    the sandbox opens every parent of its data directory to the `postgres` account, and
+    each new pytest session resets `/tmp/pytest-of-<user>` to 0700, which made a second,
+    concurrent session crash the first one's PostgreSQL ("pg_control: Permission denied")."""
+    root = Path(tempfile.mkdtemp(prefix="elt-sandbox-tests-"))
+    home = SandboxHome(root)
+    try:
+        yield home
+    finally:
+        api.down(home)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _service_env(home: SandboxHome, name: str) -> dict[str, str]:
