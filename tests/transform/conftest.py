@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,43 @@ from tests.transform.bronze import BronzeLake
 
 DBT = str(Path(sys.executable).parent / "dbt")
 PROJECT_DIR = REPO_ROOT / "transform"
+
+
+def run_dbt(
+    workdir: Path,
+    args: Sequence[str],
+    settings: Mapping[str, str],
+    tz: str | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """`dbt <args>` on the project's own profiles, its target and log paths under `workdir`;
+    `settings` are the profile's environment variables (target, lake, warehouse...), `tz`
+    the process time zone dbt and the engine see (the caller's TZ is never inherited)."""
+    env = {
+        **os.environ,
+        **settings,
+        "DBT_TARGET_PATH": str(workdir / "dbt-target"),
+        "DBT_LOG_PATH": str(workdir / "dbt-logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    env.pop("TZ", None)
+    if tz:
+        env["TZ"] = tz
+    return subprocess.run(
+        [
+            DBT,
+            *args,
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR / "profiles"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_DIR,
+    )
 
 
 @dataclass(frozen=True)
@@ -42,32 +80,8 @@ class DbtProject:
 
     def dbt(self, *args: str, tz: str | None = None, timeout: int = 600):
         """Run `dbt <args>`; `tz` sets the process time zone (TZ) dbt and DuckDB see."""
-        env = {
-            **os.environ,
-            "LAKE_ROOT": str(self.workdir / "lake"),
-            "DBT_DUCKDB_PATH": str(self.warehouse),
-            "DBT_TARGET_PATH": str(self.workdir / "dbt-target"),
-            "DBT_LOG_PATH": str(self.workdir / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        env.pop("TZ", None)
-        if tz:
-            env["TZ"] = tz
-        return subprocess.run(
-            [
-                DBT,
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR / "profiles"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=PROJECT_DIR,
-        )
+        settings = {"LAKE_ROOT": str(self.workdir / "lake"), "DBT_DUCKDB_PATH": str(self.warehouse)}
+        return run_dbt(self.workdir, args, settings, tz=tz, timeout=timeout)
 
     def results(self) -> dict[str, str]:
         """Status of every node of the last run (`not_null_fct_orders_customer_key` ->

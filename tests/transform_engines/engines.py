@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from tests.transform.conftest import DBT, PROJECT_DIR
+from tests.transform.conftest import run_dbt
 
 MARTS = (
     "dim_customers",
@@ -60,8 +60,7 @@ class SparkProject:
     def dbt(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
         """`dbt <args>` on the `spark` target with one core and one shuffle partition:
         the data is tiny and the test machine is shared."""
-        env = {
-            **os.environ,
+        settings = {
             "DBT_TARGET": "spark",
             "LAKE_ROOT": str(self.lake_root),
             "DBT_SPARK_WAREHOUSE_DIR": str(self.warehouse),
@@ -69,25 +68,8 @@ class SparkProject:
             "DBT_SPARK_SHUFFLE_PARTITIONS": "1",
             "DBT_SPARK_SCHEMA": SPARK_SCHEMA,
             **SMALL_DATA,
-            "DBT_TARGET_PATH": str(self.workdir / "dbt-target"),
-            "DBT_LOG_PATH": str(self.workdir / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        return subprocess.run(
-            [
-                DBT,
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR / "profiles"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=PROJECT_DIR,
-        )
+        return run_dbt(self.workdir, args, settings, tz=os.environ.get("TZ"), timeout=timeout)
 
     def mart_files(self, mart: str) -> str:
         """The Parquet files of one mart, as a glob any Parquet reader takes."""

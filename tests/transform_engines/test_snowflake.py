@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import snowflake.connector
 
-from tests.transform.conftest import DBT, PROJECT_DIR, output
+from tests.transform.conftest import output, run_dbt
 from tests.transform.test_marts import FAR_ORDER, NEW_YEAR_ORDER, edge_lake
 from tests.transform_engines.snowflake_raw import load
 
@@ -115,8 +115,7 @@ def build(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> dict:
         load(conn.cursor(), RAW_DATABASE, streams)
         conn.cursor().execute(f"create database if not exists {DATABASE}")
     workdir = tmp_path_factory.mktemp("dbt-snowflake")
-    env = {
-        **os.environ,
+    settings = {
         "DBT_TARGET": "snowflake",
         "SNOWFLAKE_ACCOUNT": "fakesnow",
         "SNOWFLAKE_USER": "fake",
@@ -130,25 +129,8 @@ def build(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> dict:
         "DBT_SNOWFLAKE_THREADS": "1",
         # Parsed by the DuckDB-only monitor source; nothing on Snowflake reads it.
         "LAKE_ROOT": str(workdir / "no-lake"),
-        "DBT_TARGET_PATH": str(workdir / "dbt-target"),
-        "DBT_LOG_PATH": str(workdir / "dbt-logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    result = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR / "profiles"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=PROJECT_DIR,
-    )
+    result = run_dbt(workdir, ["build"], settings, tz=os.environ.get("TZ"), timeout=900)
     return {
         "result": result,
         "streams": streams,
