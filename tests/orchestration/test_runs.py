@@ -4,6 +4,7 @@ critical elt-monitor finding failing the run with the finding in its metadata.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -59,12 +60,29 @@ def project_root(monitor_installed, tmp_path_factory) -> Path:
     return root
 
 
+_PYTEST_CAPTURE: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pytest_capture_manager(pytestconfig: pytest.Config) -> None:
+    _PYTEST_CAPTURE["manager"] = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+
 def execute(runner: MeltanoRunner, dagster_job: str, instance, project: Path, **env: str):
+    """Run a Dagster job in process with pytest's own output capture suspended.
+
+    Dagster's compute-log manager keeps a step's subprocess output (Meltano's log) by
+    redirecting file descriptors 1 and 2, as in a run worker; pytest's fd capture holds
+    those same descriptors, and with it active the child's output bypassed Dagster (seen
+    in CI; `-s` hid it)."""
     env = {**runner.env, **env, "MELTANO_PROJECT_ROOT": str(project)}
     defs = build_definitions(project, env=env, retry_policy=FAST_RETRY, install_plugins=False)
-    return defs.resolve_job_def(dagster_job).execute_in_process(
-        instance=instance, raise_on_error=False
-    )
+    manager = _PYTEST_CAPTURE.get("manager")
+    suspended = manager.global_and_fixture_disabled() if manager else contextlib.nullcontext()
+    with suspended:
+        return defs.resolve_job_def(dagster_job).execute_in_process(
+            instance=instance, raise_on_error=False
+        )
 
 
 def captured_output(dagster_home: Path) -> str:
