@@ -7,9 +7,7 @@ import time
 import pytest
 from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
 
-from tests.singer import kill_after_state
 from tests.tap_stripe_custom.conftest import (
-    TAP,
     expected_objects,
     post,
     run_stripe_tap,
@@ -85,27 +83,6 @@ def test_429_and_5xx_bursts_are_survived_with_every_record(
         assert len(streams[resource]) == len(expected)
     report = result.stderr.split("retries by cause ")[1].split("}")[0] + "}"
     assert report != "{}", "faults were injected but no retry was counted"
-
-
-def test_killed_run_resumes_from_its_last_state_without_gaps(
-    stripe_server, stripe_expected, tmp_path
-) -> None:
-    base = stripe_server("--slow-rate", "1", "--slow-seconds", "0.02")
-    config = tap_config(base, page_size=20, window_days=20)
-    first_ids, state = kill_after_state(
-        TAP,
-        config,
-        tmp_path,
-        "charges",
-        "id",
-        resumable=lambda bookmark: "created_cursor" in bookmark,
-        min_records=101,
-    )
-    assert state is not None
-    second, _, _ = run_stripe_tap(config, tmp_path, state=state)
-    expected = {o["id"] for o in expected_objects(stripe_expected, "charges")}
-    assert first_ids | {r["id"] for r in second["charges"]} == expected
-    assert len(first_ids) < len(expected)
 
 
 def test_bad_key_fails_clearly_without_the_key(stripe_env, tmp_path) -> None:

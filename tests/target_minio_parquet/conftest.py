@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 
 TARGET = str(Path(sys.executable).parent / "target-minio-parquet")
@@ -49,3 +50,27 @@ def run_target(
 @pytest.fixture()
 def local_lake(tmp_path: Path) -> Path:
     return tmp_path / "lake"
+
+
+def s3_target_config(s3_env: dict[str, str], destination: str, **settings: object) -> dict:
+    """Target settings for a destination on the tests' S3 endpoint."""
+    return {
+        "destination": destination,
+        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
+        **settings,
+    }
+
+
+def s3_filesystem(s3_env: dict[str, str]) -> pafs.S3FileSystem:
+    """The tests' S3 endpoint, to read back (or prepare) what the target wrote."""
+    scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
+    return pafs.S3FileSystem(
+        endpoint_override=host,
+        scheme=scheme,
+        access_key=s3_env["AWS_ACCESS_KEY_ID"],
+        secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
+        region=s3_env["AWS_DEFAULT_REGION"],
+        allow_bucket_creation=True,
+    )

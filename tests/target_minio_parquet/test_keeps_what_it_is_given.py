@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pytest
 from target_minio_parquet.undeclared import extra_fields
 
-from tests.target_minio_parquet.conftest import record_message, run_target, schema_message
+from tests.target_minio_parquet.conftest import (
+    record_message,
+    run_target,
+    s3_filesystem,
+    s3_target_config,
+    schema_message,
+)
 from tests.target_minio_parquet.test_wire_schema import compact, run_compact
 
 DECIMAL = {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 12, "scale": 2}
@@ -131,14 +136,7 @@ def test_extras_and_the_sync_start_on_the_s3_endpoint(
     tmp_path: Path, s3_env: dict[str, str]
 ) -> None:
     prefix = f"{s3_env['LAKE_BUCKET']}/target-tests/{tmp_path.name}"
-    config = {
-        "destination": f"s3://{prefix}",
-        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-        "source_name": "s",
-        "max_buffer_rows": 40,
-    }
+    config = s3_target_config(s3_env, f"s3://{prefix}", source_name="s", max_buffer_rows=40)
     messages = [schema_message(name, TYPED, ["id"]) for name in ("a", "b")]
     for record in sample(120, with_meta=False):
         messages += [record_message("a", record), record_message("b", record)]
@@ -146,14 +144,7 @@ def test_extras_and_the_sync_start_on_the_s3_endpoint(
     result = run_target(config, messages, tmp_path)
     after = int(time.time() * 1000)
     assert result.returncode == 0, result.stderr[-3000:]
-    scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
-    fs = pafs.S3FileSystem(
-        endpoint_override=host,
-        scheme=scheme,
-        access_key=s3_env["AWS_ACCESS_KEY_ID"],
-        secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        region=s3_env["AWS_DEFAULT_REGION"],
-    )
+    fs = s3_filesystem(s3_env)
     dataset = ds.dataset(f"{prefix}/s", filesystem=fs, format="parquet")
     assert len(dataset.files) >= 6  # several buffers, both streams
     table = dataset.to_table()

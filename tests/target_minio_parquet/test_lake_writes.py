@@ -9,11 +9,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pytest
 
 from scripts.pipeline_report import duckdb_for_lake
-from tests.target_minio_parquet.conftest import record_message, run_target, schema_message
+from tests.target_minio_parquet.conftest import (
+    record_message,
+    run_target,
+    s3_filesystem,
+    s3_target_config,
+    schema_message,
+)
 
 DECIMAL = {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 12, "scale": 2}
 PROPERTIES = {
@@ -113,24 +118,11 @@ def test_local_round_trip_with_pyarrow_and_duckdb(tmp_path: Path) -> None:
 
 def test_s3_round_trip(tmp_path: Path, s3_env: dict[str, str]) -> None:
     prefix = f"{s3_env['LAKE_BUCKET']}/target-tests/{tmp_path.name}"
-    config = {
-        "destination": f"s3://{prefix}",
-        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-        "source_name": "shop",
-    }
+    config = s3_target_config(s3_env, f"s3://{prefix}", source_name="shop")
     result = run_target(config, messages(), tmp_path)
     assert result.returncode == 0, result.stderr
     assert s3_env["AWS_SECRET_ACCESS_KEY"] not in result.stderr
-    scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
-    fs = pafs.S3FileSystem(
-        endpoint_override=host,
-        scheme=scheme,
-        access_key=s3_env["AWS_ACCESS_KEY_ID"],
-        secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        region=s3_env["AWS_DEFAULT_REGION"],
-    )
+    fs = s3_filesystem(s3_env)
     dataset = ds.dataset(f"{prefix}/shop/public-orders", filesystem=fs, format="parquet")
     check_round_trip(dataset.to_table().to_pylist())
     conn = duckdb_for_lake(f"s3://{prefix}", s3_env)

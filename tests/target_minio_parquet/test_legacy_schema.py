@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pytest
 from jsonschema import Draft202012Validator, SchemaError
 from target_minio_parquet.legacy_schema import normalize_legacy_schema
 
-from tests.target_minio_parquet.conftest import TARGET
+from tests.target_minio_parquet.conftest import TARGET, s3_filesystem, s3_target_config
 
 RECORDING = Path(__file__).parent / "data" / "pipelinewise_tap_postgres.jsonl"
 # The same tap over a scratch table `ledger` (entry_id integer, amount numeric,
@@ -167,22 +166,9 @@ def test_a_pipelinewise_recording_lands_on_the_s3_endpoint(
     tmp_path: Path, s3_env: dict[str, str]
 ) -> None:
     prefix = f"{s3_env['LAKE_BUCKET']}/target-tests/{tmp_path.name}"
-    config = {
-        "destination": f"s3://{prefix}",
-        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-        "source_name": "pw",
-    }
+    config = s3_target_config(s3_env, f"s3://{prefix}", source_name="pw")
     stdout = run_recording(config, tmp_path)
-    scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
-    fs = pafs.S3FileSystem(
-        endpoint_override=host,
-        scheme=scheme,
-        access_key=s3_env["AWS_ACCESS_KEY_ID"],
-        secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        region=s3_env["AWS_DEFAULT_REGION"],
-    )
+    fs = s3_filesystem(s3_env)
     check_lake(ds.dataset(f"{prefix}/pw/public-orders", filesystem=fs, format="parquet"), stdout)
 
 

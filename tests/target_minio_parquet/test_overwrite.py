@@ -11,7 +11,14 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
-from tests.target_minio_parquet.conftest import TARGET, record_message, run_target, schema_message
+from tests.target_minio_parquet.conftest import (
+    TARGET,
+    record_message,
+    run_target,
+    s3_filesystem,
+    s3_target_config,
+    schema_message,
+)
 
 PROPERTIES = {"id": {"type": "integer"}, "amount": {"type": ["number", "null"]}}
 
@@ -34,21 +41,8 @@ class LocalLake:
 class S3Lake:
     def __init__(self, tmp_path: Path, s3_env: dict[str, str]) -> None:
         self.prefix = f"{s3_env['LAKE_BUCKET']}/target-tests/{tmp_path.name}"
-        self.config = {
-            "destination": f"s3://{self.prefix}",
-            "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-            "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-            "source_name": "s",
-        }
-        scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
-        self.fs = pafs.S3FileSystem(
-            endpoint_override=host,
-            scheme=scheme,
-            access_key=s3_env["AWS_ACCESS_KEY_ID"],
-            secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-            region=s3_env["AWS_DEFAULT_REGION"],
-        )
+        self.config = s3_target_config(s3_env, f"s3://{self.prefix}", source_name="s")
+        self.fs = s3_filesystem(s3_env)
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -16,7 +16,13 @@ from target_minio_parquet.storage import (
     safe_name,
 )
 
-from tests.target_minio_parquet.conftest import record_message, run_target, schema_message
+from tests.target_minio_parquet.conftest import (
+    record_message,
+    run_target,
+    s3_filesystem,
+    s3_target_config,
+    schema_message,
+)
 
 
 def one_record(stream: str = "orders") -> list[dict]:
@@ -60,30 +66,13 @@ def test_a_destination_error_hides_credentials_in_the_url() -> None:
     assert "hunter2" not in str(caught.value) and "***@lake/../x" in str(caught.value)
 
 
-def s3_filesystem(s3_env: dict[str, str]) -> pafs.S3FileSystem:
-    scheme, host = s3_env["AWS_ENDPOINT_URL"].split("://")
-    return pafs.S3FileSystem(
-        endpoint_override=host,
-        scheme=scheme,
-        access_key=s3_env["AWS_ACCESS_KEY_ID"],
-        secret_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        region=s3_env["AWS_DEFAULT_REGION"],
-        allow_bucket_creation=True,
-    )
-
-
 def test_an_s3_destination_with_dot_dot_fails_before_the_first_record(
     tmp_path: Path, s3_env: dict[str, str]
 ) -> None:
     fs = s3_filesystem(s3_env)
     escape = f"escape-{tmp_path.name.lower().replace('_', '-')}"[:60]
     fs.create_dir(escape)  # the bucket a `..` would reach
-    config = {
-        "destination": f"s3://{s3_env['LAKE_BUCKET']}/../{escape}",
-        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-    }
+    config = s3_target_config(s3_env, f"s3://{s3_env['LAKE_BUCKET']}/../{escape}")
     result = run_target(config, one_record(), tmp_path)
     assert result.returncode == 1
     assert "setting 'destination'" in result.stderr and "segment 2 is '..'" in result.stderr
@@ -128,13 +117,7 @@ def test_a_long_stream_name_is_written_under_a_shortened_folder(
 
 def test_a_long_stream_name_on_s3(tmp_path: Path, s3_env: dict[str, str]) -> None:
     prefix = f"{s3_env['LAKE_BUCKET']}/target-tests/{tmp_path.name}"
-    config = {
-        "destination": f"s3://{prefix}",
-        "s3_endpoint_url": s3_env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": s3_env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": s3_env["AWS_SECRET_ACCESS_KEY"],
-        "source_name": "src",
-    }
+    config = s3_target_config(s3_env, f"s3://{prefix}", source_name="src")
     stream = "t" * 400
     result = run_target(config, one_record(stream), tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
