@@ -66,8 +66,9 @@ def column_expression(column: Column, source_timezone: str) -> sql.Composable:
             else ident
         )
         return sql.SQL(
+            # no ELSE: NULL stays NULL (an ELSE clamped it to the minimum)
             "case when isfinite({c}) then {z} when {c} > now() then {max}::timestamptz"
-            " else {min}::timestamptz end"
+            " when {c} < now() then {min}::timestamptz end"
         ).format(c=ident, z=zoned, max=sql.Literal(MAX_TIMESTAMP), min=sql.Literal(MIN_TIMESTAMP))
     if base == "date":
         return sql.SQL(
