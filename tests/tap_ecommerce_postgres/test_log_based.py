@@ -84,15 +84,15 @@ def test_decodes_begin_commit_relation_type_and_truncate() -> None:
 
 def test_decodes_row_changes_with_null_unchanged_and_text_columns() -> None:
     insert = decode(b"I" + struct.pack("!I", 1) + b"N" + _tuple("1", None, "Zoë"))
-    assert insert == pgoutput.Insert(1, ("1", None, "Zoë"))
+    assert insert == pgoutput.Insert(1, (b"1", None, "Zoë".encode()))  # the text's bytes
     update = decode(
         b"U" + struct.pack("!I", 1) + b"K" + _tuple("1", None) + b"N" + _tuple("2", UNCHANGED)
     )
-    assert update == pgoutput.Update(1, ("1", None), True, ("2", UNCHANGED))
+    assert update == pgoutput.Update(1, (b"1", None), True, (b"2", UNCHANGED))
     plain = decode(b"U" + struct.pack("!I", 1) + b"N" + _tuple("2", ""))
-    assert plain == pgoutput.Update(1, None, False, ("2", ""))  # "" is not NULL
+    assert plain == pgoutput.Update(1, None, False, (b"2", b""))  # "" is not NULL
     delete = decode(b"D" + struct.pack("!I", 1) + b"O" + _tuple("2", "x"))
-    assert delete == pgoutput.Delete(1, ("2", "x"), old_is_key=False)
+    assert delete == pgoutput.Delete(1, (b"2", b"x"), old_is_key=False)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +103,9 @@ def test_decodes_row_changes_with_null_unchanged_and_text_columns() -> None:
         b"B" + b"\0" * 10,  # truncated
         b"I" + struct.pack("!I", 1) + b"N" + struct.pack("!h", 1) + b"t" + struct.pack("!i", 9),
         b"I" + struct.pack("!I", 1) + b"N" + struct.pack("!h", 1) + b"b",  # binary: v2 only
+        b"I" + struct.pack("!I", 1) + b"N" + struct.pack("!h", 1) + b"t" + struct.pack("!i", -1),
+        b"I" + struct.pack("!I", 1) + b"N" + struct.pack("!h", 2) + b"n",  # a column short
+        b"U" + struct.pack("!I", 1) + b"K" + struct.pack("!h", 1) + b"n",  # no new tuple
         b"C" + struct.pack("!BQQq", 0, 1, 2, 3) + b"extra",
     ],
 )
@@ -320,7 +323,7 @@ def test_change_values_equal_the_full_table_path(tap_config, cdc, tmp_path) -> N
     full, _ = run_tap({**tap_config, "schemas": ["cdc"]}, tmp_path)
     expected = {r["id"]: r for r in records(full, "cdc-fidelity")}
     emitted = records(changed, "cdc-fidelity")
-    assert len(emitted) == 6  # 3 inserts, 3 updates
+    assert len(emitted) == 7  # 4 inserts, 3 updates
     for row in emitted:
         values = {k: v for k, v in row.items() if not k.startswith("_sdc_")}
         assert values == expected[row["id"]], row["id"]
@@ -444,6 +447,10 @@ def test_least_privilege_role_with_replication_and_select(
         "insert into cdc.narrow values (1, 'a')"
     )
     cdc.execute(f'grant usage on schema cdc to "{role}"; grant select on cdc.narrow to "{role}"')
+    (had_replication,) = cdc.execute(
+        "select rolreplication from pg_roles where rolname = %s", [role]
+    ).fetchone()
+    cdc.execute(f'alter role "{role}" noreplication')  # the sandbox may have granted it
     config = log_based_config(
         {**tap_config, "user": role, "password": pg_env["TAP_PG_PASSWORD"]}, "cdc-narrow"
     )
@@ -463,7 +470,8 @@ def test_least_privilege_role_with_replication_and_select(
         cdc.execute("update cdc.narrow set v = 'b'")
         second = run_singer(TAP, config, tmp_path, state=first.states[-1])
     finally:
-        cdc.execute(f'alter role "{role}" noreplication')
+        restored = "replication" if had_replication else "noreplication"
+        cdc.execute(f'alter role "{role}" {restored}')
     assert [r["v"] for r in first.records["cdc-narrow"]] == ["a"]
     assert [r["v"] for r in second.records["cdc-narrow"]] == ["b"]
 
@@ -504,3 +512,62 @@ def test_sigkill_mid_stream_then_resume_delivers_every_change(tap_config, cdc, t
     assert sorted((i, d) for _, i, d in union) == sorted(
         [(i, False) for i in range(1, 41)] + [(i, True) for i in range(1, 6)]
     )
+
+
+# Only types record_json.py renders itself, with every value it must hand to Postgres
+# instead (NaN, infinities, BC, years past 9999) and text that needs escaping.
+PYTHON_RENDERED_SETUP = """
+create table cdc.plain (
+    id int primary key, small smallint, big bigint, exact numeric, cents numeric(10, 2),
+    real_value real, double_value double precision, flag boolean, note text,
+    short varchar(20), code char(3), uid uuid, naive timestamp, zoned timestamptz,
+    day date, clock time, doc json, docb jsonb
+)
+"""
+PYTHON_RENDERED_ROWS = """
+insert into cdc.plain values
+ (1, -32768, 9223372036854775807, 1234567890123456789012345678.0123456789, 12.30, 1.5,
+  0.1, true, 'Zoë 東京 🚀 "quoted" \\ back', 'tab\there', 'ab',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  '2025-03-09 02:30:00.123456', '2025-11-28 23:59:59.999999-05', '2024-02-29', '23:59:59.999999',
+  '{"a": [1, {"b": null}]}', '{"z": {"y": "ü"}}'),
+ (2, null, null, 'NaN', 'NaN', 'NaN', 'Infinity', false, E'new\\nline\\u0001', '', 'x',
+  null, 'infinity', '-infinity', 'infinity', null, 'null', '[]'),
+ (3, 0, 0, '-Infinity', -0.01, '-0', 1e100, null, '', null, null, null,
+  '0001-01-01 00:00:00', '2025-01-01 00:00:00+00', '0044-03-15 BC', '00:00:00', '3', '"text"'),
+ (4, 1, 2, 0.000000000000000000001, 0, 1.25e-5, -2.5e-300, true, 'plain', 'v', 'abc', null,
+  '10000-01-01 00:00:00', '2024-06-01 12:00:00.5+02', '2025-12-31', null, '{}', '{}');
+update cdc.plain set note = note || '!' where id = 4;
+delete from cdc.plain where id = 3;
+"""
+
+
+def test_python_rendering_equals_postgres_rendering_and_the_full_table_path(
+    tap_config, cdc, tmp_path, monkeypatch
+) -> None:
+    """record_json.py (the fast renderer) and Postgres's rendering give the same
+    records for the same changes (the slot is only peeked: both runs read the same
+    changes), and the rows equal a full read of the table."""
+    cdc.execute(PYTHON_RENDERED_SETUP)
+    config = log_based_config(tap_config, "cdc-plain")
+    state = last_state(run_tap(config, tmp_path)[0])
+    cdc.execute(PYTHON_RENDERED_ROWS)
+    fast = run_singer(TAP, config, tmp_path, state=state)
+    monkeypatch.setenv("TAP_ECOMMERCE_POSTGRES_CDC_POSTGRES_RENDERING", "1")
+    slow = run_singer(TAP, config, tmp_path, state=state)
+    monkeypatch.delenv("TAP_ECOMMERCE_POSTGRES_CDC_POSTGRES_RENDERING")
+    assert fast.records["cdc-plain"] == slow.records["cdc-plain"]
+    assert len(fast.records["cdc-plain"]) == 6  # 4 inserts, 1 update, 1 delete
+    # Python: rows 1 and 4 (inserts), 4's update and 3's delete (plain values only);
+    # Postgres: rows 2 and 3 (NaN, infinities, BC)
+    assert "4 rendered in Python, 2 by Postgres" in fast.result.stderr
+    assert re.search(r"0 rendered in Python, 6 by Postgres", slow.result.stderr)
+    full = run_singer(TAP, {**tap_config, "schemas": ["cdc"]}, tmp_path)
+    expected = {r["id"]: r for r in full.records["cdc-plain"]}
+    latest = {}
+    for row in fast.records["cdc-plain"]:
+        latest[row["id"]] = row
+    assert latest[3]["_sdc_deleted_at"] is not None and 3 not in expected
+    for key, row in latest.items():
+        if key != 3:
+            assert {k: v for k, v in row.items() if not k.startswith("_sdc_")} == expected[key]

@@ -3,10 +3,11 @@
 `peek()` reads the slot's pgoutput messages up to an LSN through a server-side cursor
 (memory stays flat in the number of changes) and decodes them (pgoutput.py).
 `Transactions` groups them into committed transactions of row changes for one table.
-`RecordRenderer` hands the changed rows back to Postgres as text, cast to each column's
-type and rendered by the very expressions the full-table path uses
-(`queries.column_expression` + `row_to_json`), so a change carries exactly the value a
-full read of the same row would: exact decimals, timestamps with zone, arrays, json.
+`RecordRenderer` writes each change as record JSON carrying exactly the value a full read
+of the same row would (exact decimals, timestamps with zone, arrays, json): in Python
+for the common types whose text is already that value (record_json.py), else by handing
+the rows back to Postgres as text, cast to each column's type and rendered by the very
+expressions the full-table path uses (`queries.column_expression` + `row_to_json`).
 
 Unchanged TOASTed values: pgoutput sends a marker ('u'), not the value. They are taken
 from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the row's current
@@ -17,17 +18,19 @@ emitted with NULL in place of the value.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
 
-from tap_ecommerce_postgres.cdc import pgoutput
-from tap_ecommerce_postgres.cdc.pgoutput import UNCHANGED, int_to_lsn, lsn_to_int
+from tap_ecommerce_postgres.cdc import pgoutput, record_json
+from tap_ecommerce_postgres.cdc.pgoutput import UNCHANGED, int_to_lsn
 from tap_ecommerce_postgres.cdc.slot import LogBasedError
 from tap_ecommerce_postgres.queries import column_expression
 from tap_ecommerce_postgres.type_mapping import Column
@@ -43,9 +46,10 @@ NEW_SNAPSHOT = (
 )
 
 log = logging.getLogger(__name__)
+_new = tuple.__new__  # RowChange(...) without its Python-level __new__: the hot path
 
 PEEK_SQL = (
-    "select lsn::text, data from pg_logical_slot_peek_binary_changes("
+    "select (lsn - '0/0'::pg_lsn)::int8, data from pg_logical_slot_peek_binary_changes("
     "%s, %s::pg_lsn, NULL, 'proto_version', '1', 'publication_names', %s)"
 )
 
@@ -56,18 +60,19 @@ def peek(
     """(change LSN, decoded message) for every transaction committed before `upto`; the
     slot does not move. `conn` must not be in autocommit (the cursor lives in a
     transaction)."""
-    with conn.cursor(name="tap_ecommerce_postgres_changes") as cursor:
+    # binary: the messages arrive as bytes, not as hex text to decode
+    with conn.cursor(name="tap_ecommerce_postgres_changes", binary=True) as cursor:
         cursor.execute(PEEK_SQL, [slot, int_to_lsn(upto), publication])
+        decode = pgoutput.decode
         while rows := cursor.fetchmany(FETCH_MESSAGES):
             for lsn, data in rows:
-                yield lsn_to_int(lsn), pgoutput.decode(data)
+                yield lsn, decode(data)
 
 
-@dataclass(frozen=True, slots=True)
-class RowChange:
+class RowChange(NamedTuple):
     kind: str  # "insert", "update" or "delete"
     relation: pgoutput.Relation
-    values: tuple  # text values in the relation's column order (None: NULL)
+    values: tuple  # the text of each value, as bytes, in the relation's column order
     lsn: int  # the change's own WAL position (per key, the order of its changes)
     deleted_at: dt.datetime | None = None
 
@@ -95,15 +100,9 @@ def transactions(
     relations: dict[int, pgoutput.Relation] = {}
     changes: list[RowChange] = []
     commit_time = None
+    row_change = (pgoutput.Insert, pgoutput.Update, pgoutput.Delete)
     for lsn, message in messages:
-        if isinstance(message, pgoutput.Begin):
-            changes, commit_time = [], message.commit_time
-        elif isinstance(message, pgoutput.Relation):
-            relations[message.oid] = message
-        elif isinstance(message, pgoutput.Commit):
-            yield Transaction(message.end_lsn, changes)
-            changes = []
-        elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
+        if type(message) in row_change:  # nearly every message: tested first
             relation = relations[message.relation_oid]
             if (relation.namespace, relation.name) != table:
                 continue
@@ -117,6 +116,13 @@ def transactions(
             if len(changes) >= CHUNK_CHANGES:  # memory stays flat in a huge transaction
                 yield Transaction(None, changes)
                 changes = []
+        elif isinstance(message, pgoutput.Begin):
+            changes, commit_time = [], message.commit_time
+        elif isinstance(message, pgoutput.Relation):
+            relations[message.oid] = message
+        elif isinstance(message, pgoutput.Commit):
+            yield Transaction(message.end_lsn, changes)
+            changes = []
         elif isinstance(message, pgoutput.Truncate) and any(
             (relations[oid].namespace, relations[oid].name) == table
             for oid in message.relation_oids
@@ -136,6 +142,8 @@ def key_positions(relation: pgoutput.Relation, primary_key: Sequence[str]) -> li
 
 
 def _row_changes(message, relation, lsn: int, commit_time, primary_key) -> list[RowChange]:
+    if type(message) is pgoutput.Update and message.old is None:  # the common update
+        return [_new(RowChange, ("update", relation, message.new, lsn, None))]
     if isinstance(message, pgoutput.Insert):
         return [RowChange("insert", relation, message.new, lsn)]
     if isinstance(message, pgoutput.Delete):
@@ -164,6 +172,9 @@ class RecordRenderer:
         columns: Sequence[Column],
         source_timezone: str,
         primary_key: Sequence[str],
+        *,
+        python_rendering: bool = True,
+        tally: collections.Counter | None = None,
     ) -> None:
         self.conn = conn
         self.relation_sql = relation_sql
@@ -171,6 +182,9 @@ class RecordRenderer:
         self.columns = list(columns)  # the stream's record columns, in record order
         self.source_timezone = source_timezone
         self._queries: dict[tuple, sql.Composable] = {}
+        self._plans: dict[tuple, record_json.RecordPlan | None] = {}
+        self.python_rendering = python_rendering
+        self.tally = collections.Counter() if tally is None else tally  # python / postgres
         self.skipped_gone = 0
         self.relation_columns: tuple | None = None  # the relation version it was made for
 
@@ -237,25 +251,66 @@ class RecordRenderer:
             )
         return self._queries[key]
 
-    def render(self, changes: Sequence[RowChange]) -> list[str]:
+    def _plan(self, relation: pgoutput.Relation) -> record_json.RecordPlan | None:
+        """The Python rendering of this relation version, or None: Postgres renders."""
+        key = (relation.oid, relation.columns)
+        if key not in self._plans:
+            self._plans[key] = (
+                record_json.plan(
+                    [(c.name, c.type_oid) for c in relation.columns],
+                    [c.name for c in self.columns],
+                    self.source_timezone,
+                )
+                if self.python_rendering
+                else None
+            )
+        return self._plans[key]
+
+    def render(self, changes: Sequence[RowChange]) -> list[bytes]:
         """Record JSON of each change (same order); updates whose unchanged TOASTed value
         cannot be known any more are left out (see the module docstring)."""
-        lines: list[str] = []
+        lines: list[bytes] = []
         start = 0
-        while start < len(changes):  # runs of one relation version share a query
+        while start < len(changes):  # runs of one relation version share a plan
             stop = start + 1
             while stop < len(changes) and changes[stop].relation is changes[start].relation:
                 stop += 1
-            run = [c for c in map(self._filled, changes[start:stop]) if c is not None]
+            run = [c if UNCHANGED not in c.values else self._filled(c) for c in changes[start:stop]]
+            run = [c for c in run if c is not None]
             if run:
-                payload = json.dumps(
-                    [[*c.values, c.lsn, c.deleted_at and c.deleted_at.isoformat()] for c in run],
-                    ensure_ascii=False,
-                )
-                rows = self.conn.execute(self._query(run[0].relation), [payload]).fetchall()
-                lines.extend(row[0] for row in rows)
+                lines.extend(self._render_run(run))
             start = stop
         return lines
+
+    def _render_run(self, run: list[RowChange]) -> list[bytes]:
+        """One relation version's changes: in Python where the plan allows, the rest
+        (in their places) by Postgres."""
+        plan = self._plan(run[0].relation)
+        if plan is None:
+            return self._rendered_by_postgres(run)
+        rendered = [plan.render(c.values, c.lsn, c.deleted_at) for c in run]
+        left = [c for c, line in zip(run, rendered, strict=True) if line is None]
+        self.tally["python"] += len(run) - len(left)
+        if left:
+            by_postgres = iter(self._rendered_by_postgres(left))
+            rendered = [next(by_postgres) if line is None else line for line in rendered]
+        return rendered  # type: ignore[return-value]
+
+    def _rendered_by_postgres(self, run: list[RowChange]) -> list[bytes]:
+        self.tally["postgres"] += len(run)
+        payload = json.dumps(
+            [
+                [
+                    *(v if v is None else v.decode() for v in c.values),
+                    c.lsn,
+                    c.deleted_at and c.deleted_at.isoformat(),
+                ]
+                for c in run
+            ],
+            ensure_ascii=False,
+        )
+        rows = self.conn.execute(self._query(run[0].relation), [payload]).fetchall()
+        return [row[0].encode() for row in rows]
 
     def _filled(self, change: RowChange) -> RowChange | None:
         """The change with unchanged TOASTed values read by key (see module docstring)."""
@@ -278,7 +333,7 @@ class RecordRenderer:
                 sql.SQL("{}::text = %s").format(sql.Identifier(columns[i].name)) for i in keys
             ),
         )
-        row = self.conn.execute(query, [change.values[i] for i in keys]).fetchone()
+        row = self.conn.execute(query, [change.values[i].decode() for i in keys]).fetchone()
         if row is None:
             self.skipped_gone += 1
             log.warning(
@@ -291,5 +346,5 @@ class RecordRenderer:
             return None
         values = list(change.values)
         for i, value in zip(missing, row, strict=True):
-            values[i] = value
+            values[i] = value if value is None else value.encode()
         return RowChange(change.kind, change.relation, tuple(values), change.lsn)

@@ -18,8 +18,10 @@ run ends (the batch style of Meltano schedules).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -35,6 +37,9 @@ from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn
 from tap_ecommerce_postgres.discovery import discover_tables
 
 LOG_BASED = "LOG_BASED"
+# Set to 1 to have Postgres render every change (parity tests: record_json.py's output
+# must equal it).
+POSTGRES_RENDERING_ENV = "TAP_ECOMMERCE_POSTGRES_CDC_POSTGRES_RENDERING"
 BOOKMARK = "lsn"  # the stream state's key: changes before it were delivered
 
 
@@ -143,7 +148,8 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     emitted = since_state = 0
     last_end = bookmark
     with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
-        renderer = _renderer(stream, conn)
+        tally: collections.Counter[str] = collections.Counter()  # who rendered the changes
+        renderer = _renderer(stream, conn, tally=tally)
         messages = peek(conn, names.slot, names.publication, upto)
         (oid,) = conn.execute(
             "select %s::regclass::oid::int8", [stream.relation.as_string(conn)]
@@ -153,7 +159,7 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
                 if any(
                     c.relation.columns != renderer.relation_columns for c in transaction.changes
                 ):
-                    renderer = _renderer(stream, conn, transaction.changes)
+                    renderer = _renderer(stream, conn, transaction.changes, tally=tally)
                 lines = renderer.render(transaction.changes)
                 _write(stream, lines, fast)
                 counter.increment(len(lines))
@@ -175,11 +181,16 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     state[BOOKMARK] = max(last_end, upto)
     stream._emit_state()
     stream.logger.info(
-        "stream %s: %d changes up to %s", stream.name, emitted, int_to_lsn(state[BOOKMARK])
+        "stream %s: %d changes up to %s (%d rendered in Python, %d by Postgres)",
+        stream.name,
+        emitted,
+        int_to_lsn(state[BOOKMARK]),
+        tally["python"],
+        tally["postgres"],
     )
 
 
-def _renderer(stream, conn, changes=()) -> RecordRenderer:
+def _renderer(stream, conn, changes=(), *, tally: collections.Counter) -> RecordRenderer:
     """A renderer for the stream's current columns; a relation with columns the stream
     has not declared yet (ALTER TABLE ... ADD COLUMN during the run, or after the catalog
     was made) re-discovers the table first and sends the new SCHEMA."""
@@ -202,6 +213,8 @@ def _renderer(stream, conn, changes=()) -> RecordRenderer:
         ],
         stream.config.get("source_timezone") or "UTC",
         stream.primary_keys,
+        python_rendering=os.environ.get(POSTGRES_RENDERING_ENV) != "1",
+        tally=tally,
     )
     renderer.relation_columns = relation_columns
     return renderer
@@ -230,12 +243,14 @@ def _rediscover(stream, conn) -> None:
     stream._write_schema_message()
 
 
-def _write(stream, lines: list[str], fast: bool) -> None:
+def _write(stream, lines: list[bytes], fast: bool) -> None:
+    if not lines:  # a transaction of other tables' changes
+        return
     if fast:
-        prefix = '{"type":"RECORD","stream":' + json.dumps(stream.name) + ',"record":'
-        suffix = ',"time_extracted":"' + _now() + '"}\n'
+        prefix = b'{"type":"RECORD","stream":' + json.dumps(stream.name).encode() + b',"record":'
+        suffix = b',"time_extracted":"' + _now().encode() + b'"}\n'
         sys.stdout.flush()
-        sys.stdout.buffer.write("".join(prefix + line + suffix for line in lines).encode())
+        sys.stdout.buffer.write(prefix + (suffix + prefix).join(lines) + suffix)
         stream.state_manager.is_flushed = False
         return
     for line in lines:
