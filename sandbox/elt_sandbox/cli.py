@@ -1,8 +1,9 @@
-"""`elt-sandbox up|down|status|sql`: the local stand-ins' life cycle."""
+"""`elt-sandbox up|down|status|sql|delete`: the local stand-ins' life cycle."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -11,22 +12,44 @@ from elt_sandbox import api
 from elt_sandbox.runtime import SandboxHome
 
 
-def run_sql(home: SandboxHome, query: str) -> int:
-    """Print the rows of `query` tab-separated: the sandbox needs no `psql` client."""
+def admin_connection(home: SandboxHome):
+    """An autocommit admin connection to the shop database, or None (printed why)."""
     import psycopg
 
     env = home.load_state().get("_env", {}).get("values", {})
     if "PGHOST" not in env:
         print(f"no sandbox Postgres in {home.root}: run `elt-sandbox up` first", file=sys.stderr)
-        return 1
-    with psycopg.connect(
+        return None
+    return psycopg.connect(
         host=env["PGHOST"],
         port=env["PGPORT"],
         user=env["PGUSER"],
         password=env["PGPASSWORD"],
         dbname=env["PGDATABASE"],
         autocommit=True,
-    ) as conn:
+    )
+
+
+def delete_rows(home: SandboxHome, customers: int, orders: int, seed: int) -> int:
+    """Delete customers (with their orders and items) and orders (with their items);
+    print the deleted keys as JSON."""
+    from elt_sandbox.shop.deletions import delete_customers_and_orders
+
+    conn = admin_connection(home)
+    if conn is None:
+        return 1
+    with conn:
+        deleted = delete_customers_and_orders(conn, customers, orders, seed)
+    print(json.dumps(deleted.by_table()))
+    return 0
+
+
+def run_sql(home: SandboxHome, query: str) -> int:
+    """Print the rows of `query` tab-separated: the sandbox needs no `psql` client."""
+    conn = admin_connection(home)
+    if conn is None:
+        return 1
+    with conn:
         cursor = conn.execute(query)
         if cursor.description is not None:
             print("\t".join(column.name for column in cursor.description))
@@ -46,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="say what runs where")
     sql = sub.add_parser("sql", help="run SQL on the sandbox's shop database, print rows")
     sql.add_argument("query", help='e.g. "select count(*) from orders"')
+    delete = sub.add_parser(
+        "delete",
+        help="delete customers (with their orders and items) and orders (with their items),"
+        " chosen by a seed; recorded in _sandbox_deletions",
+    )
+    delete.add_argument("--customers", type=int, default=3, help="customers to delete (3)")
+    delete.add_argument("--orders", type=int, default=5, help="further orders to delete (5)")
+    delete.add_argument("--seed", type=int, default=1, help="which ones (1)")
     args = parser.parse_args(argv)
 
     home = SandboxHome(args.home.resolve()) if args.home else SandboxHome.default()
@@ -60,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.command == "sql":
         return run_sql(home, args.query)
+    elif args.command == "delete":
+        return delete_rows(home, args.customers, args.orders, args.seed)
     elif args.command == "down":
         api.down(home)
         print("sandbox stopped", file=sys.stderr)

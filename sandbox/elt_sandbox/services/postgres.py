@@ -17,6 +17,7 @@ import psycopg
 
 from elt_sandbox.runtime import SandboxHome, free_port, pid_alive, port_is_open
 from elt_sandbox.services.base import Service
+from elt_sandbox.shop.publications import drop_slots, ensure_publications
 from elt_sandbox.shop.roles import RoleNotCreated, ensure_extraction_role
 from elt_sandbox.shop.seed import seed, seeded_scale
 
@@ -59,7 +60,10 @@ class PostgresService(Service):
         else:
             settings = self._start_embedded(home, scale)
         self._ensure_seeded(settings, scale, home)
-        return {**settings, **self._extraction_role(settings)}
+        role = self._extraction_role(settings)
+        with psycopg.connect(_conninfo(settings), autocommit=True) as conn:
+            ensure_publications(conn, settings["PGDATABASE"])
+        return {**settings, **role}
 
     def down(self, home: SandboxHome) -> None:
         record = home.load_state().get(self.name, {})
@@ -128,7 +132,8 @@ class PostgresService(Service):
             options = (
                 f"-h 127.0.0.1 -p {port} -k {pgdata} -c fsync=off -c synchronous_commit=off"
                 # logical decoding for LOG_BASED streams (tap-ecommerce-postgres, pgoutput)
-                " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20"
+                # (3 slots per environment, and test sessions run several environments)
+                " -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=20"
             )
             log = home.log_file(self.name)
             log.touch()
@@ -196,6 +201,14 @@ class PostgresService(Service):
             conn.autocommit = True
             if seeded_scale(conn) == scale:
                 return
+            # The tables are dropped and re-created: a slot's changes of the old ones can
+            # never be applied to the new ones (the tap refuses them), so the slots go too.
+            dropped = drop_slots(conn)
+            if dropped:
+                log.warning(
+                    "re-seeding: dropped replication slots %s; clear those streams' state",
+                    ", ".join(dropped),
+                )
             timings = seed(conn, scale)
         record = home.load_state().get(self.name, {})
         record["seed_seconds"] = timings

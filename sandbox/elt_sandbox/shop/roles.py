@@ -4,7 +4,10 @@ A custom-SQL stream runs inside a read-only transaction, which refuses writes bu
 functions such as `pg_terminate_backend` or `pg_read_file`; only the role's privileges
 stop those. So the sandbox connects the taps as `elt_extract`: it may CONNECT to the shop
 database, USE the shop schema and SELECT its tables (including tables created later, by
-default privileges), and nothing else. The admin role keeps seeding and test setup.
+default privileges), and hold the REPLICATION attribute, which the LOG_BASED streams'
+slot functions need (tap-ecommerce-postgres README, production setup); nothing else. It
+owns no table, so it cannot create publications: the admin creates them
+(`publications.py`). The admin role keeps seeding and test setup.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def ensure_extraction_role(
 
     `conn` is an autocommit admin connection to `database` (default privileges and schema
     grants are per database). Raises RoleNotCreated when the admin may not create roles.
+    An admin that may create roles but not grant REPLICATION (an external server's
+    CREATEROLE user) gets the role without it: LOG_BASED streams then fail with the tap's
+    own "needs the REPLICATION attribute" error.
     """
     if not can_create_roles(conn):
         raise RoleNotCreated(
@@ -77,12 +83,24 @@ def ensure_extraction_role(
         )
     exists = conn.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
     verb = "alter" if exists else "create"
-    conn.execute(
-        sql.SQL(
-            "{} role {} with login password {} nosuperuser nocreatedb nocreaterole"
-            " noreplication nobypassrls"
-        ).format(sql.SQL(verb), sql.Identifier(role), sql.Literal(password))
+    statement = sql.SQL(
+        "{} role {} with login password {} nosuperuser nocreatedb nocreaterole {} nobypassrls"
     )
+    for replication in ("replication", "noreplication"):
+        try:
+            with conn.transaction():
+                conn.execute(
+                    statement.format(
+                        sql.SQL(verb),
+                        sql.Identifier(role),
+                        sql.Literal(password),
+                        sql.SQL(replication),
+                    )
+                )
+            break
+        except psycopg.errors.InsufficientPrivilege:
+            if replication == "noreplication":
+                raise
     for statement in grant_statements(database, role):
         conn.execute(statement)
     return ExtractionRole(role, password)

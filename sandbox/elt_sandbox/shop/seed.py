@@ -7,6 +7,7 @@ import time
 
 import psycopg
 
+from elt_sandbox.shop.deletions import DELETIONS_TABLE
 from elt_sandbox.shop.generate import generate_shop
 
 TABLES = ("customers", "products", "orders", "order_items")
@@ -40,7 +41,7 @@ def seed(conn: psycopg.Connection, scale: float) -> dict[str, float]:
     timings["generate"] = time.monotonic() - started
     started = time.monotonic()
     with conn.transaction():
-        conn.execute(f"drop table if exists {SEED_MARKER}")
+        conn.execute(f"drop table if exists {SEED_MARKER}, {DELETIONS_TABLE}")
         conn.execute(schema_sql())
         with conn.cursor() as cur:
             for table, (columns, rows) in data.tables().items():
