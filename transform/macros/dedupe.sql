@@ -42,3 +42,97 @@
             {{ latest_version_order(replication_key, file_tiebreak=false) }}
     ) = 1
 {%- endmacro %}
+
+{#
+  The current state of a table: one row per key that exists now.
+
+  A stream read by replication key or in full has no deletes: `latest_version`.
+  A LOG_BASED stream (tap-ecommerce-postgres' change capture, recognised by its
+  `_sdc_lsn` column in bronze) holds a snapshot (rows without `_sdc_lsn`) and then the
+  changes of later runs: full rows for inserts and updates, the key alone with
+  `_sdc_deleted_at` for deletes, each with its WAL position `_sdc_lsn`. The latest
+  version of a key is its latest change by change order:
+    1. the key's most recent snapshot row by load order (`latest_version_order`: a later
+       run first) ends everything loaded before it (a new snapshot after a state reset
+       replaces the old history; rows of a stream's INCREMENTAL past count as snapshots);
+    2. after it, any change beats the snapshot row, and changes are ordered by
+       `_sdc_lsn`: a change re-delivered by a later run (at-least-once after a killed
+       run, or the snapshot boundary) never undoes a newer change loaded earlier;
+    3. equal `_sdc_lsn` (the same change loaded twice): the later load.
+  A key whose latest change is a delete has no row. The history stays in bronze.
+#}
+{% macro current_state(relation, key, replication_key=none) -%}
+    {%- if '_sdc_lsn' in bronze_columns(relation) -%}
+        select * from ({{ latest_change(relation, key) }}) as latest
+        where _sdc_deleted_at is null
+    {%- else -%}
+        {{ latest_version(relation, key, replication_key) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  Keys whose latest change is a delete, with the time of the delete (the commit time);
+  no rows for a stream without change capture.
+#}
+{% macro deleted_keys(relation, key) -%}
+    {%- if '_sdc_lsn' in bronze_columns(relation) -%}
+        select {{ key }}, _sdc_deleted_at
+        from ({{ latest_change(relation, key) }}) as latest
+        where _sdc_deleted_at is not null
+    {%- else -%}
+        select {{ key }}, _sdc_deleted_at from {{ bronze_relation(relation) }} where 1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro latest_change(relation, key) -%}
+    {{ return(adapter.dispatch('latest_change')(relation, key)) }}
+{%- endmacro %}
+
+{% macro default__latest_change(relation, key) -%}
+    {{ latest_change_sql(relation, key, file_tiebreak=true) }}
+{%- endmacro %}
+
+{% macro snowflake__latest_change(relation, key) -%}
+    {{ latest_change_sql(relation, key, file_tiebreak=false) }}
+{%- endmacro %}
+
+{#- Plain subqueries, no QUALIFY: the same SQL on every engine. -#}
+{% macro latest_change_sql(relation, key, file_tiebreak) -%}
+    select *
+    from (
+        select
+            live.*,
+            row_number() over (
+                partition by {{ key }}
+                order by _sdc_lsn desc nulls last, _load_recency
+            ) as _change_rank
+        from (
+            select
+                loads.*,
+                min(case when _sdc_lsn is null then _load_recency end)
+                    over (partition by {{ key }}) as _snapshot_recency
+            from (
+                select
+                    bronze.*,
+                    row_number() over (
+                        partition by {{ key }}
+                        order by
+                            {{ latest_version_order(none, file_tiebreak) }}
+                    ) as _load_recency
+                from {{ bronze_relation(relation) }} as bronze
+            ) as loads
+        ) as live
+        where _snapshot_recency is null or _load_recency <= _snapshot_recency
+    ) as changes
+    where _change_rank = 1
+{%- endmacro %}
+
+{#
+  The bronze columns of a source (lower case), read from the engine at run time; empty
+  while dbt only parses.
+#}
+{% macro bronze_columns(relation) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set probe = run_query('select * from ' ~ bronze_relation(relation) ~ ' where 1 = 0') -%}
+    {{ return(probe.column_names | map('lower') | list) }}
+{%- endmacro %}

@@ -1,11 +1,16 @@
 -- One row per Stripe charge, with its refunds netted (int_payments__by_charge holds the
--- rule) and its shop order attached.
+-- rule) and its shop order attached. A charge stays when its order is deleted in the
+-- shop (the money moved all the same): is_order_deleted, and no customer.
 with charges as (
     select * from {{ ref('int_payments__by_charge') }}
 ),
 
 orders as (
     select order_id, customer_id from {{ ref('stg_shop__orders') }}
+),
+
+deleted_orders as (
+    select order_id from {{ ref('stg_shop__deleted_orders') }}
 )
 
 select
@@ -21,6 +26,8 @@ select
     charges.refunded_amount,
     charges.net_amount,
     charges.refund_count,
+    deleted_orders.order_id is not null as is_order_deleted,
     charges.created_at
 from charges
 left join orders using (order_id)
+left join deleted_orders using (order_id)

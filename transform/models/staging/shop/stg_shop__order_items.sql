@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('shop', 'order_items'), 'order_item_id') }}
+    {{ current_state(source('shop', 'order_items'), 'order_item_id') }}
 ),
 
 renamed as (

@@ -1,5 +1,5 @@
 with source as (
-    {{ latest_version(source('shop', 'products'), 'product_id', 'updated_at') }}
+    {{ current_state(source('shop', 'products'), 'product_id', 'updated_at') }}
 ),
 
 renamed as (
