@@ -32,6 +32,8 @@ SCHEMA_DIR = "_meta/schema_history"
 JOB_ROW = "*"
 QUARANTINE_SUFFIX = "__quarantine"
 FILE_LINEAGE = "_sdc_source_file"
+# A LOG_BASED stream's change position: after its snapshot, runs bring only changes.
+CHANGE_POSITION = "_sdc_lsn"
 
 TS = pa.timestamp("us", tz="UTC")
 SCHEMA = pa.schema(
@@ -274,11 +276,14 @@ def _row(
 
 def incremental(settings: MonitorSettings, manifest: dict[str, Any], columns: set[str]) -> bool:
     """A stream whose runs bring only what changed: it has a replication key, it is read
-    file by file (unchanged files skipped), or the settings say so (a tap that keeps its
-    own bookmark without declaring a key, like the legacy CRM's `updated_since`)."""
+    file by file (unchanged files skipped), it is read from a replication slot (LOG_BASED:
+    its schema has `_sdc_lsn`; the first run, a snapshot, is its initial run), or the
+    settings say so (a tap that keeps its own bookmark without declaring a key, like the
+    legacy CRM's `updated_since`)."""
     return bool(
         manifest.get("replication_key")
         or FILE_LINEAGE in columns
+        or CHANGE_POSITION in columns
         or f"{manifest['source']}/{manifest['stream']}" in settings.incremental_streams
     )
 
