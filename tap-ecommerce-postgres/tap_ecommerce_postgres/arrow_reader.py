@@ -118,13 +118,16 @@ class _Cursors:
 
 
 def sliced_batches(
-    sessions: AdbcSessions, selects: list[str], readers: int
+    sessions: AdbcSessions, selects: list[str], readers: int, snapshot: str | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The batches of every select in `selects`, in that order, read by `readers`
-    sessions at once (reader k runs selects k, k + readers, ...) within one snapshot.
-    Each reader keeps at most `AHEAD` batches waiting, so memory stays bounded. The first
-    failure of any reader is raised at once and the other readers are cancelled."""
+    sessions at once (reader k runs selects k, k + readers, ...) within one snapshot:
+    `snapshot` (an exported snapshot's id, e.g. a replication slot's) when given, else
+    one the first reader exports. Each reader keeps at most `AHEAD` batches waiting, so
+    memory stays bounded. The first failure of any reader is raised at once and the
+    other readers are cancelled."""
     readers = max(1, min(readers, len(selects)))
+    imported = None if snapshot is None else _checked_snapshot_id(snapshot)
     handoff = Handoff(readers)
     cursors = _Cursors()
     snapshot: list[str] = []
@@ -134,7 +137,9 @@ def sliced_batches(
     def read(cursor, index: int) -> bool:
         """Run this reader's selects; False when the consumer stopped listening."""
         cursor.execute("begin isolation level repeatable read read only")
-        if readers > 1:
+        if imported is not None:  # everyone joins the given snapshot: no hand-over
+            cursor.execute(f"set transaction snapshot '{imported}'")
+        elif readers > 1:
             if index == 0:
                 cursor.execute("select pg_export_snapshot()")
                 snapshot.append(_checked_snapshot_id(cursor.fetchone()[0]))

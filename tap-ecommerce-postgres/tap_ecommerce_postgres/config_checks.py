@@ -96,19 +96,15 @@ def check_stream_options(
 def check_log_based(
     options: Mapping[str, Mapping[str, Any]] | None,
     keyed_tables: Collection[str],
-    batching: bool = False,
 ) -> list[str]:
     """LOG_BASED streams must be tables with a primary key: changes are applied by key,
-    and a view or custom query has no replication slot of its own. BATCH messages have
-    no change phase (a LOG_BASED stream would silently be re-read whole every run)."""
+    and a view or custom query has no replication slot of its own."""
     errors = []
     for stream, option in (options or {}).items():
         if option.get("replication_method") != "LOG_BASED":
             continue
         if stream not in keyed_tables:
             errors.append(f"stream_options.{stream}: LOG_BASED needs a table with a primary key")
-        if batching:
-            errors.append(f"stream_options.{stream}: LOG_BASED cannot be used with batch_config")
     return errors
 
 

@@ -122,9 +122,14 @@ class ConnectionParameters:
     def describe(self) -> str:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self, *, replication: bool = False) -> psycopg.Connection:
+        """A session; `replication`: a logical replication connection (walsender), which
+        takes replication commands such as CREATE_REPLICATION_SLOT."""
+        conninfo = self.render_conninfo()
+        if replication:
+            conninfo = make_conninfo(conninfo, replication="database")
         try:
-            return psycopg.connect(self.render_conninfo())
+            return psycopg.connect(conninfo, autocommit=replication)
         except psycopg.OperationalError as error:
             message = str(error)
             if self.password:

@@ -24,9 +24,13 @@ FETCH_ROWS = 5_000
 
 
 def prefetched_rows(
-    parameters: ConnectionParameters, query: sql.Composable, params: list[Any]
+    parameters: ConnectionParameters,
+    query: sql.Composable,
+    params: list[Any],
+    snapshot: str | None = None,
 ) -> Iterator[tuple]:
-    """Yield the rows of `query` in order; a reader thread keeps one batch ahead."""
+    """Yield the rows of `query` in order; a reader thread keeps one batch ahead. With
+    `snapshot` (an exported snapshot's id), the query reads in that snapshot."""
     handoff = Handoff()
 
     def read() -> None:
@@ -36,6 +40,11 @@ def prefetched_rows(
                 conn.transaction(),
                 conn.cursor(name="tap_ecommerce_postgres_read") as cursor,
             ):
+                if snapshot is not None:
+                    conn.execute("set transaction isolation level repeatable read")
+                    conn.execute(
+                        sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot))
+                    )
                 cursor.execute(query, params)
                 while rows := cursor.fetchmany(FETCH_ROWS):
                     if not handoff.put(0, rows):

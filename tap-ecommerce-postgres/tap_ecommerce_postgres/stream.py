@@ -88,6 +88,8 @@ class PostgresStream(Stream):
         self.primary_keys = list(table.primary_key)
         self._progress: Progress | None = None  # the SDK path's bookmark (get_records)
         self._row_tracked: tuple = ()  # raw tracked values of the row the SDK handles
+        self._snapshot_id: str | None = None  # LOG_BASED: read in the slot's snapshot
+        self._in_log_based_snapshot = False  # LOG_BASED + BATCH: the snapshot's read
         options = (tap.config.get("stream_options") or {}).get(self.name, {})
         self._configured_key = options.get("replication_key")
         self._configured_method = options.get("replication_method")
@@ -236,7 +238,7 @@ class PostgresStream(Stream):
 
     def _rows(self, plan: ReadPlan) -> Iterable[tuple]:
         query, params = plan.render()
-        return prefetched_rows(self._tap.connection_parameters, query, params)
+        return prefetched_rows(self._tap.connection_parameters, query, params, self._snapshot_id)
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         """The SDK path (stream maps, flattening): same rows, as dicts. The SDK bookmarks
@@ -264,8 +266,10 @@ class PostgresStream(Stream):
         )
 
     def _sync_records(self, context=None, *, write_messages: bool = True):
-        if self.replication_method == log_based.LOG_BASED:  # snapshot, then changes
-            yield from log_based.sync(self, context, write_messages=write_messages)
+        if self.replication_method == log_based.LOG_BASED and not self._in_log_based_snapshot:
+            yield from log_based.sync(
+                self, lambda: self._sync_table(context, write_messages=write_messages)
+            )
             return
         yield from self._sync_table(context, write_messages=write_messages)
 
@@ -303,7 +307,7 @@ class PostgresStream(Stream):
         rows = 0
         since_state = 0
         started = time.monotonic()
-        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers)
+        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers, self._snapshot_id)
         with self.get_record_counter() as counter, contextlib.closing(batches):
             for batch in batches:
                 lines = batch.column(0)
@@ -337,6 +341,24 @@ class PostgresStream(Stream):
             rows / elapsed if elapsed else 0.0,
         )
 
+    def _sync_batches(self, batch_config, context=None) -> None:
+        """BATCH files; a LOG_BASED stream's first run writes its snapshot as BATCH files
+        (in the slot's snapshot), its later runs send the changes as RECORDs."""
+        if self.replication_method != log_based.LOG_BASED:
+            super()._sync_batches(batch_config, context=context)
+            return
+
+        def snapshot_files():
+            self._in_log_based_snapshot = True  # the SDK's own batching reads records
+            try:
+                super(PostgresStream, self)._sync_batches(batch_config, context=context)
+            finally:
+                self._in_log_based_snapshot = False
+            yield from ()
+
+        for _ in log_based.sync(self, snapshot_files):
+            pass
+
     def get_batches(self, batch_config, context=None):
         """Parquet BATCH files of `batch_size` rows each, from Arrow record batches, with
         STATE after every file (the bookmark is the file's last row)."""
@@ -356,7 +378,7 @@ class PostgresStream(Stream):
         state = self.stream_state
         rows = 0
         selects = [p.render_arrow_select() for p in self._slices(plan)]
-        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers)
+        batches = sliced_batches(self._tap.adbc_sessions, selects, self._readers, self._snapshot_id)
         with contextlib.closing(batches):
             for table in sized_tables(batches, read_schema, size):
                 progress.note_rows(table, len(schema), 0, table.num_rows)

@@ -158,6 +158,14 @@ class TapEcommercePostgres(Tap):
             "(a forgotten slot fills the server's disk).",
         ),
         th.Property(
+            "log_based_max_run_seconds",
+            th.NumberType,
+            default=0,
+            description="LOG_BASED: end a stream's change run after this many seconds, at a "
+            "transaction's end, bookmarked there; the rest follows next run (0 = no limit: "
+            "every change committed before the run started).",
+        ),
+        th.Property(
             "parallel_readers",
             th.IntegerType,
             default=2,
@@ -235,7 +243,6 @@ class TapEcommercePostgres(Tap):
             + check_log_based(
                 self.config.get("stream_options"),
                 {name for name, table in table_streams.items() if table.primary_key},
-                batching=bool(self.config.get("batch_config")),
             )
         )
         streams = [PostgresStream(self, table) for table in tables]

@@ -8,27 +8,30 @@ to compare with what the tap emits.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import struct
 import subprocess
 import sys
+import time
 
+import pyarrow.parquet as pq
 import pytest
+from psycopg import sql
+from tap_ecommerce_postgres.arrow_reader import AdbcSessions, sliced_batches
 from tap_ecommerce_postgres.cdc import changes as changes_module
 from tap_ecommerce_postgres.cdc import pgoutput
+from tap_ecommerce_postgres.cdc import slot as slots
 from tap_ecommerce_postgres.cdc.pgoutput import UNCHANGED, DecodeError, decode
 from tap_ecommerce_postgres.cdc.slot import LogBasedError
+from tap_ecommerce_postgres.connection import ConnectionParameters
+from tap_ecommerce_postgres.prefetch import prefetched_rows
 
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_catalog
 from tests.tap_ecommerce_postgres.conftest import TAP, connect, last_state, records, run_tap
 from tests.tap_ecommerce_postgres.test_fidelity import SETUP as FIDELITY_SETUP
-
-BATCH_CONFIG = {
-    "encoding": {"format": "jsonl", "compression": "gzip"},
-    "storage": {"root": "file:///tmp/never-written"},
-}
 
 # -- the decoder, on messages built byte by byte from the protocol's documentation -----
 
@@ -403,12 +406,6 @@ def test_log_based_needs_a_primary_key_before_any_record(tap_config, cdc, tmp_pa
     assert "stream_options.cdc-keyless: LOG_BASED needs a table with a primary key" in (
         run.result.stderr
     )
-    batching = {**config, "batch_config": BATCH_CONFIG}
-    refused = run_singer(TAP, batching, tmp_path, check=False)
-    assert refused.result.returncode != 0 and refused.messages == []
-    assert "stream_options.cdc-keyless: LOG_BASED cannot be used with batch_config" in (
-        refused.result.stderr
-    )
 
 
 def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> None:
@@ -571,3 +568,143 @@ def test_python_rendering_equals_postgres_rendering_and_the_full_table_path(
     for key, row in latest.items():
         if key != 3:
             assert {k: v for k, v in row.items() if not k.startswith("_sdc_")} == expected[key]
+
+
+def test_change_during_the_initial_snapshot_is_neither_lost_nor_doubled(
+    tap_config, cdc, tmp_path
+) -> None:
+    """The snapshot is read in the snapshot the slot exported when it was created: a
+    change committed while the read is under way (the tap blocked on a full stdout pipe
+    half-way through) is not in the snapshot, even for rows read after it, and comes
+    exactly once from the slot in the next run."""
+    cdc.execute(
+        "create table cdc.busy (id int primary key, v text);"
+        "insert into cdc.busy select i, 'v' || i from generate_series(1, 20000) as i"
+    )
+    config = log_based_config(tap_config, "cdc-busy", parallel_readers=2)
+    config_file = tmp_path / "busy-config.json"
+    config_file.write_text(json.dumps(config))
+    stderr_file = tmp_path / "busy-stderr.log"
+    with stderr_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [TAP, "--config", str(config_file)], stdout=subprocess.PIPE, stderr=stderr
+        )
+        try:
+            for _ in range(600):  # the slot is created, its snapshot exported
+                if re.search(r"snapshot \S+ of slot", stderr_file.read_text()):
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail(stderr_file.read_text()[-2000:])
+            time.sleep(0.5)  # the tap fills the pipe (~2 MB of records) and blocks
+            assert process.poll() is None, "the snapshot must still be under way"
+            log = [("upsert", 1), ("upsert", 20000), ("upsert", 20001), ("delete", 10000)]
+            cdc.execute("update cdc.busy set v = 'changed' where id in (1, 20000)")
+            cdc.execute("insert into cdc.busy values (20001, 'new')")
+            cdc.execute("delete from cdc.busy where id = 10000")
+            output, _ = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, stderr_file.read_text()[-2000:]
+    messages = [json.loads(line) for line in output.splitlines()]
+    snapshot = {r["id"]: r["v"] for r in records(messages, "cdc-busy")}
+    assert len(snapshot) == 20000 and len(records(messages, "cdc-busy")) == 20000
+    assert snapshot[1] == "v1" and snapshot[20000] == "v20000"  # before the changes
+    assert 10000 in snapshot and 20001 not in snapshot
+    later = records(run_tap(config, tmp_path, state=last_state(messages))[0], "cdc-busy")
+    assert [
+        ("delete" if r["_sdc_deleted_at"] else "upsert", r["id"]) for r in later
+    ] == log  # each change once, in commit order
+    applied = dict(snapshot)
+    for row in later:
+        if row["_sdc_deleted_at"]:
+            del applied[row["id"]]
+        else:
+            applied[row["id"]] = row["v"]
+    assert applied == dict(cdc.execute("select id, v from cdc.busy").fetchall())
+
+
+def test_readers_join_the_snapshot_the_slot_exported(tap_config, cdc) -> None:
+    """Both read paths (ADBC readers, in parallel, and the SDK path's psycopg cursor)
+    see the table as of the slot's consistent point, not as of their own start: a row
+    inserted after the slot was created is not there (it is the slot's first change)."""
+    cdc.execute("create table cdc.joined (id int primary key); insert into cdc.joined values (1)")
+    parameters = ConnectionParameters.from_config(tap_config)
+    sessions = AdbcSessions(parameters)
+    select = "select id from cdc.joined order by id"
+    try:
+        with slots.created_with_snapshot(parameters, "test_joined_snapshot") as (_, snapshot):
+            cdc.execute("insert into cdc.joined values (2)")
+            batches = sliced_batches(sessions, [select, select], 2, snapshot)
+            adbc_ids = [i for batch in batches for i in batch.column(0).to_pylist()]
+            cursor_ids = [r[0] for r in prefetched_rows(parameters, sql.SQL(select), [], snapshot)]
+            own_ids = [
+                i for b in sliced_batches(sessions, [select], 1) for i in b.column(0).to_pylist()
+            ]
+    finally:
+        sessions.close()
+        cdc.execute("select pg_drop_replication_slot('test_joined_snapshot')")
+    assert adbc_ids == [1, 1] and cursor_ids == [1]
+    assert own_ids == [1, 2]  # without the slot's snapshot: the insert is seen
+
+
+def test_max_run_seconds_ends_the_run_at_a_transaction_and_the_rest_follows(
+    tap_config, cdc, tmp_path
+) -> None:
+    cdc.execute("create table cdc.paced (id int primary key)")
+    config = log_based_config(tap_config, "cdc-paced")
+    start = last_state(run_tap(config, tmp_path)[0])
+    for i in range(1, 201):  # 200 transactions
+        cdc.execute("insert into cdc.paced values (%s)", [i])
+    short = run_singer(TAP, {**config, "log_based_max_run_seconds": 0.001}, tmp_path, state=start)
+    assert "log_based_max_run_seconds (0.001) reached" in short.result.stderr
+    first = [r["id"] for r in short.records["cdc-paced"]]
+    assert 1 <= len(first) < 200 and first == list(range(1, len(first) + 1))
+    rest = run_singer(TAP, config, tmp_path, state=short.states[-1])
+    assert first + [r["id"] for r in rest.records["cdc-paced"]] == list(range(1, 201))
+
+
+def gzip_lines(path: str) -> list[str]:
+    with gzip.open(path, "rt") as lines:
+        return list(lines)
+
+
+@pytest.mark.parametrize("encoding", ["parquet", "jsonl"])  # the tap's Arrow path, the SDK's
+def test_batch_config_snapshot_as_batch_files_then_changes_as_records(
+    tap_config, cdc, tmp_path, encoding
+) -> None:
+    table = f"batched_{encoding}"
+    cdc.execute(
+        f"create table cdc.{table} (id int primary key, amount numeric(12, 2));"
+        f"insert into cdc.{table} select i, i / 4.0 from generate_series(1, 250) as i"
+    )
+    batches = tmp_path / "batches"
+    batch_config = {
+        "encoding": {"format": encoding, "compression": "gzip"},
+        "storage": {"root": batches.as_uri()},
+        "batch_size": 100,
+    }
+    stream = f"cdc-{table}"
+    config = log_based_config(tap_config, stream, batch_config=batch_config)
+    only = write_catalog(selecting(discover(config, tmp_path), {stream: []}), tmp_path)
+    first = run_singer(TAP, config, tmp_path, extra=only)
+    files = [
+        url.removeprefix("file://")
+        for m in first.messages
+        if m["type"] == "BATCH" and m["stream"] == stream
+        for url in m["manifest"]
+    ]
+    assert len(files) == 3 and not first.records[stream]  # 100 + 100 + 50 rows
+    if encoding == "parquet":
+        rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    else:
+        rows = [json.loads(line) for f in files for line in gzip_lines(f)]
+    assert sorted(int(r["id"]) for r in rows) == list(range(1, 251))
+    assert first.states[-1]["bookmarks"][stream]["lsn"] > 0
+    cdc.execute(
+        f"update cdc.{table} set amount = 0 where id = 7; delete from cdc.{table} where id = 8"
+    )
+    second = run_singer(TAP, config, tmp_path, state=first.states[-1], extra=only)
+    assert not [m for m in second.messages if m["type"] == "BATCH"]
+    assert changes(second.records[stream]) == [("upsert", 7, True), ("delete", 8, True)]

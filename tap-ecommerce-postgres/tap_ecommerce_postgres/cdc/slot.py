@@ -14,15 +14,18 @@ publication created beforehand by the DBA with the name the tap logs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn, lsn_to_int
+from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParameters
 
 DEFAULT_PREFIX = "tap_ecommerce_postgres"
 DEFAULT_MAX_RETAINED_WAL_BYTES = 1 << 30  # a forgotten slot keeps WAL until the disk fills
@@ -117,6 +120,44 @@ def create_slot(conn: psycopg.Connection, slot: str) -> int:
     return lsn_to_int(position)
 
 
+@contextlib.contextmanager
+def created_with_snapshot(parameters: ConnectionParameters, slot: str) -> Iterator[tuple[int, str]]:
+    """A new slot, created over a replication connection that exports the snapshot of
+    the slot's consistent point: (consistent point, snapshot id). A read in that snapshot
+    (SET TRANSACTION SNAPSHOT) sees exactly the transactions committed before the first
+    change the slot keeps, so snapshot and changes neither overlap nor leave a gap. The
+    snapshot lives while the connection stays idle: the caller reads inside the `with`.
+
+    Raises SnapshotUnavailable when the server refuses a replication connection (no
+    `replication` line in pg_hba.conf): the caller may fall back to create_slot()."""
+    try:
+        conn = parameters.connect(replication=True)
+    except ConnectionFailed as error:  # its message never holds the password
+        raise SnapshotUnavailable(str(error)) from None
+    with contextlib.closing(conn):
+        command = sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')")
+        try:
+            row = conn.execute(command.format(sql.Identifier(slot))).fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            raise LogBasedError(
+                "LOG_BASED needs the REPLICATION attribute on the tap's role to create "
+                f"replication slot {slot!r} (ALTER ROLE <role> REPLICATION)"
+            ) from None
+        except psycopg.Error as error:
+            raise LogBasedError(f"cannot create replication slot {slot!r}: {error}") from None
+        _, position, snapshot, _ = row
+        log.info("created replication slot %s at %s, snapshot %s", slot, position, snapshot)
+        yield lsn_to_int(position), snapshot
+
+
+class SnapshotUnavailable(RuntimeError):
+    """No replication connection: the slot's snapshot cannot be exported."""
+
+
+def drop_slot(conn: psycopg.Connection, slot: str) -> None:
+    conn.execute("select pg_drop_replication_slot(%s)", [slot])
+
+
 def advance(conn: psycopg.Connection, slot: str, bookmark: int) -> None:
     """Confirm the slot up to `bookmark`, an LSN a persisted STATE holds. A slot already
     past it means changes after the bookmark are gone: an error, never a silent gap."""
@@ -158,7 +199,7 @@ def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
     if conn.execute(
         "select 1 from pg_replication_slots where slot_name = %s", [names_.slot]
     ).fetchone():
-        conn.execute("select pg_drop_replication_slot(%s)", [names_.slot])
+        drop_slot(conn, names_.slot)
         dropped.append(f"replication slot {names_.slot}")
     if conn.execute(
         "select 1 from pg_publication where pubname = %s", [names_.publication]

@@ -1,19 +1,28 @@
 """One LOG_BASED stream's run: a snapshot the first time, then the slot's changes.
 
-First run (no LSN in the bookmark): the slot is created (or, after a run that died
-before finishing its snapshot, found) and its consistent point noted; then the table is
-read whole by the full-table path (fast path, parallel readers, resumable by key); the
-bookmark becomes the slot's consistent point only once that read is complete. The full
-read's snapshot is taken after the slot's consistent point, so every change is in the
-snapshot, in the slot, or in both: at-least-once, never lost. Changes committed between
-the slot's creation and the start of the read come again as change records; since each
-is a full row (or a delete) with its `_sdc_lsn`, applying them again by key gives the
-same state.
+First run (no LSN in the bookmark): the slot is created over a replication connection
+that exports its snapshot, and the table is read whole by the full-table path (fast path,
+parallel readers, resumable by key) inside that very snapshot: it holds exactly the
+transactions committed before the slot's consistent point, and the slot exactly those
+after it, so no change is lost or delivered twice. The bookmark becomes the consistent
+point only once that read is complete.
+
+The documented at-least-once boundary: a snapshot cut short (the run died after a STATE
+with a resume key) cannot rejoin its exported snapshot, which died with its connection.
+The next run keeps the slot and reads the rest of the table in a new snapshot, taken
+after the consistent point: a change committed in between is in that read and in the
+slot, so it comes twice, each time as the full row (or delete) with, from the slot, its
+`_sdc_lsn`; applying both by key gives the same state. The same holds when the server
+refuses replication connections (no `replication` line in pg_hba.conf): the slot is then
+created with the SQL function, whose snapshot cannot be exported (a WARNING says so). A
+slot left by a run that died before its first STATE, or whose stream state was cleared,
+is dropped and created again, so a fresh snapshot is always exact.
 
 Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
 STATE proves everything before it was delivered), then the changes committed before the
 WAL position at the start of this run are emitted, STATE at transaction ends, and the
-run ends (the batch style of Meltano schedules).
+run ends (the batch style of Meltano schedules); `log_based_max_run_seconds` ends it
+earlier, at a transaction's end, bookmarked there.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ import contextlib
 import json
 import os
 import sys
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tap_ecommerce_postgres.cdc import slot as slots
@@ -77,8 +88,10 @@ def names_for(stream) -> slots.SlotNames:
     )
 
 
-def sync(stream, context, *, write_messages: bool):
-    """The LOG_BASED run of `stream` (a PostgresStream): generator, as `_sync_records`."""
+def sync(stream, read_table: Callable[[], Iterator]):
+    """The LOG_BASED run of `stream` (a PostgresStream): generator, as `_sync_records`.
+    `read_table()` is the full read of a first run (records, or BATCH files with
+    `batch_config`); changes always go out as RECORDs."""
     if not stream._reads_a_table or stream.table.is_view:
         raise slots.LogBasedError(f"stream {stream.name}: LOG_BASED needs a table")
     if not stream.primary_keys:
@@ -98,25 +111,71 @@ def sync(stream, context, *, write_messages: bool):
         slots.ensure_publication(conn, names, stream.relation)
         if bookmark is None:
             position = slots.slot_position(conn, names.slot)
-            if position is None:
-                position = slots.create_slot(conn, names.slot)
+            if position is not None and state.get("resume_after") is None:
+                stream.logger.info(
+                    "stream %s: slot %s has no snapshot in progress: created again",
+                    stream.name,
+                    names.slot,
+                )
+                slots.drop_slot(conn, names.slot)
+                position = None
         else:
             slots.advance(conn, names.slot, int(bookmark))
             upto = slots.current_wal_lsn(conn)
-        _report_retained_wal(stream, conn, names.slot)
+            _report_retained_wal(stream, conn, names.slot)
     if bookmark is None:
-        stream.logger.info(
-            "stream %s: snapshot; changes from slot %s after %s follow in the next run",
-            stream.name,
-            names.slot,
-            int_to_lsn(position),
-        )
-        yield from stream._sync_table(context, write_messages=write_messages)
+        position = yield from _snapshot(stream, names, position, read_table)
+        with contextlib.closing(parameters.connect()) as conn:  # what the snapshot let pile up
+            _report_retained_wal(stream, conn, names.slot)
         state[BOOKMARK] = position
         stream._emit_state()
         return
     _emit_changes(stream, names, int(bookmark), upto)
     yield from ()
+
+
+def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
+    """The full read of a first run (generator, as `_sync_table`); returns the slot's
+    consistent point. `position`: the slot of a snapshot cut short, else None."""
+    parameters = stream._tap.connection_parameters
+    if position is None:
+        try:
+            with slots.created_with_snapshot(parameters, names.slot) as (position, snapshot):
+                stream.logger.info(
+                    "stream %s: snapshot %s of slot %s at %s; its changes follow next run",
+                    stream.name,
+                    snapshot,
+                    names.slot,
+                    int_to_lsn(position),
+                )
+                stream._snapshot_id = snapshot
+                try:
+                    yield from read_table()
+                finally:
+                    stream._snapshot_id = None
+            return position
+        except slots.SnapshotUnavailable as error:
+            stream.logger.warning(
+                "stream %s: no replication connection (%s); the slot is created without an "
+                "exported snapshot, so changes committed during the snapshot may come "
+                "twice (at-least-once; allow the role in pg_hba.conf's replication lines "
+                "for an exact snapshot)",
+                stream.name,
+                error,
+            )
+            with contextlib.closing(parameters.connect()) as conn:
+                conn.autocommit = True
+                position = slots.create_slot(conn, names.slot)
+    else:
+        stream.logger.warning(
+            "stream %s: resuming a snapshot cut short, in a new snapshot after slot %s's "
+            "consistent point %s: changes committed meanwhile may come twice (at-least-once)",
+            stream.name,
+            names.slot,
+            int_to_lsn(position),
+        )
+    yield from read_table()
+    return position
 
 
 def _report_retained_wal(stream, conn, slot: str) -> None:
@@ -147,6 +206,9 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     table = (stream.table.schema, stream.table.name)
     emitted = since_state = 0
     last_end = bookmark
+    limit = float(stream.config.get("log_based_max_run_seconds") or 0)
+    deadline = time.monotonic() + limit if limit > 0 else None
+    stopped_early = False
     with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
         tally: collections.Counter[str] = collections.Counter()  # who rendered the changes
         renderer = _renderer(stream, conn, tally=tally)
@@ -154,8 +216,9 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
         (oid,) = conn.execute(
             "select %s::regclass::oid::int8", [stream.relation.as_string(conn)]
         ).fetchone()
+        found = transactions(messages, table, stream.primary_keys, oid)
         try:
-            for transaction in transactions(messages, table, stream.primary_keys, oid):
+            for transaction in found:
                 if any(
                     c.relation.columns != renderer.relation_columns for c in transaction.changes
                 ):
@@ -168,6 +231,9 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
                 if transaction.end_lsn is None:  # part of a big transaction: no STATE yet
                     continue
                 last_end = max(last_end, transaction.end_lsn)
+                if deadline is not None and time.monotonic() >= deadline:
+                    stopped_early = True
+                    break
                 if since_state >= every:
                     state[BOOKMARK] = last_end
                     stream._emit_state()
@@ -177,8 +243,19 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
                 state[BOOKMARK] = last_end
                 stream._emit_state()
             raise
+        finally:
+            found.close()  # an early stop: the slot's cursor is closed before the rollback
+            messages.close()
         conn.rollback()
-    state[BOOKMARK] = max(last_end, upto)
+    if stopped_early:  # the rest of the changes follow next run
+        stream.logger.info(
+            "stream %s: log_based_max_run_seconds (%g) reached at %s; the changes after it "
+            "follow next run",
+            stream.name,
+            limit,
+            int_to_lsn(last_end),
+        )
+    state[BOOKMARK] = last_end if stopped_early else max(last_end, upto)
     stream._emit_state()
     stream.logger.info(
         "stream %s: %d changes up to %s (%d rendered in Python, %d by Postgres)",
