@@ -159,7 +159,7 @@ class TapEcommercePostgres(Tap):
         ),
         th.Property(
             "log_based_max_run_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=0,
             description="LOG_BASED: end a stream's change run after this many seconds, at a "
             "transaction's end, bookmarked there; the rest follows next run (0 = no limit: "
