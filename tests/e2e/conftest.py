@@ -7,14 +7,17 @@ so tests never touch the demo's `output/`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
+from elt_sandbox.shop.publications import drop_publications, drop_slots, ensure_publications
 
 from tests.conftest import REPO_ROOT
 from tests.e2e.install import (
@@ -26,6 +29,8 @@ from tests.e2e.install import (
 )
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
+# Start of every test runner's LOG_BASED slot prefix (dropped at the end of the session).
+TEST_SLOT_PREFIX = "e2e_"
 # Marts that record the runs themselves (the elt-monitor ledger): they grow with every run
 # by design, so "the same data gives the same marts" comparisons leave them out.
 RUN_LEDGER_MARTS = frozenset({"rpt_ingestion_runs"})
@@ -144,6 +149,43 @@ def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) ->
     }
 
 
+def admin_connection(env: Mapping[str, str], database: str | None = None) -> psycopg.Connection:
+    """An autocommit connection as the sandbox's admin (PGUSER), the DBA of the tests."""
+    return psycopg.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env["PGPASSWORD"],
+        dbname=database or env["PGDATABASE"],
+        autocommit=True,
+    )
+
+
+def with_own_slots(env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """`env` with a LOG_BASED slot prefix of this runner's own, its publications created
+    by the admin (the taps' role owns no table).
+
+    Slots are per database and prefix, not per Meltano state: every runner has its own
+    system database, so runners sharing one prefix would confirm the shared slots past
+    each other's bookmarks (the tap then refuses the stale bookmark)."""
+    prefix = f"{TEST_SLOT_PREFIX}{hashlib.sha256(str(workdir).encode()).hexdigest()[:10]}"
+    with admin_connection(env) as conn:
+        ensure_publications(conn, env["PGDATABASE"], [prefix])
+    return {**env, "TAP_ECOMMERCE_POSTGRES_LOG_BASED_PREFIX": prefix}
+
+
+def drop_test_slots(env: Mapping[str, str], database: str | None = None) -> None:
+    """The runners' slots and publications in one database (slots keep WAL until dropped;
+    a database that has slots cannot be dropped)."""
+    with admin_connection(env, database) as conn:
+        drop_slots(conn, TEST_SLOT_PREFIX)
+        names = conn.execute(
+            "select pubname from pg_publication where starts_with(pubname, %s)",
+            [TEST_SLOT_PREFIX],
+        ).fetchall()
+        drop_publications(conn, [name for (name,) in names])
+
+
 @pytest.fixture(scope="session")
 def all_sources_env(
     pg_env: dict[str, str],
@@ -151,8 +193,9 @@ def all_sources_env(
     stripe_env: dict[str, str],
     crm_env: dict[str, str],
     csv_env: dict[str, str],
-) -> dict[str, str]:
-    return {**pg_env, **s3_env, **stripe_env, **crm_env, **csv_env}
+) -> Iterator[dict[str, str]]:
+    yield {**pg_env, **s3_env, **stripe_env, **crm_env, **csv_env}
+    drop_test_slots(pg_env)
 
 
 @pytest.fixture(scope="session")
@@ -179,8 +222,9 @@ def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None
 
 
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:
-    """The `dev` environment with its own system database, local lake and warehouse."""
-    env = base_env(sources_env, workdir, "dev")
+    """The `dev` environment with its own system database, local lake, warehouse and
+    LOG_BASED slots."""
+    env = with_own_slots(base_env(sources_env, workdir, "dev"), workdir)
     env["TARGET_MINIO_PARQUET_DESTINATION"] = str(workdir / "lake")
     env["DBT_DUCKDB_LAKE_ROOT"] = str(workdir / "lake")
     return MeltanoRunner(env, workdir)
@@ -201,7 +245,7 @@ def clean_run(dev_runner: MeltanoRunner) -> MeltanoRunner:
 @pytest.fixture(scope="session")
 def minio_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
     workdir = tmp_path_factory.mktemp("e2e-minio")
-    env = base_env(all_sources_env, workdir, "minio")
+    env = with_own_slots(base_env(all_sources_env, workdir, "minio"), workdir)
     prefix = f"s3://{all_sources_env['LAKE_BUCKET']}/e2e-{workdir.name}"
     env["TARGET_MINIO_PARQUET_DESTINATION"] = f"{prefix}/bronze"
     env["DBT_DUCKDB_LAKE_ROOT"] = f"{prefix}/bronze"
