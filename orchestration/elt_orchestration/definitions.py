@@ -1,18 +1,41 @@
 """The code location: `dagster dev -m elt_orchestration.definitions` (or `./dev.sh
-orchestrate`). The project is `$MELTANO_PROJECT_ROOT`, else the current directory."""
+orchestrate`). The project is `$MELTANO_PROJECT_ROOT`, else the current directory.
+
+meltano.yml is read with Meltano's own parser when the code location loads (the code
+server: at start and on every "Reload"), so a job or schedule added there appears. What
+it read is stored in the definitions' reconstruction metadata, and a run worker rebuilds
+the same jobs from it instead of importing Meltano and parsing the file again: the run
+executes the job the code location showed and launched, and starts seconds sooner.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from dagster import Definitions, PipesSubprocessClient, RetryPolicy
+from dagster import Definitions, ExecutorDefinition, RetryPolicy, in_process_executor
+from dagster import definitions as lazy_definitions
+
+# Not exported by `dagster`: how Dagster's state-backed definitions hand data from the
+# code server to run workers (reconstruction metadata).
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
 
 from elt_orchestration import meltano_project
 from elt_orchestration.jobs import build_job
+from elt_orchestration.meltano_project import MeltanoProjectSpec
 from elt_orchestration.resources import MeltanoProject
 from elt_orchestration.run_policy import DEFAULT_RETRY_POLICY
 from elt_orchestration.schedules import build_schedule
+
+RECONSTRUCTION_KEY = "elt_orchestration/meltano_project"
+
+
+def _root(root: Path | None = None) -> Path:
+    return Path(root or os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()).resolve()
 
 
 def build_definitions(
@@ -21,32 +44,50 @@ def build_definitions(
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     env: dict[str, str] | None = None,
     install_plugins: bool = True,
+    executor: ExecutorDefinition = in_process_executor,
+    spec: MeltanoProjectSpec | None = None,
 ) -> Definitions:
-    """Jobs and schedules generated from the project's meltano.yml.
+    """Jobs and schedules generated from the project's meltano.yml (or from `spec`, what
+    an earlier `meltano_project.load` read).
 
     `env` is added to every run's environment (tests use it for an isolated system
     database and lake); production runs take theirs from the process environment.
     `install_plugins=False` runs Meltano with `--no-install` (plugins installed at deploy).
+    `executor`: each job is one op, run in the run worker's process by default; a Celery
+    deployment passes `celery_executor` (docs/scaling.md).
     """
-    root = Path(project_root or os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()).resolve()
-    spec = meltano_project.load(root)
-    jobs = {job.name: build_job(job, retry_policy) for job in spec.jobs}
+    spec = spec or meltano_project.load(_root(project_root))
+    jobs = {job.name: build_job(job, retry_policy, executor) for job in spec.jobs}
     schedules = [
         build_schedule(schedule, jobs[schedule.job])
         for schedule in spec.schedules
         if schedule.cron is not None
     ]
+    resource = MeltanoProject(
+        project_root=str(spec.root), env=dict(env or {}), install_plugins=install_plugins
+    )
     return Definitions(
-        jobs=list(jobs.values()),
-        schedules=schedules,
-        resources={
-            "meltano": MeltanoProject(
-                project_root=str(root), env=dict(env or {}), install_plugins=install_plugins
-            ),
-            # forward_stdio: Meltano's output goes to the run's captured stdout/stderr.
-            "pipes_subprocess_client": PipesSubprocessClient(forward_stdio=True),
-        },
+        jobs=list(jobs.values()), schedules=schedules, resources={"meltano": resource}
     )
 
 
-defs = build_definitions()
+def code_location(**options: Any) -> Definitions:
+    """`build_definitions(**options)` for a code location: Meltano's parser reads
+    meltano.yml where the code location loads; a run worker rebuilds the jobs from what it
+    read, stored in the repository's load data (Dagster keeps it with each run's plan),
+    without importing Meltano. A deployment module: `defs = dg.definitions(lambda:
+    code_location(install_plugins=False))`."""
+    context = DefinitionsLoadContext.get()
+    stored = (
+        context.reconstruction_metadata.get(RECONSTRUCTION_KEY)
+        if context.load_type == DefinitionsLoadType.RECONSTRUCTION
+        else None
+    )
+    spec = MeltanoProjectSpec.from_json(stored) if stored else meltano_project.load(_root())
+    context.add_to_pending_reconstruction_metadata(RECONSTRUCTION_KEY, spec.to_json())
+    return build_definitions(spec=spec, **options)
+
+
+@lazy_definitions
+def defs() -> Definitions:
+    return code_location()

@@ -1,32 +1,35 @@
-"""One Dagster job per Meltano job: `meltano run <job>` through Dagster Pipes, then, for a
-job that loads the lake, `elt-monitor check` of what it loaded.
+"""One Dagster job per Meltano job: one op that runs `meltano run <job>` (through
+scripts/run_job.py) and, for a job that loads the lake, takes elt-monitor's verdict.
+
+The job runs in the run worker's own process (in-process executor): it has one op, and
+that op starts Meltano as a subprocess anyway, so a step process of its own would only
+import Dagster and the code location a second time (seconds per run).
 
 No `from __future__ import annotations` here: Dagster reads the ops' annotations (config
 class, resources) at definition time, and string annotations inside a closure do not resolve.
 """
 
-import re
 import time
 
 from dagster import (
     Config,
+    ExecutorDefinition,
     Failure,
-    In,
     JobDefinition,
     Nothing,
     OpExecutionContext,
     Out,
     Output,
-    PipesSubprocessClient,
     RetryPolicy,
+    in_process_executor,
     job,
     op,
 )
-from dagster._core.errors import DagsterPipesExecutionError
 from pydantic import Field
 
 from elt_orchestration import monitor
 from elt_orchestration.meltano_project import MeltanoJob, dagster_name
+from elt_orchestration.process import run_streaming
 from elt_orchestration.resources import MeltanoProject
 from elt_orchestration.run_policy import run_tags
 
@@ -39,14 +42,19 @@ class MeltanoRunConfig(Config):
     )
 
 
-def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefinition:
+def build_job(
+    meltano_job: MeltanoJob,
+    retry_policy: RetryPolicy,
+    executor: ExecutorDefinition = in_process_executor,
+) -> JobDefinition:
     """The Dagster job of one Meltano job (named `dagster_name(meltano_job.name)`).
 
-    When the Meltano job gates itself (an `elt-monitor:` task, e.g. `elt-monitor:gate`
-    before dbt), an attempt that exits 1 asks elt-monitor for its verdict on the latest
-    recorded run: critical fails the run for good with the findings; anything else (a
-    kill, a tap error before anything was recorded) is retried. A job that loads the lake
-    without a gate gets an `elt-monitor check --record` step after it.
+    A job that gates itself (an `elt-monitor:` task, e.g. `elt-monitor:gate` before dbt)
+    is judged by its own last verdict, read from its output: critical fails the run for
+    good with the findings (an attempt that exits 1 on the gate is not retried); an
+    attempt that fails without a failing verdict (a kill, a tap error) is retried. A job
+    that loads the lake without a gate is judged by `elt-monitor check --record` in the
+    same op once it succeeded.
     """
     name = dagster_name(meltano_job.name)
     tasks = "\n".join(f"- {task}" for task in meltano_job.tasks)
@@ -59,73 +67,55 @@ def build_job(meltano_job: MeltanoJob, retry_policy: RetryPolicy) -> JobDefiniti
         retry_policy=retry_policy,
         out=Out(Nothing),
     )
-    def meltano_run(
-        context: OpExecutionContext,
-        config: MeltanoRunConfig,
-        meltano: MeltanoProject,
-        pipes_subprocess_client: PipesSubprocessClient,
-    ):
+    def meltano_run(context: OpExecutionContext, config: MeltanoRunConfig, meltano: MeltanoProject):
         command = meltano.run_job_command(meltano_job.name)
         attempt = context.retry_number + 1
         context.log.info(f"attempt {attempt}: {' '.join(command[1:])}")
+        verdicts = monitor.VerdictReader()
         started = time.monotonic()
-        try:
-            # stdout/stderr are inherited: Dagster's compute log manager keeps them with
-            # the run (the step's stdout/stderr in the UI).
-            pipes_subprocess_client.run(
-                context=context,
-                command=command,
-                cwd=meltano.project_root,
-                env=meltano.environment(config.env),
-            )
-        except DagsterPipesExecutionError as error:
-            seconds = round(time.monotonic() - started, 2)
-            if gated and _exit_code(error) == 1:
-                verdict = monitor.check(meltano, meltano_job.name, record=False)
-                if verdict.is_gate_verdict:
-                    raise verdict.failure(meltano_job.name) from error
-            raise Failure(
-                description=f"meltano run {meltano_job.name} failed: {error}",
-                metadata={"meltano_job": meltano_job.name, "attempt": attempt, "seconds": seconds},
-            ) from error
-        seconds = round(time.monotonic() - started, 2)
-        yield Output(
-            None, metadata={"meltano_job": meltano_job.name, "attempt": attempt, "seconds": seconds}
+        code = run_streaming(
+            context,
+            command,
+            cwd=meltano.project_root,
+            env=meltano.environment(config.env),
+            on_stderr_line=verdicts.feed,
         )
+        metadata = {
+            "meltano_job": meltano_job.name,
+            "attempt": attempt,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        if code != 0:
+            # Only a verdict this attempt printed counts: a gate that judged an earlier
+            # run says nothing about why this one failed.
+            verdict = verdicts.last
+            if gated and code == 1 and verdict is not None and verdict.is_gate_verdict:
+                raise verdict.failure(meltano_job.name)
+            raise Failure(
+                description=f"meltano run {meltano_job.name} failed: exit code {code}",
+                metadata={**metadata, "exit_code": code},
+            )
+        if monitored:
+            report = verdicts.last if gated else None
+            if report is None:  # no gate, or it printed no verdict: ask elt-monitor
+                report = monitor.check(meltano, meltano_job.name, not gated, config.env)
+            if report.failed:
+                raise report.failure(meltano_job.name)
+            for line in report.lines():
+                context.log.warning(line)
+            metadata |= report.metadata()
+        yield Output(None, metadata=metadata)
 
-    if not monitored:
-
-        @job(name=name, tags=run_tags(meltano_job), description=_description(meltano_job))
-        def run_only():
-            meltano_run()
-
-        return run_only
-
-    @op(
-        name=f"{name}__elt_monitor_check",
-        description="`elt-monitor check` of the run just loaded; critical fails the run.",
-        ins={"after": In(Nothing)},
+    @job(
+        name=name,
+        tags=run_tags(meltano_job),
+        description=_description(meltano_job),
+        executor_def=executor,
     )
-    def elt_monitor_check(context: OpExecutionContext, meltano: MeltanoProject):
-        # A gated job recorded its loads itself; record again and the run counts twice.
-        report = monitor.check(meltano, meltano_job.name, record=not gated)
-        if report.failed:
-            raise report.failure(meltano_job.name)
-        for line in report.lines():
-            context.log.warning(line)
-        context.add_output_metadata(report.metadata())
+    def meltano_job_def():
+        meltano_run()
 
-    @job(name=name, tags=run_tags(meltano_job), description=_description(meltano_job))
-    def run_and_check():
-        elt_monitor_check(after=meltano_run())
-
-    return run_and_check
-
-
-def _exit_code(error: DagsterPipesExecutionError) -> int | None:
-    """The subprocess's exit code from Pipes' message ("... failed with code N")."""
-    match = re.search(r"code (-?\d+)", str(error))
-    return int(match.group(1)) if match else None
+    return meltano_job_def
 
 
 def _description(meltano_job: MeltanoJob) -> str:

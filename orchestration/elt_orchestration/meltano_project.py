@@ -7,9 +7,10 @@ cron aliases such as `@daily`), so Dagster sees exactly what `meltano job list` 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # Dagster names allow letters, digits and underscores only.
@@ -63,6 +64,28 @@ class MeltanoProjectSpec:
     @property
     def exclusive_plugins(self) -> tuple[str, ...]:
         return tuple(sorted({p for job in self.jobs for p in job.exclusive_plugins}))
+
+    def to_json(self) -> str:
+        """What `load` read, as JSON: run workers rebuild the jobs from it (definitions)."""
+        return json.dumps(
+            {
+                "root": str(self.root),
+                "jobs": [asdict(job) for job in self.jobs],
+                "schedules": [{**asdict(s), "env": dict(s.env)} for s in self.schedules],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> MeltanoProjectSpec:
+        data = json.loads(text)
+        return cls(
+            root=Path(data["root"]),
+            jobs=tuple(
+                MeltanoJob(j["name"], tuple(j["tasks"]), tuple(j["exclusive_plugins"]))
+                for j in data["jobs"]
+            ),
+            schedules=tuple(MeltanoSchedule(**s) for s in data["schedules"]),
+        )
 
 
 def load(root: Path) -> MeltanoProjectSpec:

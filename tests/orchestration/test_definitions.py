@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import Backoff, build_schedule_context
+from dagster import Backoff, build_schedule_context, in_process_executor
 from elt_orchestration.definitions import build_definitions
 from elt_orchestration.meltano_project import MeltanoProjectError
 from elt_orchestration.run_policy import (
@@ -148,10 +148,10 @@ def test_the_daily_tick_requests_a_run_of_ecommerce_elt() -> None:
     job = defs.resolve_job_def("ecommerce_elt")
     # The run carries the concurrency tag through its job.
     assert job.tags[JOB_TAG] == "ecommerce-elt"
-    assert {n.name for n in job.nodes} == {
-        "ecommerce_elt__meltano_run",
-        "ecommerce_elt__elt_monitor_check",
-    }
+    # One op, run in the run worker's process: the job's own gate judges it (no second
+    # elt-monitor step) and no step process imports Dagster a second time.
+    assert [n.name for n in job.nodes] == ["ecommerce_elt__meltano_run"]
+    assert job.executor_def is in_process_executor
 
 
 def test_the_instance_runs_one_run_per_job_and_per_tap_and_retries(dagster_instance) -> None:
@@ -173,6 +173,8 @@ def test_the_instance_runs_one_run_per_job_and_per_tap_and_retries(dagster_insta
     assert {k.removeprefix(PLUGIN_TAG_PREFIX) for k in daily.tags if k != JOB_TAG} <= plugin_limits
     assert dagster_instance.run_retries_enabled
     assert dagster_instance.run_monitoring_enabled
+    # A queued run (a tick's, the UI's) is taken within a second, not Dagster's 5 s.
+    assert dagster_instance.run_coordinator.dequeue_interval_seconds == 1
     assert DEFAULT_RETRY_POLICY.backoff == Backoff.EXPONENTIAL
     assert DEFAULT_RETRY_POLICY.max_retries >= 1
 
@@ -201,3 +203,58 @@ def test_run_jobs_settings_check_reads_the_active_environment() -> None:
         "tap-ecommerce-postgres is missing required settings:"
         " host (set PGHOST or TAP_ECOMMERCE_POSTGRES_HOST)"
     )
+
+
+# The code location loaded as a code server loads it (initialization), and as a run worker
+# does (reconstruction, from the load data Dagster stores with each run's plan).
+LOAD = """
+import json, sys
+from pathlib import Path
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.definitions.repository_definition import RepositoryLoadData
+from dagster._serdes import deserialize_value, serialize_value
+
+stored = Path(sys.argv[2])
+recon = ReconstructableRepository.for_module("elt_orchestration.definitions", "defs", None)
+if sys.argv[1] == "reconstruct":
+    recon = recon.with_repository_load_data(
+        deserialize_value(stored.read_text(), RepositoryLoadData)
+    )
+repo = recon.get_definition()
+if sys.argv[1] == "initialize":
+    stored.write_text(serialize_value(repo.repository_load_data))
+print(json.dumps({
+    "meltano_imported": "meltano" in sys.modules,
+    "jobs": sorted(job.name for job in repo.get_all_jobs()),
+    "schedules": sorted(s.name for s in repo.schedule_defs),
+}))
+"""
+
+
+def load_in_a_fresh_process(how: str, stored: Path, env: dict[str, str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, how, str(stored)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_run_worker_rebuilds_the_jobs_without_meltanos_parser(tmp_path: Path) -> None:
+    """The code server parses meltano.yml with Meltano; a run worker rebuilds the same jobs
+    from what it stored, without importing Meltano, even when meltano.yml is gone by then."""
+    root = project_with(tmp_path, jobs=[], schedules=[])
+    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(root)}
+    stored = tmp_path / "repository-load-data.json"
+    initialized = load_in_a_fresh_process("initialize", stored, env)
+    assert initialized["meltano_imported"]  # the code server reads meltano.yml with Meltano
+    assert "ecommerce_elt" in initialized["jobs"]
+    (root / "meltano.yml").unlink()
+    rebuilt = load_in_a_fresh_process("reconstruct", stored, env)
+    assert not rebuilt["meltano_imported"]
+    assert rebuilt["jobs"] == initialized["jobs"]
+    assert rebuilt["schedules"] == initialized["schedules"] == ["daily_ecommerce_elt", "hourly_crm"]

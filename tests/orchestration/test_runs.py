@@ -139,8 +139,11 @@ def test_the_daily_job_runs_ecommerce_elt_and_the_marts_hold_every_row(daily_run
     # attempt 1 unless the shared machine made one fail (the retry policy then ran)
     assert metadata["meltano_job"] == "ecommerce-elt"
     assert metadata["attempt"] == 1 + len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY))
-    check = step_metadata(result, "ecommerce_elt__elt_monitor_check")
-    assert check["elt_monitor_severity"] in ("ok", "warning")
+    # elt-monitor's verdict is the job's own (its gate and check-dbt tasks), read from its
+    # output: no second elt-monitor process judged the run again.
+    assert metadata["elt_monitor_severity"] in ("ok", "warning")
+    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor task")
+    assert "job ecommerce-elt" in metadata["elt_monitor_source"]
     print(f"\ndagster run {seconds:.1f} s, of which meltano run {metadata['seconds']} s")
 
 
@@ -233,8 +236,13 @@ def test_a_critical_monitor_finding_fails_the_run_with_the_finding(
         ELT_MONITOR_EXPECTED_STREAMS='["tap_legacy_crm/no_such_stream"]',
     )
     assert not result.success
-    assert step_metadata(result, "crm_to_lake__meltano_run")["attempt"] == 1
-    failure = result.failure_data_for_node("crm_to_lake__elt_monitor_check")
+    assert_critical_stream_missing(result, "crm_to_lake__meltano_run")
+
+
+def assert_critical_stream_missing(result, step: str) -> dict:
+    """The run failed on elt-monitor's critical STREAM_MISSING, with the finding in the
+    failure's metadata and description, and was not retried."""
+    failure = result.failure_data_for_node(step)
     metadata = {k: v.value for k, v in failure.user_failure_data.metadata.items()}
     assert metadata["elt_monitor_severity"] == "critical"
     codes = {(f["code"], f["stream"]) for f in metadata["elt_monitor_findings"]}
@@ -242,3 +250,26 @@ def test_a_critical_monitor_finding_fails_the_run_with_the_finding(
     assert "tap_legacy_crm/no_such_stream" in failure.user_failure_data.description
     # Data findings are not retried: running the job again does not cure them.
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == []
+    return metadata
+
+
+def test_the_daily_jobs_own_gate_fails_the_run_with_its_finding(
+    all_sources_env, project_root, tmp_path, dagster_home, dagster_instance
+) -> None:
+    """ecommerce-elt's `elt-monitor:gate` judges the loads before dbt; its critical verdict,
+    read from the job's own output, fails the run for good, and dbt never ran."""
+    (tmp_path / "gated").mkdir()
+    runner = local_lake_runner(all_sources_env, tmp_path / "gated")
+    result = execute(
+        runner,
+        "ecommerce_elt",
+        dagster_instance,
+        project_root,
+        ELT_MONITOR_EXPECTED_STREAMS='["tap_legacy_crm/no_such_stream"]',
+    )
+    assert not result.success
+    metadata = assert_critical_stream_missing(result, "ecommerce_elt__meltano_run")
+    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor task")
+    output = captured_output(dagster_home)
+    assert "elt-monitor check: job ecommerce-elt run" in output  # the gate's line, kept
+    assert not runner.warehouse.exists()  # the gate stopped the job before dbt
