@@ -56,8 +56,9 @@
        run first) ends everything loaded before it (a new snapshot after a state reset
        replaces the old history; rows of a stream's INCREMENTAL past count as snapshots);
     2. after it, any change beats the snapshot row, and changes are ordered by
-       `_sdc_lsn`: a change re-delivered by a later run (at-least-once after a killed
-       run, or the snapshot boundary) never undoes a newer change loaded earlier;
+       `_sdc_lsn`: a change re-delivered by a later run (at-least-once: a killed run's
+       changes come again from its last persisted bookmark) never undoes a newer change
+       loaded earlier;
     3. equal `_sdc_lsn` (the same change loaded twice): the later load.
   A key whose latest change is a delete has no row. The history stays in bronze.
 #}
