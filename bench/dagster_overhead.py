@@ -47,8 +47,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
 from elt_sandbox import api
 from elt_sandbox.runtime import SandboxHome
 
@@ -70,6 +72,7 @@ SKIP = shutil.ignore_patterns(
     "__pycache__", "*.egg-info", "target", "logs", "dbt_packages", "*.duckdb", ".pytest_cache"
 )
 GOAL = 0.05
+TICK_SCHEDULE = "bench-tick"  # added to the snapshot's meltano.yml for --tick
 
 LAUNCH = """
 mutation($params: ExecutionParams!) {
@@ -167,6 +170,28 @@ class Project:
         print(f"meltano install in the snapshot: {time.monotonic() - started:.0f} s", flush=True)
         return project
 
+    def use_orchestration(self, directory: Path) -> None:
+        """Put another `elt_orchestration` first on the path of Dagster's processes."""
+        self.env["PYTHONPATH"] = str(directory)
+        probe = "import elt_orchestration; print(elt_orchestration.__file__)"
+        found = subprocess.run(
+            [sys.executable, "-c", probe], env=self.env, capture_output=True, text=True
+        ).stdout.strip()
+        if not found.startswith(str(directory)):
+            raise RuntimeError(f"elt_orchestration is imported from {found}, not {directory}")
+        print(f"orchestration from {directory}", flush=True)
+
+    def schedule_once(self, at: float) -> None:
+        """A daily schedule of JOB in meltano.yml whose next tick is `at` (a minute)."""
+        when = datetime.fromtimestamp(at, UTC)
+        path = self.root / "meltano.yml"
+        manifest = yaml.safe_load(path.read_text())
+        schedules = [s for s in manifest.get("schedules", []) if s["name"] != TICK_SCHEDULE]
+        cron = f"{when.minute} {when.hour} * * *"
+        schedules.append({"name": TICK_SCHEDULE, "interval": cron, "job": JOB})
+        manifest["schedules"] = schedules
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+
     def reset(self) -> None:
         shutil.rmtree(self.root / "output", ignore_errors=True)
         for name in ("run", "logs"):
@@ -232,10 +257,20 @@ class GroupCpu:
 
     TICKS = os.sysconf("SC_CLK_TCK")
 
+    ROLES = (  # command line -> what it is in `dagster dev`
+        ("dagster._daemon", "daemon"),
+        ("dagster_webserver", "webserver"),
+        ("code-server", "code server"),
+        ("api grpc", "code server"),
+        ("spawn_main", "run worker"),
+        ("execute_step", "step worker"),
+    )
+
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
+        self.roles: dict[int, str] = {}
         self.sample()
         self.first = dict(self.last)
 
@@ -248,11 +283,26 @@ class GroupCpu:
             except OSError:
                 continue
             if int(fields[2]) == self.pgid:  # pgrp; utime and stime follow at 11, 12
-                self.last[int(entry.name)] = int(fields[11]) + int(fields[12])
+                pid = int(entry.name)
+                self.last[pid] = int(fields[11]) + int(fields[12])
+                if pid not in self.roles:
+                    self.roles[pid] = self._role(entry.path)
+
+    def _role(self, proc: str) -> str:
+        with contextlib.suppress(OSError):
+            command = Path(proc, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            return next((role for key, role in self.ROLES if key in command), "dagster dev")
+        return "?"
 
     def seconds(self) -> float:
-        ticks = sum(used - self.first.get(pid, 0) for pid, used in self.last.items())
-        return ticks / self.TICKS
+        return sum(self.by_role().values())
+
+    def by_role(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        for pid, ticks in self.last.items():
+            role = self.roles.get(pid, "?")
+            used[role] = used.get(role, 0.0) + (ticks - self.first.get(pid, 0)) / self.TICKS
+        return used
 
 
 def plain_run(project: Project, log: Path) -> Run:
@@ -291,7 +341,10 @@ class Dagster:
     """`python -m elt_orchestration.serve --no-sandbox` on a free port, in its own process
     group, with a DAGSTER_HOME kept across rounds (run history, as in production)."""
 
-    def __init__(self, project: Project, home: Path, log: Path) -> None:
+    def __init__(self, project: Project, home: Path, log: Path, tick_at: float | None) -> None:
+        self.tick_at = tick_at
+        if tick_at is not None:
+            project.schedule_once(tick_at)  # in meltano.yml before the code location loads
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -338,19 +391,26 @@ class Dagster:
         raise RuntimeError(f"no {DAGSTER_JOB} in Dagster: {self.log.read_text()[-3000:]}")
 
     def run(self) -> Run:
+        """One run: fired by the schedule's tick (`tick_at`), else launched like the UI's
+        "Launch run"; times count from the tick or the launch."""
         from dagster import DagsterInstance, DagsterRunStatus
 
         self.project.reset()
-        started, wall_started = time.monotonic(), time.time()
-        watch = ProcessWatch(self.project, started)
-        watch.start()
-        answer = graphql(self.url, LAUNCH, {"params": {"selector": self.selector}})
-        launched = answer["data"]["launchRun"]
-        if launched["__typename"] != "LaunchRunSuccess":
-            raise RuntimeError(f"launchRun: {launched}")
-        run_id = launched["run"]["runId"]
-        cpu = GroupCpu(self.process.pid)
         with DagsterInstance.from_config(str(self.home)) as instance:
+            if self.tick_at is None:
+                started, wall_started = time.monotonic(), time.time()
+                watch = ProcessWatch(self.project, started)
+                watch.start()
+                run_id = self._launch()
+            else:
+                wall_started = self.tick_at
+                started = time.monotonic() + (self.tick_at - time.time())
+                if started < time.monotonic() + 5:
+                    raise RuntimeError("Dagster was ready too late for the tick: raise --tick-lead")
+                watch = ProcessWatch(self.project, started)
+                watch.start()
+                run_id = self._run_of_tick(instance)
+            cpu = GroupCpu(self.process.pid)
             while (run := instance.get_run_by_id(run_id)) is None or not run.is_finished:
                 cpu.sample()
                 time.sleep(0.5)
@@ -367,7 +427,31 @@ class Dagster:
         seconds = events["RUN_SUCCESS"]
         run = Run("dagster", seconds, watch.run_job, watch.meltano, watch.meltano_end, events)
         run.dagster_cpu = cpu.seconds()
+        roles = ", ".join(f"{role} {used:.1f}" for role, used in sorted(cpu.by_role().items()))
+        print(f"  Dagster CPU-s during the run: {roles}", flush=True)
         return run
+
+    def _launch(self) -> str:
+        answer = graphql(self.url, LAUNCH, {"params": {"selector": self.selector}})
+        launched = answer["data"]["launchRun"]
+        if launched["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launchRun: {launched}")
+        return launched["run"]["runId"]
+
+    def _run_of_tick(self, instance) -> str:
+        """The run the daemon's scheduler created for the tick."""
+        from dagster import RunsFilter
+
+        tags = {"dagster/schedule_name": TICK_SCHEDULE.replace("-", "_")}
+        assert self.tick_at is not None
+        while time.time() < self.tick_at + 120:
+            for run in instance.get_runs(filters=RunsFilter(tags=tags), limit=5):
+                if run.tags.get(".dagster/scheduled_execution_time", "").startswith(
+                    datetime.fromtimestamp(self.tick_at, UTC).strftime("%Y-%m-%dT%H:%M")
+                ):
+                    return run.run_id
+            time.sleep(0.2)
+        raise RuntimeError(f"no run for the tick at {self.tick_at}; see {self.log}")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)  # dagster dev stops webserver and daemon
@@ -378,6 +462,10 @@ class Dagster:
             self.process.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # its group, nothing else
+
+
+def next_minute(after: float) -> float:
+    return after - after % 60 + 60
 
 
 def fmt(value: float | None) -> str:
@@ -435,6 +523,23 @@ def main() -> int:
     parser.add_argument(
         "--sandbox-home", type=Path, default=ROOT / ".sandbox-bench", help="sandbox to use"
     )
+    parser.add_argument(
+        "--orchestration",
+        type=Path,
+        help="an orchestration/ directory to measure instead of the installed one"
+        " (e.g. `git archive <ref> orchestration | tar -x -C /tmp/base`)",
+    )
+    parser.add_argument(
+        "--launch",
+        action="store_true",
+        help="launch the Dagster runs like the UI's Launch button instead of by a schedule tick",
+    )
+    parser.add_argument(
+        "--tick-lead",
+        type=float,
+        default=90,
+        help="seconds from starting Dagster to the tick, at least (default 90)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     home = SandboxHome(args.sandbox_home.resolve())
@@ -445,6 +550,8 @@ def main() -> int:
     runs: list[Run] = []
     try:
         project = Project.snapshot(scratch / "project", args.ref, sandbox_env)
+        if args.orchestration:
+            project.use_orchestration(args.orchestration.resolve())
         for round_ in range(1, args.rounds + 1):
             # A B, B A, A B...: a load that rises or falls over the bench weighs on both.
             arms = ("plain", "dagster") if round_ % 2 else ("dagster", "plain")
@@ -453,7 +560,8 @@ def main() -> int:
                     runs.append(plain_run(project, scratch / f"plain-{round_}.log"))
                 else:
                     home, log = scratch / "dagster-home", scratch / "dagster.log"
-                    with Dagster(project, home, log) as dagster:
+                    tick = None if args.launch else next_minute(time.time() + args.tick_lead)
+                    with Dagster(project, home, log, tick) as dagster:
                         runs.append(dagster.run())
                 print(f"round {round_} {arm}: {runs[-1].seconds:.1f} s", flush=True)
     finally:
