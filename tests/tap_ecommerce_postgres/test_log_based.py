@@ -423,7 +423,7 @@ def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> Non
         check=True,
         timeout=60,
     )
-    assert dropped.stdout.count("dropped") == 2
+    assert dropped.stdout.count("dropped") == 2  # this state's slot and the publication
     names = [line.split()[-1] for line in dropped.stdout.splitlines()]
     assert not cdc.execute(
         "select 1 from pg_replication_slots where slot_name = any(%s)"
@@ -708,3 +708,22 @@ def test_batch_config_snapshot_as_batch_files_then_changes_as_records(
     second = run_singer(TAP, config, tmp_path, state=first.states[-1], extra=only)
     assert not [m for m in second.messages if m["type"] == "BATCH"]
     assert changes(second.records[stream]) == [("upsert", 7, True), ("delete", 8, True)]
+
+
+def test_two_states_of_one_table_keep_slots_of_their_own(tap_config, cdc, tmp_path) -> None:
+    """Two Meltano states reading one table with the same prefix (a person's run beside
+    the schedule's): a fresh state never moves or drops the other's slot; each gets
+    every change; the other slot is reported with the WAL it retains."""
+    cdc.execute("create table cdc.shared (id int primary key); insert into cdc.shared values (1)")
+    config = log_based_config(tap_config, "cdc-shared")
+    first = run_singer(TAP, config, tmp_path)
+    cdc.execute("insert into cdc.shared values (2)")
+    second = run_singer(TAP, config, tmp_path)  # no state: a new snapshot
+    assert [r["id"] for r in second.records["cdc-shared"]] == [1, 2]
+    own = [s["bookmarks"]["cdc-shared"]["slot"] for s in (first.states[-1], second.states[-1])]
+    assert own[0] != own[1]
+    assert f"slot {own[0]} (retains" in second.result.stderr  # not this state's: reported
+    cdc.execute("insert into cdc.shared values (3)")
+    for run, expected in ((first, [2, 3]), (second, [3])):
+        later = run_singer(TAP, config, tmp_path, state=run.states[-1])
+        assert [r["id"] for r in later.records["cdc-shared"]] == expected

@@ -1,7 +1,11 @@
 """The replication slot and publication of one LOG_BASED stream, and how they move.
 
-One slot and one publication per stream (`names()`), so each stream's bookmark moves its
-own slot and a stream's failure never holds back another's. The slot is only ever
+One publication per stream (`names()`), and one slot per stream *and per state*: a first
+run creates `<names().slot>_<random token>` and keeps that name in the stream's state
+(`state_slot()`), so each stream's bookmark moves its own slot, a stream's failure never
+holds back another's, and two Meltano states reading the same table (two environments,
+a person's run beside the schedule's) never move or drop each other's slot. States
+written before the token existed keep using the plain name. The slot is only ever
 *peeked* (`pg_logical_slot_peek_binary_changes`), never consumed by reading: it moves
 only when `advance()` is given an LSN that a persisted STATE holds, i.e. at the start of
 the next run. A run killed at any point therefore leaves the slot where the last
@@ -18,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,6 +35,7 @@ from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParame
 DEFAULT_PREFIX = "tap_ecommerce_postgres"
 DEFAULT_MAX_RETAINED_WAL_BYTES = 1 << 30  # a forgotten slot keeps WAL until the disk fills
 NAME_LIMIT = 63  # NAMEDATALEN - 1
+TOKEN_BYTES = 4  # a state's slot: the stream's name + "_" + 8 hex characters
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,29 @@ def names(prefix: str, database: str, schema: str, table: str) -> SlotNames:
     database and table (a hash of both; slots are cluster-wide, publications are not)."""
     readable = re.sub(r"[^a-z0-9_]+", "_", f"{prefix}_{schema}_{table}".lower())
     digest = hashlib.sha256(f"{database}\0{schema}\0{table}".encode()).hexdigest()[:10]
-    name = f"{readable[: NAME_LIMIT - len(digest) - 1]}_{digest}"
+    room = NAME_LIMIT - len(digest) - 1 - (2 * TOKEN_BYTES + 1)  # state_slot() adds a token
+    name = f"{readable[:room]}_{digest}"
     return SlotNames(slot=name, publication=name)
+
+
+def state_slot(stream_slot: str) -> str:
+    """A new slot name for one state's snapshot and changes (see the module docstring)."""
+    return f"{stream_slot}_{secrets.token_hex(TOKEN_BYTES)}"
+
+
+def stream_slots(conn: psycopg.Connection, stream_slot: str) -> list[tuple[str, int]]:
+    """Every slot of one stream in this database (the plain name and the states' ones),
+    with the WAL each retains in bytes."""
+    pattern = stream_slot.replace("_", "\\_") + "\\_%"
+    return [
+        (name, int(retained or 0))
+        for name, retained in conn.execute(
+            "select slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+            " from pg_replication_slots where database = current_database()"
+            " and (slot_name = %s or slot_name like %s) order by slot_name",
+            [stream_slot, pattern],
+        ).fetchall()
+    ]
 
 
 def wal_level(conn: psycopg.Connection) -> str:
@@ -194,13 +221,12 @@ def current_wal_lsn(conn: psycopg.Connection) -> int:
 
 
 def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
-    """Drop the slot and the publication (what exists of them); what was dropped."""
+    """Drop the stream's slots (every state's) and its publication (what exists of them);
+    what was dropped."""
     dropped = []
-    if conn.execute(
-        "select 1 from pg_replication_slots where slot_name = %s", [names_.slot]
-    ).fetchone():
-        drop_slot(conn, names_.slot)
-        dropped.append(f"replication slot {names_.slot}")
+    for slot, _ in stream_slots(conn, names_.slot):
+        drop_slot(conn, slot)
+        dropped.append(f"replication slot {slot}")
     if conn.execute(
         "select 1 from pg_publication where pubname = %s", [names_.publication]
     ).fetchone():

@@ -15,8 +15,10 @@ slot, so it comes twice, each time as the full row (or delete) with, from the sl
 `_sdc_lsn`; applying both by key gives the same state. The same holds when the server
 refuses replication connections (no `replication` line in pg_hba.conf): the slot is then
 created with the SQL function, whose snapshot cannot be exported (a WARNING says so). A
-slot left by a run that died before its first STATE, or whose stream state was cleared,
-is dropped and created again, so a fresh snapshot is always exact.
+fresh snapshot (no bookmark, no resume key) always creates a new slot of this state's
+own (slot.py), so it is always exact; a slot a cleared state or a dead first run left
+behind is reported at every run (WARNING, with the WAL it retains), never dropped: it
+may be another state's.
 
 Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
 STATE proves everything before it was delivered), then the changes committed before the
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -52,6 +55,7 @@ LOG_BASED = "LOG_BASED"
 # must equal it).
 POSTGRES_RENDERING_ENV = "TAP_ECOMMERCE_POSTGRES_CDC_POSTGRES_RENDERING"
 BOOKMARK = "lsn"  # the stream state's key: changes before it were delivered
+SLOT = "slot"  # the stream state's key: the name of this state's replication slot
 
 
 def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -96,9 +100,11 @@ def sync(stream, read_table: Callable[[], Iterator]):
         raise slots.LogBasedError(f"stream {stream.name}: LOG_BASED needs a table")
     if not stream.primary_keys:
         raise slots.LogBasedError(f"stream {stream.name}: LOG_BASED needs a primary key")
-    names = names_for(stream)
+    stream_names = names_for(stream)
     state = stream.stream_state
     bookmark = state.get(BOOKMARK)
+    # this state's slot; a state from before per-state slots: the stream's plain name
+    slot = state.get(SLOT) or (stream_names.slot if bookmark is not None else None)
     parameters = stream._tap.connection_parameters
     with contextlib.closing(parameters.connect()) as conn:
         conn.autocommit = True
@@ -108,30 +114,47 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 f"stream {stream.name}: LOG_BASED needs wal_level=logical (the server has "
                 f"{level!r}; set it in postgresql.conf and restart)"
             )
-        slots.ensure_publication(conn, names, stream.relation)
+        slots.ensure_publication(conn, stream_names, stream.relation)
+        position = None
         if bookmark is None:
-            position = slots.slot_position(conn, names.slot)
-            if position is not None and state.get("resume_after") is None:
-                stream.logger.info(
-                    "stream %s: slot %s has no snapshot in progress: created again",
-                    stream.name,
-                    names.slot,
-                )
-                slots.drop_slot(conn, names.slot)
-                position = None
+            if slot and state.get("resume_after") is not None:  # a snapshot cut short
+                position = slots.slot_position(conn, slot)
+            if position is None:  # a fresh snapshot, in a slot of this state's own
+                state.pop("resume_after", None)
+                slot = slots.state_slot(stream_names.slot)
+                state[SLOT] = slot
         else:
-            slots.advance(conn, names.slot, int(bookmark))
+            slots.advance(conn, slot, int(bookmark))
             upto = slots.current_wal_lsn(conn)
-            _report_retained_wal(stream, conn, names.slot)
+            _report_retained_wal(stream, conn, slot)
+        _warn_other_slots(stream, conn, stream_names.slot, slot)
+    names = dataclasses.replace(stream_names, slot=slot)
     if bookmark is None:
         position = yield from _snapshot(stream, names, position, read_table)
         with contextlib.closing(parameters.connect()) as conn:  # what the snapshot let pile up
-            _report_retained_wal(stream, conn, names.slot)
+            _report_retained_wal(stream, conn, slot)
         state[BOOKMARK] = position
         stream._emit_state()
         return
     _emit_changes(stream, names, int(bookmark), upto)
     yield from ()
+
+
+def _warn_other_slots(stream, conn, stream_slot: str, own: str) -> None:
+    """Slots of this table that are not this state's keep WAL for someone else, or for
+    nobody (a state cleared, a first run that died before its first STATE)."""
+    for other, retained in slots.stream_slots(conn, stream_slot):
+        if other != own:
+            stream.logger.warning(
+                "stream %s: slot %s (retains %d bytes of WAL) is not this state's (%s): "
+                "another state reads this table with the same log_based_prefix, or it was "
+                "abandoned; drop an abandoned one with pg_drop_replication_slot('%s')",
+                stream.name,
+                other,
+                retained,
+                own,
+                other,
+            )
 
 
 def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
