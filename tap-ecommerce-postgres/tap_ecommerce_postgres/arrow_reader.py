@@ -32,6 +32,7 @@ from tap_ecommerce_postgres.connection import ConnectionFailed, ConnectionParame
 from tap_ecommerce_postgres.handoff import Handoff
 
 BATCH_HINT_BYTES = 2 << 20  # ADBC's record batch size: bounds memory per batch read ahead
+CANCEL_EVERY_SECONDS = 0.2
 
 
 def _redacted(error: Exception, parameters: ConnectionParameters) -> str:
@@ -197,9 +198,13 @@ def sliced_batches(
         completed = True
     finally:
         handoff.stop()
-        if not completed:
-            cursors.cancel_all()  # a failure or an early stop: nobody waits for a range
         for thread in threads:
+            # a failure or an early stop: nobody waits for a range. Cancelled again until
+            # the reader is gone: a cancel that lands before its statement starts (a busy
+            # machine) is lost, and the statement would then run to its end.
+            while not completed and thread.is_alive():
+                cursors.cancel_all()
+                thread.join(CANCEL_EVERY_SECONDS)
             thread.join()
 
 
