@@ -285,14 +285,14 @@ class GroupCpu:
             if int(fields[2]) == self.pgid:  # pgrp; utime and stime follow at 11, 12
                 pid = int(entry.name)
                 self.last[pid] = int(fields[11]) + int(fields[12])
-                if pid not in self.roles:
-                    self.roles[pid] = self._role(entry.path)
+                # again each time: a process just forked still shows its parent's command
+                self.roles[pid] = self._role(entry.path) or self.roles.get(pid, "?")
 
-    def _role(self, proc: str) -> str:
+    def _role(self, proc: str) -> str | None:
         with contextlib.suppress(OSError):
             command = Path(proc, "cmdline").read_bytes().replace(b"\0", b" ").decode()
             return next((role for key, role in self.ROLES if key in command), "dagster dev")
-        return "?"
+        return None
 
     def seconds(self) -> float:
         return sum(self.by_role().values())
@@ -479,7 +479,7 @@ def mean(values: list[float | None]) -> float:
 
 def report(runs: list[Run]) -> float:
     """Print every run and the comparison; return the fixed overhead's share of the job."""
-    shown = ("RUN_STARTING", "RUN_START", "STEP_START", "RUN_SUCCESS")
+    shown = ("RUN_ENQUEUED", "RUN_STARTING", "RUN_START", "STEP_START", "RUN_SUCCESS")
     print(
         f"\n{'run':<9}{'wall s':>8}{'head':>7}{'meltano':>9}{'tail':>7}   Dagster events (s after launch)"
     )
