@@ -40,7 +40,12 @@ from tests.transform.conftest import DbtProject, output, run_dbt
 from tests.transform_engines.engines import SparkProject
 
 # fakesnow's server in its own venv, one per module (the fixture of the engine tests)
-from tests.transform_engines.test_snowflake import SCHEMA, connect, fakesnow_port  # noqa: F401
+from tests.transform_engines.test_snowflake import (  # noqa: F401 (fixture)
+    SCHEMA,
+    connect,
+    dbt_settings,
+    fakesnow_port,
+)
 
 pytestmark = pytest.mark.slow
 # Databases of their own: fakesnow's server is per module, but names should not collide
@@ -188,21 +193,7 @@ def test_snowflake_marts_hold_the_current_state(
     with connect(fakesnow_port) as conn:
         load_snowflake_runs(conn.cursor(), CDC_RAW_DATABASE)
         conn.cursor().execute(f"create database if not exists {CDC_DATABASE}")
-    settings = {
-        "DBT_TARGET": "snowflake",
-        "SNOWFLAKE_ACCOUNT": "fakesnow",
-        "SNOWFLAKE_USER": "fake",
-        "SNOWFLAKE_PASSWORD": "snow",
-        "SNOWFLAKE_HOST": "127.0.0.1",
-        "SNOWFLAKE_PORT": str(fakesnow_port),
-        "SNOWFLAKE_PROTOCOL": "http",
-        "SNOWFLAKE_RAW_DATABASE": CDC_RAW_DATABASE,
-        "SNOWFLAKE_ANALYTICS_DATABASE": CDC_DATABASE,
-        "SNOWFLAKE_ANALYTICS_SCHEMA": SCHEMA,
-        "DBT_SNOWFLAKE_THREADS": "1",
-        # parsed by the DuckDB-only monitor source; nothing on Snowflake reads it
-        "LAKE_ROOT": str(tmp_path / "no-lake"),
-    }
+    settings = dbt_settings(fakesnow_port, CDC_RAW_DATABASE, CDC_DATABASE, tmp_path)
     result = run_dbt(tmp_path, ["build"], settings, tz=os.environ.get("TZ"), timeout=900)
     assert result.returncode == 0, output(result)
     with connect(fakesnow_port) as conn:

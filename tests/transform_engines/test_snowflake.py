@@ -108,6 +108,25 @@ def connect(port: int) -> snowflake.connector.SnowflakeConnection:
     )
 
 
+def dbt_settings(port: int, raw_database: str, database: str, workdir: Path) -> dict:
+    """The dbt project's settings for the snowflake target on fakesnow's server."""
+    return {
+        "DBT_TARGET": "snowflake",
+        "SNOWFLAKE_ACCOUNT": "fakesnow",
+        "SNOWFLAKE_USER": "fake",
+        "SNOWFLAKE_PASSWORD": "snow",
+        "SNOWFLAKE_HOST": "127.0.0.1",
+        "SNOWFLAKE_PORT": str(port),
+        "SNOWFLAKE_PROTOCOL": "http",
+        "SNOWFLAKE_RAW_DATABASE": raw_database,
+        "SNOWFLAKE_ANALYTICS_DATABASE": database,
+        "SNOWFLAKE_ANALYTICS_SCHEMA": SCHEMA,
+        "DBT_SNOWFLAKE_THREADS": "1",
+        # Parsed by the DuckDB-only monitor source; nothing on Snowflake reads it.
+        "LAKE_ROOT": str(workdir / "no-lake"),
+    }
+
+
 @pytest.fixture(scope="module")
 def build(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> dict:
     streams = edge_lake()
@@ -115,21 +134,7 @@ def build(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> dict:
         load(conn.cursor(), RAW_DATABASE, streams)
         conn.cursor().execute(f"create database if not exists {DATABASE}")
     workdir = tmp_path_factory.mktemp("dbt-snowflake")
-    settings = {
-        "DBT_TARGET": "snowflake",
-        "SNOWFLAKE_ACCOUNT": "fakesnow",
-        "SNOWFLAKE_USER": "fake",
-        "SNOWFLAKE_PASSWORD": "snow",
-        "SNOWFLAKE_HOST": "127.0.0.1",
-        "SNOWFLAKE_PORT": str(fakesnow_port),
-        "SNOWFLAKE_PROTOCOL": "http",
-        "SNOWFLAKE_RAW_DATABASE": RAW_DATABASE,
-        "SNOWFLAKE_ANALYTICS_DATABASE": DATABASE,
-        "SNOWFLAKE_ANALYTICS_SCHEMA": SCHEMA,
-        "DBT_SNOWFLAKE_THREADS": "1",
-        # Parsed by the DuckDB-only monitor source; nothing on Snowflake reads it.
-        "LAKE_ROOT": str(workdir / "no-lake"),
-    }
+    settings = dbt_settings(fakesnow_port, RAW_DATABASE, DATABASE, workdir)
     result = run_dbt(workdir, ["build"], settings, tz=os.environ.get("TZ"), timeout=900)
     return {
         "result": result,
