@@ -181,10 +181,6 @@ class SnapshotUnavailable(RuntimeError):
     """No replication connection: the slot's snapshot cannot be exported."""
 
 
-def drop_slot(conn: psycopg.Connection, slot: str) -> None:
-    conn.execute("select pg_drop_replication_slot(%s)", [slot])
-
-
 def advance(conn: psycopg.Connection, slot: str, bookmark: int) -> None:
     """Confirm the slot up to `bookmark`, an LSN a persisted STATE holds. A slot already
     past it means changes after the bookmark are gone: an error, never a silent gap."""
@@ -225,7 +221,7 @@ def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
     what was dropped."""
     dropped = []
     for slot, _ in stream_slots(conn, names_.slot):
-        drop_slot(conn, slot)
+        conn.execute("select pg_drop_replication_slot(%s)", [slot])
         dropped.append(f"replication slot {slot}")
     if conn.execute(
         "select 1 from pg_publication where pubname = %s", [names_.publication]
