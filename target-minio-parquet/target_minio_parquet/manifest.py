@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
 
 from target_minio_parquet.arrow_schema import schema_columns, schema_diff, schema_hash
+from target_minio_parquet.profile import RunProfiler
 from target_minio_parquet.storage import Lake, safe_name
 
 
@@ -43,6 +44,12 @@ class StreamManifest:
     # overwrite: the files of earlier runs this run replaced (deleted once this
     # manifest says "complete"); the stream's current files are then this run's `files`
     replaced_files: list[str] = field(default_factory=list)
+    # records the target received for the stream in this run (every path: lines, dicts,
+    # BATCH files), whether or not committed yet: the monitor reconciles it with the
+    # tap's count and with `total_rows`
+    received_rows: int = 0
+    # the column profile of what was committed (profile.py); not serialised itself
+    profiler: RunProfiler | None = field(default=None, repr=False)
 
     def add_file(self, written: dict[str, Any], schema_version: str) -> None:
         self.files.append({**written, "schema_hash": schema_version})
@@ -67,7 +74,12 @@ class StreamManifest:
             f"_meta/manifests/source={safe_name(self.source)}/stream={safe_name(self.stream)}/"
             f"{self.run_id}.jsonl"
         )
-        return lake.write_text(relative, json.dumps(asdict(self)) + "\n")
+        return lake.write_text(relative, json.dumps(self.as_dict()) + "\n")
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "profiler"}
+        data["profile"] = self.profiler.summary() if self.profiler else None
+        return data
 
 
 def record_schema_version(lake: Lake, source: str, stream: str, schema: pa.Schema) -> str:

@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.storage import Lake
 
+# Logged once per run before any record: the run id names the run's log block.
+RUN_STARTED_LINE = "target run {run_id} started for source {source}"
+
 
 class LakeRun:
     """The run id and everything numbered or listed per run."""

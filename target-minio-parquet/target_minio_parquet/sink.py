@@ -46,6 +46,7 @@ from target_minio_parquet.columns import (
     records_to_table,
 )
 from target_minio_parquet.manifest import record_schema_version
+from target_minio_parquet.profile import RunProfiler, choose_event_field
 from target_minio_parquet.reader import decode_envelope
 from target_minio_parquet.storage import PrintableArguments, printable, safe_name
 from target_minio_parquet.undeclared import UndeclaredFields
@@ -59,6 +60,8 @@ from target_minio_parquet.wire_schema import (
 if TYPE_CHECKING:
     from target_minio_parquet.target import TargetMinioParquet
 
+# A LOG_BASED stream's change position (its rows are changes, not distinct records).
+CHANGE_POSITION = "_sdc_lsn"
 BYTES_SAMPLE_EVERY = 1000
 PYTHON_OVERHEAD = 4.0  # a buffered dict holds ~4x the bytes of its text form
 # Buffered runs cost their text; a flush briefly holds a group's joined text and
@@ -120,6 +123,7 @@ class ParquetSink(Sink):
         self._bytes_per_record = 256.0
         self._schema_version: str | None = None
         self.manifest = self.run.manifest_for(stream_name)
+        self._event_field_setting = (self.config.get("event_time_fields") or {}).get(stream_name)
         self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
         self._rows_per_file = max(1, int(self.config.get("max_rows_per_file") or 1_000_000))
 
@@ -174,6 +178,12 @@ class ParquetSink(Sink):
         """Bronze is append-only: the version is kept in `_sdc_table_version` and in the
         manifest, and old files stay (staging picks the latest version)."""
         self.manifest.activated_versions.append(new_version)  # after the target's drain
+
+    def tally_record_read(self, count: int = 1) -> None:
+        """Every record received, on either path, is counted into the run's manifest:
+        the count the monitor reconciles with the tap's (data, not a log line)."""
+        super().tally_record_read(count)
+        self.manifest.received_rows += count
 
     def report_records(self) -> None:
         """The SDK's record_count metric, counted in steps rather than per record."""
@@ -301,6 +311,7 @@ class ParquetSink(Sink):
             except ValueError as error:
                 raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
         self.record_counter_metric.increment(table.num_rows)
+        self.manifest.received_rows += table.num_rows
         self._commit(table, [received] * table.num_rows)
 
     def _conform_batch_table(self, table: pa.Table) -> pa.Table:
@@ -322,6 +333,7 @@ class ParquetSink(Sink):
                 run.lake, run.source_name, self.stream_name, self.arrow_schema
             )
         key = run.bookmark_key(self.stream_name)
+        self._profiler(key).observe(payload)
         if key and key in table.column_names and table.num_rows:
             bounds = pc.min_max(table.column(key))
             self.manifest.replication_key = key
@@ -345,6 +357,18 @@ class ParquetSink(Sink):
                     written["rows"],
                     written["path"],
                 )
+
+    def _profiler(self, bookmark: str | None) -> RunProfiler:
+        """The run's profiler, made at the first commit (the bookmark key is known by
+        then). Duplicate keys are counted except for change streams (`_sdc_lsn`), where
+        one key legitimately has many changes in a run."""
+        if self.manifest.profiler is None:
+            self.manifest.profiler = RunProfiler(
+                choose_event_field(self._payload_schema, self._event_field_setting, bookmark),
+                list(self.key_properties or []),
+                track_keys=CHANGE_POSITION not in self._payload_schema.names,
+            )
+        return self.manifest.profiler
 
     def _with_metadata_columns(
         self, payload: pa.Table, received: list[float], batched_at: dt.datetime

@@ -27,7 +27,7 @@ from target_minio_parquet.committer import Committer
 from target_minio_parquet.legacy_schema import normalize_legacy_schema
 from target_minio_parquet.manifest import StreamManifest
 from target_minio_parquet.reader import RAW_RECORD, FastMsgSpecReader, RecordEnvelope
-from target_minio_parquet.run import LakeRun
+from target_minio_parquet.run import RUN_STARTED_LINE, LakeRun
 from target_minio_parquet.sink import ParquetSink
 from target_minio_parquet.storage import (
     DestinationError,
@@ -94,6 +94,14 @@ class TargetMinioParquet(Target):
             th.ObjectType(additional_properties=th.StringType),
             description="Stream name -> date or date-time field: partition that stream by the "
             "field's month (`<field>_month=YYYY-MM`) instead of the extraction date.",
+        ),
+        th.Property(
+            "event_time_fields",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Stream name -> the date or date-time field that is the record's "
+            "business time, profiled per run (rows by event date and hour) for elt-monitor. "
+            "Default: the stream's bookmark when it is a time, else the first of created_at, "
+            "created, ordered_at, order_date, occurred_at, event_time, date, day, updated_at.",
         ),
         th.Property(
             "max_buffer_rows",
@@ -190,8 +198,12 @@ class TargetMinioParquet(Target):
 
     @cached_property
     def run(self) -> LakeRun:
-        """Created with the first sink, so `--about` and config errors touch no lake."""
-        return LakeRun(self.lake, self.source_name, self._started)
+        """Created with the first sink, so `--about` and config errors touch no lake.
+        The run id is logged at once: elt-monitor finds this run's log block (and the
+        tap's counts in it) by the id, even when the run commits no file."""
+        run = LakeRun(self.lake, self.source_name, self._started)
+        self.logger.info(RUN_STARTED_LINE.format(run_id=run.run_id, source=self.source_name))
+        return run
 
     @cached_property
     def source_name(self) -> str:

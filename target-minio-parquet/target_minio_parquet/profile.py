@@ -1,0 +1,206 @@
+"""Column profiles of what a run committed, computed from the Arrow tables the target
+already holds (no second read of the data, no warehouse query).
+
+elt-monitor compares these with earlier runs to see when the data itself is wrong while
+row counts look normal: rows by event date (a day that vanished or doubled, rows for an
+old closed month, dates read day-first), the event hour (a time zone shift), the null
+share per column (a column NULL for a whole day), sum / min / max of numbers (prices
+x100, revenue at half price), value frequencies of low-cardinality text (a currency
+switch) and duplicate keys within the run.
+
+Everything is vectorised pyarrow on each committed table and merged per run; the summary
+is plain JSON (numbers of money as exact decimal strings) stored in the run's manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Columns the target adds to every row: never profiled.
+LINEAGE_PREFIX = "_sdc_"
+# A text column with more distinct values than this in its first rows is not a category.
+MAX_CATEGORIES = 20
+CATEGORY_SAMPLE_ROWS = 2_000
+# Event-time column when the stream declares none and its bookmark is not a time: the
+# first of these the stream has (a record's business time, not when it was extracted).
+EVENT_TIME_CANDIDATES = (
+    "created_at",
+    "created",
+    "ordered_at",
+    "order_date",
+    "occurred_at",
+    "event_time",
+    "date",
+    "day",
+    "updated_at",
+)
+
+
+def is_time(data_type: pa.DataType) -> bool:
+    return pa.types.is_timestamp(data_type) or pa.types.is_date(data_type)
+
+
+def column_kind(data_type: pa.DataType) -> str:
+    """How a column is summarised: `number`, `decimal`, `time`, `text`, `bool` or `other`."""
+    if pa.types.is_decimal(data_type):
+        return "decimal"
+    if pa.types.is_integer(data_type) or pa.types.is_floating(data_type):
+        return "number"
+    if is_time(data_type):
+        return "time"
+    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
+        return "text"
+    if pa.types.is_boolean(data_type):
+        return "bool"
+    return "other"
+
+
+def choose_event_field(
+    schema: pa.Schema, declared: str | None = None, bookmark: str | None = None
+) -> str | None:
+    """The stream's business time: the declared field, else its bookmark when that is a
+    time, else the first conventional name it has; None when it has no time at all."""
+    names = {f.name: f.type for f in schema}
+    for name in (declared, bookmark):
+        if name and name in names and is_time(names[name]):
+            return name
+    for name in EVENT_TIME_CANDIDATES:
+        if name in names and is_time(names[name]):
+            return name
+    return None
+
+
+def _scalar_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass
+class ColumnProfile:
+    """One column's running summary over a run's committed tables."""
+
+    kind: str
+    nulls: int = 0
+    count: int = 0  # non-null values
+    total: decimal.Decimal | float | int | None = None
+    low: Any = None
+    high: Any = None
+    categories: Counter | None = field(default_factory=Counter)
+
+    def observe(self, column: pa.ChunkedArray) -> None:
+        nulls = column.null_count
+        self.nulls += nulls
+        present = len(column) - nulls
+        self.count += present
+        if self.kind == "text" and self.categories is not None:
+            self._observe_categories(column)
+        else:
+            self.categories = None
+        if not present or self.kind not in ("number", "decimal", "time"):
+            return
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        self.low = low if self.low is None or low < self.low else self.low
+        self.high = high if self.high is None or high > self.high else self.high
+        if self.kind != "time":
+            value = pc.sum(column).as_py()
+            self.total = value if self.total is None else self.total + value
+
+    def _observe_categories(self, column: pa.ChunkedArray) -> None:
+        head = column.slice(0, CATEGORY_SAMPLE_ROWS)
+        if pc.count_distinct(head).as_py() > MAX_CATEGORIES:
+            self.categories = None  # an identifier or free text: sticky for the run
+            return
+        counts = pc.value_counts(column.drop_null())
+        if len(counts) > MAX_CATEGORIES:
+            self.categories = None
+            return
+        for item in counts.to_pylist():
+            self.categories[item["values"]] += item["counts"]
+        if len(self.categories) > MAX_CATEGORIES:
+            self.categories = None
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "nulls": self.nulls, "count": self.count}
+        if self.low is not None:
+            out["min"], out["max"] = _scalar_text(self.low), _scalar_text(self.high)
+        if self.total is not None:
+            out["sum"] = str(self.total) if self.kind == "decimal" else self.total
+        if self.categories:
+            out["values"] = dict(self.categories.most_common())
+        return out
+
+
+class RunProfiler:
+    """Profiles one stream's committed tables in one run (called from the committer)."""
+
+    def __init__(self, event_field: str | None, key_properties: list[str], track_keys: bool):
+        self.event_field = event_field
+        self.key_properties = [k for k in key_properties if k]
+        self.track_keys = track_keys and bool(self.key_properties)
+        self.rows = 0
+        self.columns: dict[str, ColumnProfile] = {}
+        self.event_dates: Counter = Counter()
+        self.event_hours = [0] * 24
+        self._keys: list[pa.Table] = []
+
+    def observe(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        for data_field in table.schema:
+            if data_field.name.startswith(LINEAGE_PREFIX):
+                continue
+            profile = self.columns.get(data_field.name)
+            if profile is None:
+                profile = self.columns[data_field.name] = ColumnProfile(
+                    column_kind(data_field.type)
+                )
+            profile.observe(table.column(data_field.name))
+        if self.event_field and self.event_field in table.column_names:
+            self._observe_event_time(table.column(self.event_field))
+        if self.track_keys and set(self.key_properties) <= set(table.column_names):
+            self._keys.append(table.select(self.key_properties))
+
+    def _observe_event_time(self, column: pa.ChunkedArray) -> None:
+        column = column.drop_null()
+        if not len(column):
+            return
+        if pa.types.is_timestamp(column.type):
+            if column.type.tz is not None:
+                column = pc.cast(column, pa.timestamp(column.type.unit, tz="UTC"))
+            days = pc.strftime(column, format="%Y-%m-%d")
+            for item in pc.value_counts(pc.hour(column)).to_pylist():
+                self.event_hours[item["values"]] += item["counts"]
+        else:
+            days = pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m-%d")
+        for item in pc.value_counts(days).to_pylist():
+            self.event_dates[item["values"]] += item["counts"]
+
+    def key_duplicates(self) -> int | None:
+        """Rows beyond the first of each key within the run; None when not tracked."""
+        if not self.track_keys:
+            return None
+        if not self._keys:
+            return 0
+        keys = pa.concat_tables(self._keys, promote_options="permissive")
+        distinct = keys.group_by(self.key_properties).aggregate([]).num_rows
+        return keys.num_rows - distinct
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "event_field": self.event_field,
+            "event_dates": dict(sorted(self.event_dates.items())),
+            "event_hours": self.event_hours if any(self.event_hours) else None,
+            "key_duplicates": self.key_duplicates(),
+            "columns": {name: p.summary() for name, p in sorted(self.columns.items())},
+        }
