@@ -67,6 +67,8 @@ SCHEMA = pa.schema(
         ("tap_report", pa.string()),
         ("tap_log", pa.string()),
         ("error", pa.string()),
+        # the target's column profile of the run (JSON; target_minio_parquet/profile.py)
+        ("profile", pa.string()),
     ]
 )
 
@@ -83,13 +85,21 @@ def read(lake: Lake) -> list[dict[str, Any]]:
     _, table = lake.read_parquet_files(LEDGER_DIR)
     if table is None:
         return []
-    rows = table.sort_by([("recorded_at", "ascending")]).to_pylist()
+    rows = conform(table).sort_by([("recorded_at", "ascending")]).to_pylist()
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
         latest[(row["job_run_id"], row["run_id"], row["stream"])] = row
     return sorted(
         latest.values(), key=lambda r: (r["recorded_at"], r["started_at"] or r["recorded_at"])
     )
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A ledger table in today's schema: columns added since a file was written are null."""
+    for name in SCHEMA.names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table.select(SCHEMA.names).cast(SCHEMA)
 
 
 def _schema_changes(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -100,7 +110,7 @@ def _schema_changes(lake: Lake) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def _counts_for(
-    settings: MonitorSettings, run_id: str, started: dt.datetime, cache: dict, streams: set[str]
+    settings: MonitorSettings, run_id: str, started: dt.datetime, cache: dict
 ) -> tap_log.TapCounts | None:
     if settings.tap_log:
         if "file" not in cache:
@@ -114,7 +124,7 @@ def _counts_for(
     log_dir = (
         Path(settings.meltano_log_dir) if settings.meltano_log_dir else tap_log.default_log_dir()
     )
-    found = tap_log.find_meltano_log(log_dir, run_id, started, streams)
+    found = tap_log.find_meltano_log(log_dir, run_id, started)
     return tap_log.parse(found[1], found[0]) if found else None
 
 
@@ -153,8 +163,7 @@ def build_rows(
     rows: list[dict[str, Any]] = []
     for run_id, entries in sorted(by_run.items()):
         started = min(_time(m.get("started_at")) or now for m in entries)
-        streams = {m["stream"] for m in entries}
-        counts = _counts_for(settings, run_id, started, cache, streams)
+        counts = _counts_for(settings, run_id, started, cache)
         quarantine = {
             m["stream"].removesuffix(QUARANTINE_SUFFIX): m["total_rows"]
             for m in entries
@@ -252,11 +261,7 @@ def _row(
         "finished_at": _time(m.get("finished_at")),
         "recorded_at": now,
         "tap_rows": counts.tap_rows.get(stream) if counts and stream in counts.tap_rows else None,
-        "target_received_rows": (
-            counts.target_received.get(stream)
-            if counts and stream in counts.target_received
-            else None
-        ),
+        "target_received_rows": _received(m, counts),
         "target_rows": int(m.get("total_rows") or 0),
         "quarantine_rows": quarantine.get(stream),
         "files": len(files),
@@ -271,7 +276,18 @@ def _row(
         "tap_report": " | ".join(counts.reports) if counts and counts.reports else None,
         "tap_log": counts.source_log if counts else None,
         "error": error,
+        "profile": json.dumps(m["profile"]) if m.get("profile") else None,
     }
+
+
+def _received(manifest: dict[str, Any], counts: tap_log.TapCounts | None) -> int | None:
+    """What the target received: its manifest says it (as data); manifests of older
+    targets do not, and then the target's own record_count metric in the log does."""
+    if "received_rows" in manifest:
+        return int(manifest["received_rows"])
+    if counts and manifest["stream"] in counts.target_received:
+        return counts.target_received[manifest["stream"]]
+    return None
 
 
 def incremental(settings: MonitorSettings, manifest: dict[str, Any], columns: set[str]) -> bool:
@@ -337,6 +353,7 @@ def trim(lake: Lake, keep_runs: int) -> int:
     paths, table = lake.read_parquet_files(LEDGER_DIR)
     if table is None:
         return 0
+    table = conform(table)
     jobs = table.filter(pc.equal(table["stream"], JOB_ROW))
     keep: set[str] = set()
     removed = 0
@@ -351,7 +368,7 @@ def trim(lake: Lake, keep_runs: int) -> int:
         return 0
     kept = table.filter(pc.is_in(table["job_run_id"], pa.array(sorted(keep))))
     name = f"compacted-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-    lake.write_parquet(LEDGER_DIR, f"{name}.parquet", kept.cast(SCHEMA))
+    lake.write_parquet(LEDGER_DIR, f"{name}.parquet", conform(kept))
     for path in paths:
         lake.delete(path)
     return removed

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from elt_monitor import data_rules
+from elt_monitor.data_rules import count_band, profile_of, robust_center
 from elt_monitor.ledger import JOB_ROW, QUARANTINE_SUFFIX
 from elt_monitor.settings import SEVERITIES, MonitorSettings, Thresholds
 
@@ -56,22 +58,22 @@ def rolling_median(values: Sequence[int], last: int) -> float | None:
     return statistics.median(window) if window else None
 
 
-def drop_severity(current: int, median: float | None, limits: Thresholds) -> tuple[str, float]:
-    """Severity of a row-count drop against the median, and the drop in percent."""
+def drop_severity(
+    current: int, median: float | None, limits: Thresholds, spread: float = 0.0
+) -> tuple[str, float]:
+    """Severity of a row-count drop against the median, and the drop in percent. A drop
+    within the count's own noise (Poisson, or the history's spread) is no drop, so small
+    streams are judged by bounds that fit them instead of being exempt."""
     if median is None or median < limits.min_median_rows or median <= 0:
         return OK, 0.0
     drop = (median - current) / median * 100
+    if median - current <= count_band(median, spread, limits.volume_z):
+        return OK, drop
     if drop >= limits.critical_drop_pct:
         return CRITICAL, drop
     if drop >= limits.warn_drop_pct:
         return WARNING, drop
     return OK, drop
-
-
-def stale(recent_rows: Sequence[int], runs: int) -> bool:
-    """True when the last `runs` incremental runs (current included) brought no row."""
-    window = list(recent_rows)[-runs:]
-    return len(window) >= runs and all(rows == 0 for rows in window)
 
 
 def quarantine_share(good: int, quarantined: int | None) -> float:
@@ -157,7 +159,45 @@ def evaluate(settings: MonitorSettings, rows: list[dict[str, Any]]) -> list[Find
         )
     for name, row in sorted(by_stream_latest.items()):
         findings.extend(judge_stream(settings, row, history.get(name, [])))
+    findings.extend(judge_related(settings, by_stream_latest, history))
     return findings
+
+
+def _complete_before(row: dict[str, Any]) -> Any:
+    """Event days before the run's start day (UTC) are complete; the run's own day may
+    still be filling up."""
+    started = row.get("started_at") or row.get("recorded_at")
+    return started.date()
+
+
+def _profiles(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for r in rows if r["status"] == "success" and (p := profile_of(r))]
+
+
+def judge_related(
+    settings: MonitorSettings,
+    latest: dict[str, dict[str, Any]],
+    history: dict[str, list[dict[str, Any]]],
+) -> list[Finding]:
+    found = []
+    for lead, follow in settings.related_streams:
+        if lead not in latest or follow not in latest:
+            continue
+        lead_now, follow_now = profile_of(latest[lead]), profile_of(latest[follow])
+        if not lead_now or not follow_now or latest[follow]["run_kind"] != "incremental":
+            continue
+        limits = settings.for_stream(*follow.split("/", 1))
+        for issue in data_rules.related_days(
+            _profiles(history.get(lead, [])),
+            lead_now,
+            _profiles(history.get(follow, [])),
+            follow_now,
+            limits,
+            _complete_before(latest[follow]),
+        ):
+            details = issue.details | {"related_stream": lead}
+            found.append(Finding(issue.code, issue.severity, follow, issue.message, details))
+    return found
 
 
 def judge_stream(
@@ -214,9 +254,10 @@ def judge_stream(
     if rows == 0 and snapshot and not files_now:
         found.append(Finding("ZERO_ROWS", CRITICAL, name, "snapshot loaded 0 rows"))
     same = [h["target_rows"] for h in successes if comparable(kind, h["run_kind"])]
-    if len(same) >= settings.min_history_runs:
-        median = rolling_median(same, settings.median_runs)
-        severity, drop = drop_severity(rows, median, limits)
+    if kind == "full" and len(same) >= settings.min_history_runs:
+        window = same[-settings.median_runs :]
+        median, spread = robust_center(window)
+        severity, drop = drop_severity(rows, median, limits, spread)
         if severity != OK:
             found.append(
                 Finding(
@@ -224,14 +265,11 @@ def judge_stream(
                     severity,
                     name,
                     f"{rows} rows, {drop:.0f}% below the median {median:g} of the last "
-                    f"{min(len(same), settings.median_runs)} {kind} runs",
+                    f"{len(window)} full loads",
                     {"rows": rows, "median": median, "drop_pct": round(drop, 1)},
                 )
             )
-    if kind == "incremental" and stale([*same, rows], limits.stale_runs):
-        found.append(
-            Finding("NO_NEW_ROWS", WARNING, name, f"no new rows for {limits.stale_runs} runs")
-        )
+    found.extend(_data_findings(name, row, successes, kind, limits))
     share = quarantine_share(rows, row["quarantine_rows"])
     if share > limits.quarantine_warn_share:
         found.append(
@@ -247,6 +285,36 @@ def judge_stream(
     return found
 
 
+def _data_findings(
+    name: str,
+    row: dict[str, Any],
+    successes: list[dict[str, Any]],
+    kind: str,
+    limits: Thresholds,
+) -> list[Finding]:
+    """The column-profile rules (data_rules.py) for one stream's run."""
+    issues: list[data_rules.Issue] = []
+    if kind == "incremental":
+        issues += data_rules.activity(
+            [h["target_rows"] for h in successes if h["run_kind"] == "incremental"],
+            row["target_rows"],
+            limits,
+        )
+    profile = profile_of(row)
+    if profile is not None and profile.get("rows"):
+        everything = _profiles(successes)
+        same_kind = _profiles(h for h in successes if comparable(kind, h["run_kind"]))
+        if kind == "incremental":
+            issues += data_rules.volume_by_day(everything, profile, limits, _complete_before(row))
+            issues += data_rules.event_dates_out_of_range(everything, profile, limits)
+        issues += data_rules.duplicate_keys(everything, profile)
+        issues += data_rules.null_shares(same_kind, profile, limits)
+        issues += data_rules.numeric_means(same_kind, profile, limits)
+        issues += data_rules.categories(everything, profile, limits)
+        issues += data_rules.event_hours(same_kind, profile, limits)
+    return [Finding(i.code, i.severity, name, i.message, i.details) for i in issues]
+
+
 def reconcile(name: str, row: dict[str, Any]) -> list[Finding]:
     """Rows the tap read vs rows the target received vs rows the target committed."""
     tap, received, committed = row["tap_rows"], row["target_received_rows"], row["target_rows"]
@@ -255,9 +323,10 @@ def reconcile(name: str, row: dict[str, Any]) -> list[Finding]:
         return [
             Finding(
                 "TAP_COUNT_UNKNOWN",
-                WARNING,
+                CRITICAL,
                 name,
-                "no tap log found for this run: rows read cannot be reconciled",
+                "the tap's count for this run was not found (no log block names the "
+                "target's run id): rows read cannot be reconciled, so the run is not verified",
                 details,
             )
         ]

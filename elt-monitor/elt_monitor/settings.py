@@ -26,12 +26,46 @@ class SettingsError(ValueError):
 class Thresholds:
     """The limits one stream is judged by (defaults from the DQ playbook)."""
 
+    # full-table streams: a run's rows against the median of earlier full loads
     warn_drop_pct: float = 20.0
     critical_drop_pct: float = 40.0
-    # below this median a drop is noise (a few rows of an incremental run), not judged
-    min_median_rows: int = 50
-    stale_runs: int = 3
+    # below this median a run-level drop of a full-table stream is not judged (0: the
+    # count-aware band alone decides)
+    min_median_rows: int = 0
     quarantine_warn_share: float = 0.05
+    # volume by event day: z of the band (median/MAD with a Poisson floor) below and above
+    volume_z: float = 3.5
+    spike_z: float = 4.0
+    # a spike this many times the expected rows is critical (else a warning)
+    spike_critical_ratio: float = 2.0
+    # days before an event day that it is compared with (same weekday when possible)
+    baseline_days: int = 28
+    # rows for event days this far behind the stream's latest are late-arriving
+    late_days: float = 7.0
+    late_min_rows: int = 3
+    late_share: float = 0.05
+    # rows dated this far after the stream's latest event date are misdated
+    max_days_ahead: float = 7.0
+    # column rules need this many rows in the run and this many comparable earlier runs
+    min_column_rows: int = 10
+    min_column_runs: int = 3
+    # NULL share this much above the usual one (and beyond sampling noise)
+    null_share_jump: float = 0.2
+    # mean of a number column off by this factor (either way) and by spike_z times its
+    # usual spread: warning; by mean_critical_ratio: critical
+    mean_shift_ratio: float = 1.3
+    mean_critical_ratio: float = 1.5
+    # a value never seen before with this share of the run (a currency switch)
+    category_new_share: float = 0.5
+    # event times shifted by at least this many hours against the usual time of day, with
+    # this much evidence (log-likelihood ratio, nats): a time zone shift
+    hour_shift_hours: float = 3.0
+    hour_shift_evidence: float = 8.0
+    # a stream that brought rows in this share of its last `activity_runs` runs is
+    # expected to bring rows: quiet one run is a warning, `stale_runs` runs critical
+    active_share: float = 0.8
+    activity_runs: int = 14
+    stale_runs: int = 3
 
     def merged(self, overrides: Mapping[str, Any], where: str) -> Thresholds:
         unknown = set(overrides) - set(self.__dataclass_fields__)
@@ -66,6 +100,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "min_history_runs": (1, "comparable runs needed before a drop is judged"),
     "thresholds": ({}, "default thresholds (warn_drop_pct, critical_drop_pct, ...)"),
     "stream_thresholds": ({}, "per stream (`stream` or `source/stream`) threshold overrides"),
+    "related_streams": (
+        [],
+        "pairs [leading, following] of source/stream judged together per event day "
+        "(orders -> charges): the following one stopping while the leading one grows",
+    ),
     "fail_on": ("critical", "exit 1 at this severity: critical, warning or never"),
     "alert_webhook_url": ("", "Slack-compatible webhook (secret, never logged)"),
     "alert_on": ("warning", "lowest severity that is sent: warning or critical"),
@@ -95,6 +134,7 @@ class MonitorSettings:
     min_history_runs: int
     thresholds: Thresholds
     stream_thresholds: Mapping[str, Thresholds]
+    related_streams: tuple[tuple[str, str], ...]
     fail_on: str
     alert_on: str
     alert_retries: int
@@ -206,6 +246,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
         min_history_runs=int(raw["min_history_runs"]),
         thresholds=defaults,
         stream_thresholds=per_stream,
+        related_streams=_pairs(raw["related_streams"]),
         fail_on=raw["fail_on"],
         alert_on=raw["alert_on"],
         alert_retries=int(raw["alert_retries"]),
@@ -220,6 +261,17 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
         ),
         alert_webhook_url=url,
     )
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2 and all("/" in str(p) for p in pair)):
+            raise SettingsError(
+                f"setting 'related_streams': {pair!r} is not a pair [source/stream, source/stream]"
+            )
+        pairs.append((str(pair[0]), str(pair[1])))
+    return tuple(pairs)
 
 
 def _bad_stream_thresholds(key: str) -> bool:

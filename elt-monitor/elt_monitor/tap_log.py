@@ -13,9 +13,8 @@ Meltano 4 keeps each block's log handler attached for the rest of `meltano run`,
 block's `elt.log` also holds the lines of every later block of the same run. A log is
 therefore cut into blocks at Meltano's `Running job with name ...` lines, and the block
 for a target run is the one that names the target's run id (the target logs each
-committed file's path, which holds it); for a run that committed no file, the one block
-whose time span holds the target's start. No match, or two, leaves the tap's count
-unknown, which the check reports; it never guesses.
+run id in its first line, `target run <id> started`). No match leaves the tap's count
+unknown, which the check reports as critical; it never guesses.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ FILE_LINE = re.compile(
 REPORT = re.compile(r"(?P<report>\b\w+ run report: .*)$")
 ERROR = re.compile(r"\[error\s*\]|\| ERROR|\bERROR\b")
 MELTANO_RUN = re.compile(r"Running job with name '(?P<job>[^']+)' and run ID '(?P<run>[^']+)'")
-TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?)")
 
 
 @dataclass
@@ -106,18 +104,6 @@ def default_log_dir() -> Path:
     return platformdirs.user_log_path("meltano") / "elt"
 
 
-def _span(text: str) -> tuple[dt.datetime, dt.datetime] | None:
-    stamps = [m[1] for line in text.splitlines() if (m := TIMESTAMP.match(line))]
-    if not stamps:
-        return None
-    return _time(stamps[0]), _time(stamps[-1])
-
-
-def _time(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def blocks(text: str) -> list[str]:
     """A Meltano log cut at each block's `Running job with name` line."""
     starts = [m.start() for m in re.finditer(r"^.*Running job with name", text, re.MULTILINE)]
@@ -127,18 +113,17 @@ def blocks(text: str) -> list[str]:
 
 
 def find_meltano_log(
-    log_dir: Path, target_run_id: str, started_at: dt.datetime, streams: set[str] | None = None
+    log_dir: Path, target_run_id: str, started_at: dt.datetime
 ) -> tuple[str, str] | None:
     """(path, block text) of the Meltano log block of the target run `target_run_id`.
 
-    Without the run id (nothing committed), the blocks whose span holds the start and
-    whose tap counted every one of `streams`; several such blocks (concurrent runs of the
-    same job elsewhere on the machine) are accepted only when they say the same counts
-    for those streams, so which one is read changes nothing."""
+    The target logs its run id when the run starts (before any record), so the block is
+    found by the id alone, even for a run that committed no file. There is no fallback
+    by time: concurrent runs elsewhere on the machine write into the same log directory,
+    and a block picked by time could be another run's. No block means unknown counts."""
     if not log_dir.is_dir():
         return None
     since = started_at.timestamp() - 60
-    covering: dict[str, tuple[str, str]] = {}
     for path in sorted(log_dir.glob("*/*/elt.log")):
         try:
             if path.stat().st_mtime < since:
@@ -146,22 +131,9 @@ def find_meltano_log(
             text = path.read_text(errors="replace")
         except OSError:
             continue
+        if target_run_id not in text:
+            continue
         for block in blocks(text):
             if target_run_id in block:
                 return str(path), block
-            span = _span(block)
-            if span and span[0] <= started_at <= span[1] and "METRIC:" in block:
-                covering[block] = (str(path), block)  # the same block leaks into many files
-    if streams is not None:
-        covering = {
-            block: found
-            for block, found in covering.items()
-            if streams <= set(parse(block).tap_rows)
-        }
-    said = {
-        tuple(
-            sorted((k, v) for k, v in parse(b).tap_rows.items() if streams is None or k in streams)
-        )
-        for b in covering
-    }
-    return next(iter(covering.values())) if covering and len(said) == 1 else None
+    return None

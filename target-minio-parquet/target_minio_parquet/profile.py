@@ -96,6 +96,8 @@ class ColumnProfile:
     low: Any = None
     high: Any = None
     categories: Counter | None = field(default_factory=Counter)
+    # running mean and sum of squared deviations (Chan et al.), in floats: the spread
+    _moments: tuple[int, float, float] = (0, 0.0, 0.0)
 
     def observe(self, column: pa.ChunkedArray) -> None:
         nulls = column.null_count
@@ -115,6 +117,19 @@ class ColumnProfile:
         if self.kind != "time":
             value = pc.sum(column).as_py()
             self.total = value if self.total is None else self.total + value
+            self._merge_moments(pc.cast(column, pa.float64()), present)
+
+    def _merge_moments(self, values: pa.ChunkedArray, count: int) -> None:
+        mean = pc.mean(values).as_py()
+        m2 = pc.variance(values, ddof=0).as_py() * count
+        n, old_mean, old_m2 = self._moments
+        total = n + count
+        delta = mean - old_mean
+        self._moments = (
+            total,
+            old_mean + delta * count / total,
+            old_m2 + m2 + delta * delta * n * count / total,
+        )
 
     def _observe_categories(self, column: pa.ChunkedArray) -> None:
         head = column.slice(0, CATEGORY_SAMPLE_ROWS)
@@ -136,6 +151,8 @@ class ColumnProfile:
             out["min"], out["max"] = _scalar_text(self.low), _scalar_text(self.high)
         if self.total is not None:
             out["sum"] = str(self.total) if self.kind == "decimal" else self.total
+            n, _, m2 = self._moments
+            out["std"] = (m2 / n) ** 0.5 if n else None
         if self.categories:
             out["values"] = dict(self.categories.most_common())
         return out
