@@ -39,8 +39,8 @@ class MissingSetting:
         return f"{self.name} (set {' or '.join(dict.fromkeys(sources))})"
 
 
-def plugins_of(names: list[str], project_root: Path) -> list[str]:
-    """The extractors and loaders named directly or by a job's tasks, in order."""
+def blocks_of(names: list[str], project_root: Path) -> list[str]:
+    """Every block (`tap-x`, `elt-monitor:gate`, ...) named directly or by a job's tasks."""
     meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
     jobs = {job["name"]: job["tasks"] for job in meltano_yml.get("jobs", [])}
     blocks: list[str] = []
@@ -48,6 +48,13 @@ def plugins_of(names: list[str], project_root: Path) -> list[str]:
         tasks = jobs.get(name, [name])
         for task in [tasks] if isinstance(tasks, str) else tasks:
             blocks.extend(task.split())
+    return blocks
+
+
+def plugins_of(names: list[str], project_root: Path) -> list[str]:
+    """The extractors and loaders named directly or by a job's tasks, in order."""
+    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
+    blocks = blocks_of(names, project_root)
     el_names = {
         plugin["name"]
         for kind in ("extractors", "loaders")

@@ -17,15 +17,25 @@ call instead:
    write its state or its files. Rows of live runs, of runs on other hosts and of runs
    started some other way are left alone, and Meltano's own check still refuses to start
    over them.
-3. It then becomes `meltano run <job>` (exec, same PID), so the scheduler sees Meltano's
-   exit code and its signals reach Meltano. No `--force`.
+3. It then runs `meltano run <job>` in its own process group (signals to the wrapper are
+   passed on) with `ELT_RUN_ID` (one id for every process of the run) and
+   `ELT_MONITOR_JOB` (the ledger's job name: this job, whatever the utility's default),
+   and exits with Meltano's exit code. No `--force`.
+4. A job that judges itself with elt-monitor gets exactly one alert per run, whatever
+   happened: when `meltano run` failed before the job's own last check (a load failed,
+   dbt failed), it runs `elt-monitor finish`, which records what the loads left, judges
+   it with dbt's results and the marts' publication, and sends the alert unless the gate
+   already sent this run's.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +44,8 @@ import yaml
 from scripts import check_config
 
 PREFIX = "run_job"
+MONITOR = "elt-monitor"
+RUN_ID_ENV = "ELT_RUN_ID"  # elt_monitor.ledger.RUN_ID_ENV
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -159,10 +171,39 @@ def main(argv: list[str] | None = None) -> int:
     # Lead our own process group, so that the group is this run (Meltano, taps, targets).
     if os.getpgid(0) != os.getpid():
         os.setpgid(0, 0)
-    env = {**os.environ, "MELTANO_JOB_TRIGGER": current_owner().as_trigger()}
+    env = {
+        **os.environ,
+        "MELTANO_JOB_TRIGGER": current_owner().as_trigger(),
+        RUN_ID_ENV: os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex,
+        "ELT_MONITOR_JOB": os.environ.get("ELT_MONITOR_JOB") or job,
+    }
     meltano = str(Path(sys.executable).parent / "meltano")
-    os.execve(meltano, [meltano, "run", job, *args[1:]], env)
-    return 0  # not reached
+    code = run_forwarding_signals([meltano, "run", job, *args[1:]], env)
+    blocks = check_config.blocks_of([job], root)
+    if code != 0 and any(block.split(":")[0] == MONITOR for block in blocks):
+        # the job ended before its own last check: judge what it left, send its one alert
+        install = ["--no-install"] if "--no-install" in args else []
+        no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
+        print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
+        run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
+    return code
+
+
+def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
+    """Run a child in this process group. SIGINT (Ctrl-C, or the orchestrator's stop, sent
+    to the whole group) reaches the child directly, so the wrapper ignores it rather than
+    sending a second one (Meltano would take that as "stop now"); SIGTERM, which a
+    scheduler may send to the wrapper's PID alone, is passed on."""
+    child = subprocess.Popen(argv, env=env)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda num, _: child.send_signal(num)),
+    }
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

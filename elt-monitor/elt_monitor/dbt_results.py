@@ -3,6 +3,7 @@ seeds of the last `dbt build`) and `sources.json` (source freshness)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,44 @@ def findings(target_dir: Path) -> list[Finding]:
             Finding("DBT_RESULTS_MISSING", WARNING, str(target_dir), f"unreadable: {error}")
         )
     return found
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def summary(target_dir: Path, since: dt.datetime) -> dict[str, Any]:
+    """What dbt did in this job run (results written after `since`, the gate's time):
+    counts by status and every node that did not pass, with its failing row count."""
+    run_results = target_dir / "run_results.json"
+    try:
+        results = json.loads(run_results.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"ran": False}
+    generated = _time((results.get("metadata") or {}).get("generated_at"))
+    if generated is None or generated < since:
+        return {"ran": False, "last_results_at": generated.isoformat() if generated else None}
+    statuses: dict[str, int] = {}
+    failing = []
+    for result in results.get("results", []):
+        status = str(result.get("status"))
+        statuses[status] = statuses.get(status, 0) + 1
+        if status not in ("pass", "success"):
+            failing.append(
+                {
+                    "unique_id": result.get("unique_id"),
+                    "status": status,
+                    "failures": result.get("failures"),
+                    "message": str(result.get("message") or "")[:300],
+                }
+            )
+    return {
+        "ran": True,
+        "generated_at": generated.isoformat(),
+        "invocation_id": (results.get("metadata") or {}).get("invocation_id"),
+        "statuses": statuses,
+        "not_passed": failing,
+    }

@@ -80,21 +80,45 @@ class Lake:
         return paths, pa.concat_tables(tables, promote_options="permissive")
 
     def write_parquet(self, relative_dir: str, name: str, table: pa.Table) -> str:
-        final = self.path(f"{relative_dir}/{name}")
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
-        data = sink.getvalue()
+        return self.write_bytes(f"{relative_dir}/{name}", sink.getvalue().to_pybytes())
+
+    def write_text(self, relative: str, text: str) -> str:
+        return self.write_bytes(relative, text.encode())
+
+    def write_bytes(self, relative: str, data: bytes) -> str:
+        """A file written whole (local: temporary name, then rename; S3: one PUT)."""
+        final = self.path(relative)
         if self.is_s3:
             with self.fs.open_output_stream(final) as stream:
                 stream.write(data)
-        else:
-            directory = final.rsplit("/", 1)[0]
-            self.fs.create_dir(directory, recursive=True)
-            temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
-            with self.fs.open_output_stream(temporary) as stream:
-                stream.write(data)
-            self.fs.move(temporary, final)
+            return final
+        directory, name = final.rsplit("/", 1)
+        self.fs.create_dir(directory, recursive=True)
+        temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+        with self.fs.open_output_stream(temporary) as stream:
+            stream.write(data)
+        self.fs.move(temporary, final)
         return final
+
+    def read_json_file(self, relative: str) -> dict[str, Any] | None:
+        path = self.path(relative)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with self.fs.open_input_stream(path) as stream:
+            value = json.loads(stream.read().decode())
+        return value if isinstance(value, dict) else None
+
+    def read_json(self, relative_dir: str) -> list[dict[str, Any]]:
+        """Every `.json` object file below a folder."""
+        found = []
+        for path in self.list_files(relative_dir, ".json"):
+            with self.fs.open_input_stream(path) as stream:
+                value = json.loads(stream.read().decode())
+            if isinstance(value, dict):
+                found.append(value)
+        return found
 
     def delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

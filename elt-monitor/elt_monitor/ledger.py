@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ LEDGER_DIR = "_meta/ledger"
 MANIFEST_DIR = "_meta/manifests"
 SCHEMA_DIR = "_meta/schema_history"
 JOB_ROW = "*"
+# set by the job's wrapper for every process of one job run (scripts/run_job.py)
+RUN_ID_ENV = "ELT_RUN_ID"
 QUARANTINE_SUFFIX = "__quarantine"
 FILE_LINEAGE = "_sdc_source_file"
 # A LOG_BASED stream's change position: after its snapshot, runs bring only changes.
@@ -69,6 +72,8 @@ SCHEMA = pa.schema(
         ("error", pa.string()),
         # the target's column profile of the run (JSON; target_minio_parquet/profile.py)
         ("profile", pa.string()),
+        # the id a wrapper (scripts.run_job, the orchestrator) gave the job run (ELT_RUN_ID)
+        ("elt_run_id", pa.string()),
     ]
 )
 
@@ -323,6 +328,7 @@ def job_row(settings: MonitorSettings, job_run_id: str, rows: list[dict], now: d
         "files": sum(r["files"] for r in rows),
         "bytes": sum(r["bytes"] for r in rows),
         "checksums": [],
+        "elt_run_id": os.environ.get(RUN_ID_ENV) or None,
     }
     return row
 

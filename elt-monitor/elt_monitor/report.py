@@ -64,13 +64,34 @@ def status_rows(
     return table
 
 
-def status_text(table: list[dict[str, Any]], severity: str) -> str:
+def status_text(
+    settings: MonitorSettings, rows: list[dict], findings: list[Finding], history: list[dict]
+) -> str:
+    """The latest run as a table, its verdict and which run's marts users see; without any
+    recorded run, a sentence that says so and what to check (never an empty table)."""
+    if not job_runs(rows, settings.job):
+        return (
+            f"no recorded run of job '{settings.job}' in the ledger of {settings.lake_root}: "
+            "run the job first, or check the job setting (ELT_MONITOR_JOB) and lake_root"
+        )
+    table = status_rows(settings, rows, findings)
     headers = ["stream", "kind", "rows", "median", "change", "severity", "codes"]
     widths = {h: max([len(h), *(len(str(r[h])) for r in table)]) for h in headers}
     lines = ["  ".join(h.ljust(widths[h]) for h in headers)]
     lines.append("  ".join("-" * widths[h] for h in headers))
     lines += ["  ".join(str(r[h]).ljust(widths[h]) for h in headers) for r in table]
-    lines.append(f"overall: {severity}")
+    latest = history[-1] if history else None
+    if latest:
+        lines.append(
+            f"verdict of run {latest['job_run_id']} ({latest['stage']}): {latest['severity']}"
+        )
+        published = [v for v in history if (v.get("marts") or {}).get("published_this_run")]
+        if latest.get("marts"):
+            marts = latest["marts"]
+            lines.append(f"marts as of run {marts['as_of_run']} ({marts['as_of']})")
+        elif published:
+            lines.append(f"marts as of job run {published[-1]['job_run_id']}")
+    lines.append(f"overall: {overall(findings)}")
     return "\n".join(lines)
 
 
@@ -88,7 +109,9 @@ def _sparkline(values: list[int], width: int = 240, height: int = 40) -> str:
     )
 
 
-def html_report(settings: MonitorSettings, rows: list[dict], findings: list[Finding]) -> str:
+def html_report(
+    settings: MonitorSettings, rows: list[dict], findings: list[Finding], history: list[dict]
+) -> str:
     runs, per_stream = _latest_and_history(settings, rows)
     severity = overall(findings)
     esc = html.escape

@@ -107,13 +107,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "fail_on": ("critical", "exit 1 at this severity: critical, warning or never"),
     "alert_webhook_url": ("", "Slack-compatible webhook (secret, never logged)"),
-    "alert_on": ("warning", "lowest severity that is sent: warning or critical"),
+    "alert_on": ("warning", "lowest severity that is sent: ok (every run), warning or critical"),
     "alert_retries": (4, "webhook retries (exponential backoff with jitter)"),
     "alert_timeout_seconds": (5.0, "timeout of one webhook request"),
     "meltano_log_dir": ("", "Meltano's run logs (default: Meltano's user log dir)/elt"),
     "tap_log": ("", "a tap's stderr saved to a file (pipes); else Meltano's run logs"),
     "dbt_target_dir": ("", "dbt's target dir (default DBT_TARGET_PATH, transform/target)"),
     "report_path": ("output/elt-monitor-report.html", "where `report` writes its HTML"),
+    "wap_state_dir": (
+        "",
+        "the dbt write-audit-publish state (publication.json, attempt.json) that says which "
+        "run's marts are published (default: output/wap/duckdb under the project)",
+    ),
 }
 
 
@@ -143,6 +148,7 @@ class MonitorSettings:
     tap_log: str
     dbt_target_dir: str
     report_path: str
+    wap_state_dir: str
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
     alert_webhook_url: str | None = field(default=None, repr=False)
@@ -221,8 +227,8 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
             raise SettingsError(f"setting '{name}': must be at least 1")
     if raw["fail_on"] not in ("critical", "warning", "never"):
         raise SettingsError("setting 'fail_on': one of critical, warning, never")
-    if raw["alert_on"] not in ("warning", "critical"):
-        raise SettingsError("setting 'alert_on': one of warning, critical")
+    if raw["alert_on"] not in SEVERITIES:
+        raise SettingsError("setting 'alert_on': one of ok, warning, critical")
     url = raw["alert_webhook_url"] or None
     if url and not str(url).startswith(("http://", "https://")):
         raise SettingsError("setting 'alert_webhook_url': must be an http(s) URL")
@@ -255,6 +261,8 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
         tap_log=raw["tap_log"],
         dbt_target_dir=_dbt_target_dir(raw, env),
         report_path=raw["report_path"],
+        wap_state_dir=raw["wap_state_dir"]
+        or str(Path(env.get("MELTANO_PROJECT_ROOT") or os.getcwd()) / "output" / "wap" / "duckdb"),
         aws_access_key_id=raw["aws_access_key_id"] or env.get("AWS_ACCESS_KEY_ID") or None,
         aws_secret_access_key=(
             raw["aws_secret_access_key"] or env.get("AWS_SECRET_ACCESS_KEY") or None

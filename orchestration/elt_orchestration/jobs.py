@@ -9,7 +9,9 @@ No `from __future__ import annotations` here: Dagster reads the ops' annotations
 class, resources) at definition time, and string annotations inside a closure do not resolve.
 """
 
+import tempfile
 import time
+from pathlib import Path
 
 from dagster import (
     Config,
@@ -71,32 +73,29 @@ def build_job(
         command = meltano.run_job_command(meltano_job.name)
         attempt = context.retry_number + 1
         context.log.info(f"attempt {attempt}: {' '.join(command[1:])}")
-        verdicts = monitor.VerdictReader()
         started = time.monotonic()
-        code = run_streaming(
-            context,
-            command,
-            cwd=meltano.project_root,
-            env=meltano.environment(config.env),
-            on_stderr_line=verdicts.feed,
-        )
+        with tempfile.TemporaryDirectory(prefix="elt-verdict-") as scratch:
+            verdict_file = Path(scratch) / "verdict.json"
+            env = {**config.env, monitor.VERDICT_FILE_ENV: str(verdict_file)}
+            code = run_streaming(
+                context, command, cwd=meltano.project_root, env=meltano.environment(env)
+            )
+            # only a verdict this attempt wrote counts: the file is new for each attempt
+            verdict = monitor.read_verdict(verdict_file)
         metadata = {
             "meltano_job": meltano_job.name,
             "attempt": attempt,
             "seconds": round(time.monotonic() - started, 2),
         }
         if code != 0:
-            # Only a verdict this attempt printed counts: a gate that judged an earlier
-            # run says nothing about why this one failed.
-            verdict = verdicts.last
-            if gated and code == 1 and verdict is not None and verdict.is_gate_verdict:
+            if gated and verdict is not None and verdict.is_gate_verdict:
                 raise verdict.failure(meltano_job.name)
             raise Failure(
                 description=f"meltano run {meltano_job.name} failed: exit code {code}",
                 metadata={**metadata, "exit_code": code},
             )
         if monitored:
-            report = verdicts.last if gated else None
+            report = verdict if gated else None
             if report is None:  # no gate, or it printed no verdict: ask elt-monitor
                 report = monitor.check(meltano, meltano_job.name, not gated, config.env)
             if report.failed:

@@ -1,18 +1,19 @@
 """elt-monitor's verdict in Dagster: its findings as run metadata, a critical finding as a
 failure that is not retried (running the job again does not cure the data).
 
-A job that gates itself (`elt-monitor:gate`, `elt-monitor:check-dbt` among its tasks)
-prints its verdicts in Meltano's log; `VerdictReader` takes the last one from the job's
-own output as it streams by, so no second elt-monitor process judges the run again.
-`check` runs `meltano invoke elt-monitor check --json` for a job without a gate.
+A job that judges itself (`elt-monitor:gate`, `elt-monitor:finish` among its tasks)
+writes each verdict as JSON to the file named by `ELT_VERDICT_FILE` (elt_monitor.cli),
+which the op sets for its run and reads afterwards: the verdict travels as data, with the
+monitor's own exit code (its `fail_on`), and no second elt-monitor process judges the run
+again. `check` runs `meltano invoke elt-monitor check --json` for a job without a gate.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 from dagster import Failure, MetadataValue
 
@@ -24,12 +25,8 @@ NO_RUN = "NO_RUN"  # elt-monitor's finding when the ledger holds no run of the j
 CRITICAL = "critical"
 CHECK_TIMEOUT_SECONDS = 600
 
-# elt-monitor's check output (elt_monitor.cli, rules.Finding.line), as Meltano logs it:
-#   CRITICAL STREAM_MISSING         tap_legacy_crm/x: ...   one line per finding, then
-#   elt-monitor check: job ecommerce-elt run 20261202T164756Z-db43546e: ok
-_VERDICT = re.compile(r"elt-monitor check: job (\S+) run (\S+): (ok|warning|critical)\b")
-_FINDING = re.compile(r"\b(WARNING|CRITICAL)\s+([A-Z][A-Z0-9_]+)\s+(\S+): (.*)$")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# elt_monitor.cli.VERDICT_FILE_ENV: where each elt-monitor stage of a run writes its verdict
+VERDICT_FILE_ENV = "ELT_VERDICT_FILE"
 
 
 @dataclass(frozen=True)
@@ -73,48 +70,19 @@ class MonitorReport:
         )
 
 
-@dataclass
-class VerdictReader:
-    """The last elt-monitor verdict in a `meltano run`'s log, fed line by line.
-
-    Findings are the lines printed before their verdict line; Meltano's console format
-    and its JSON format (the line's `event`) are read. `last` is None when the job printed
-    no verdict (no check task ran, or it failed before one).
-    """
-
-    last: MonitorReport | None = None
-    _findings: list[dict] = field(default_factory=list)
-
-    def feed(self, raw: bytes) -> None:
-        if b"elt-monitor" not in raw:  # Meltano names the plugin on each of its lines
-            return
-        line = _message(raw)
-        if verdict := _VERDICT.search(line):
-            job, run_id, severity = verdict.groups()
-            self.last = MonitorReport(
-                severity=severity,
-                findings=self._findings,
-                exit_code=1 if severity == CRITICAL else 0,
-                source=f"the job's own elt-monitor task (job {job}, run {run_id})",
-            )
-            self._findings = []
-        elif finding := _FINDING.search(line):
-            severity, code, stream, message = finding.groups()
-            self._findings.append(
-                {"code": code, "severity": severity.lower(), "stream": stream, "message": message}
-            )
-
-
-def _message(raw: bytes) -> str:
-    """The text of one Meltano log line: console format as it is, JSON's `event`."""
-    line = _ANSI.sub("", raw.decode("utf-8", "replace")).rstrip("\r\n")
-    if not line.startswith("{"):
-        return line
+def read_verdict(path: Path) -> MonitorReport | None:
+    """The last verdict a stage of this run wrote (None: no stage wrote one)."""
     try:
-        record = json.loads(line)
-    except ValueError:
-        return line
-    return str(record.get("event", line)) if isinstance(record, dict) else line
+        verdict = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return MonitorReport(
+        severity=str(verdict["severity"]),
+        findings=list(verdict["findings"]),
+        exit_code=int(verdict.get("exit_code", 1 if verdict["severity"] == CRITICAL else 0)),
+        source=f"the job's own elt-monitor {verdict.get('stage')} "
+        f"(job {verdict.get('job')}, run {verdict.get('job_run_id')})",
+    )
 
 
 def check(

@@ -59,9 +59,12 @@ def test_a_critical_run_is_posted_after_retries_and_the_url_is_not_logged(
     assert len(receiver.bodies) == 3  # two 500s retried, then delivered
     body = receiver.bodies[-1]
     assert body["severity"] == "critical"
-    assert "ROW_DROP_CRITICAL" in body["text"]
-    assert [f["code"] for f in body["findings"]] == ["ROW_DROP_CRITICAL"]
-    assert body["findings"][0]["details"]["drop_pct"] >= 40
+    assert body["text"].startswith("test-job on -: CRITICAL (1 new")
+    blocks = json.dumps(body["blocks"])
+    assert "ROW_DROP_CRITICAL" in blocks and "Verdict" in blocks
+    findings = body["verdict"]["findings"]
+    assert [(f["code"], f["status"]) for f in findings] == [("ROW_DROP_CRITICAL", "new")]
+    assert findings[0]["details"]["drop_pct"] >= 40
     retries = [line for line in result.stderr.splitlines() if "retry" in line]
     assert len(retries) == 2 and all(TOKEN not in line for line in retries)
     assert TOKEN not in result.stdout
@@ -93,6 +96,7 @@ def test_status_table_and_html_report(pg_pipeline: Pipeline, shop_copy, pg_conn)
     assert orders[1] == "full" and orders[5] == "critical" and orders[4].startswith("-")
     assert int(orders[2]) < float(orders[3]) / 2 + 1
     assert lines[-1] == "overall: critical"
+    assert any(line.startswith("verdict of run ") and "critical" in line for line in lines)
     out = pg_pipeline.workdir / "report.html"
     report = pg_pipeline.monitor("report", report_path=str(out))
     assert report.returncode == 0 and str(out) in report.stdout

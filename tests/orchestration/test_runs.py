@@ -139,10 +139,10 @@ def test_the_daily_job_runs_ecommerce_elt_and_the_marts_hold_every_row(daily_run
     # attempt 1 unless the shared machine made one fail (the retry policy then ran)
     assert metadata["meltano_job"] == "ecommerce-elt"
     assert metadata["attempt"] == 1 + len(step_events(result, DagsterEventType.STEP_UP_FOR_RETRY))
-    # elt-monitor's verdict is the job's own (its gate and check-dbt tasks), read from its
-    # output: no second elt-monitor process judged the run again.
+    # elt-monitor's verdict is the job's own (its gate and finish tasks), read from the
+    # JSON file they wrote: no second elt-monitor process judged the run again.
     assert metadata["elt_monitor_severity"] in ("ok", "warning")
-    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor task")
+    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor finish")
     assert "job ecommerce-elt" in metadata["elt_monitor_source"]
     print(f"\ndagster run {seconds:.1f} s, of which meltano run {metadata['seconds']} s")
 
@@ -269,7 +269,7 @@ def test_the_daily_jobs_own_gate_fails_the_run_with_its_finding(
     )
     assert not result.success
     metadata = assert_critical_stream_missing(result, "ecommerce_elt__meltano_run")
-    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor task")
+    assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor ")
     output = captured_output(dagster_home)
-    assert "elt-monitor check: job ecommerce-elt run" in output  # the gate's line, kept
+    assert "elt-monitor gate: job ecommerce-elt run" in output  # the gate's line, kept
     assert not runner.warehouse.exists()  # the gate stopped the job before dbt

@@ -1,0 +1,44 @@
+"""Which marts users see: the dbt write-audit-publish state (`transform/scripts/wap.py`
+writes `publication.json` for the last published build and `attempt.json` for the last
+attempt, published or not). Read as data; a missing directory means the job does not
+publish through write-audit-publish, and that is said, not guessed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _time(text: Any) -> dt.datetime | None:
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def state(state_dir: Path, since: dt.datetime) -> dict[str, Any] | None:
+    """{published_this_run, attempted_this_run, as_of_run, as_of, location, reason} or None
+    when no write-audit-publish state exists."""
+    attempt, publication = _read(state_dir / "attempt.json"), _read(state_dir / "publication.json")
+    if attempt is None and publication is None:
+        return None
+    attempted = bool(attempt) and (_time(attempt.get("started_at")) or since) >= since
+    published = attempted and bool(attempt.get("published"))
+    return {
+        "attempted_this_run": attempted,
+        "published_this_run": published,
+        "as_of_run": (publication or {}).get("run_id"),
+        "as_of": (publication or {}).get("finished_at"),
+        "location": (publication or attempt or {}).get("location"),
+        "engine": (publication or attempt or {}).get("engine"),
+    }
