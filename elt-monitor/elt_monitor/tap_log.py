@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-METRIC = re.compile(r"(?:\]\s+(?P<plugin>\S+)\s+)?METRIC: (?P<body>\{.*\})\s*$")
-FILE_LINE = re.compile(
-    r"(?P<file>\S+): (?P<good>\d+) good rows, (?P<bad>\d+) quarantined "
-    r"\((?P<lines>\d+) data lines\)"
+from elt_monitor.log_formats import (
+    ERROR,
+    FILE_LINE,
+    MELTANO_BLOCK_START,
+    MELTANO_RUN,
+    METRIC,
+    REPORT,
 )
-REPORT = re.compile(r"(?P<report>\b\w+ run report: .*)$")
-ERROR = re.compile(r"\[error\s*\]|\| ERROR|\bERROR\b")
-MELTANO_RUN = re.compile(r"Running job with name '(?P<job>[^']+)' and run ID '(?P<run>[^']+)'")
 
 
 @dataclass
@@ -106,7 +105,7 @@ def default_log_dir() -> Path:
 
 def blocks(text: str) -> list[str]:
     """A Meltano log cut at each block's `Running job with name` line."""
-    starts = [m.start() for m in re.finditer(r"^.*Running job with name", text, re.MULTILINE)]
+    starts = [m.start() for m in MELTANO_BLOCK_START.finditer(text)]
     if not starts:
         return [text]
     return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]

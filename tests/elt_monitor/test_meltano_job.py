@@ -3,7 +3,9 @@ gate runs after the loads and before `dbt build`, and a critical gate stops the 
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -28,12 +30,19 @@ def _ledger(runner: MeltanoRunner) -> list[tuple]:
     ).fetchall()
 
 
+def _verdicts(runner: MeltanoRunner) -> list[dict]:
+    """The job's verdicts as elt-monitor stored them, oldest first."""
+    folder = Path(runner.lake_root) / "_meta" / "verdicts" / "ecommerce-elt"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
 def test_two_job_runs_are_ok_and_every_count_reconciles(runner: MeltanoRunner) -> None:
-    first = runner.run("run", "ecommerce-elt")
-    assert "elt-monitor check: job ecommerce-elt" in first.stdout + first.stderr
+    runner.run("run", "ecommerce-elt")
     second = runner.run("run", "ecommerce-elt")
-    output = second.stdout + second.stderr
-    assert "ecommerce-elt" in output and ": ok" in output, output[-4000:]
+    verdicts = _verdicts(runner)
+    assert [v["stage"] for v in verdicts] == ["finish", "finish"]
+    assert verdicts[-1]["severity"] == "ok", (verdicts[-1]["findings"], second.stderr[-3000:])
+    assert verdicts[-1]["dbt"]["ran"] and not verdicts[-1]["dbt"]["not_passed"]
     ledger = _ledger(runner)
     sources = {row[0] for row in ledger}
     assert sources == {
@@ -62,7 +71,11 @@ def test_a_critical_gate_stops_the_job_before_dbt_build(runner: MeltanoRunner) -
     assert result.returncode != 0, "\n".join(
         line for line in output.splitlines() if "elt-monitor" in line or "campaign" in line
     )[-6000:]
-    assert "ZERO_ROWS_FILE" in output and ": critical" in output
+    gate = _verdicts(runner)[-1]
+    assert gate["stage"] == "gate" and gate["severity"] == "critical"
+    assert {(f["code"], f["stream"]) for f in gate["findings"]} >= {
+        ("ZERO_ROWS_FILE", "tap_csv_marketing/campaign_performance")
+    }
     # dbt build never ran after the gate: no new run_results.json
     assert not (target / "run_results.json").exists()
     check = job.run("invoke", "elt-monitor:check", check=False)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from elt_monitor import dbt_results, tap_log
+from target_minio_parquet.run import RUN_STARTED_LINE as TARGET_RUN_STARTED_LINE
 
 MELTANO_LOG = """\
 2026-12-02T12:32:56.815808Z [info     ] meltano      Running job with name 'dev:tap-x-to-target-y' and run ID 'abc-123'
@@ -43,15 +44,21 @@ def test_the_log_holding_the_target_run_id_is_chosen(tmp_path: Path) -> None:
     started = dt.datetime(2026, 12, 2, 12, 33, tzinfo=dt.UTC)
     found = tap_log.find_meltano_log(tmp_path, "T-abc", started)
     assert found is not None and found[0].endswith("r2/elt.log")
-    # no run id (nothing committed): the blocks covering the start agree, so either is read
-    found = tap_log.find_meltano_log(tmp_path, "T-zzz", started, {"s1"})
-    assert found is not None and tap_log.parse(found[1]).tap_rows == {"s1": 1200}
-    # ... but blocks that disagree are ambiguous: unknown, never a guess
+    # a run that committed nothing still named its run id at start; without the id in
+    # any block the counts are unknown: blocks that merely cover the time (a concurrent
+    # run elsewhere on the machine) are never taken
+    assert tap_log.find_meltano_log(tmp_path, "T-zzz", started) is None
+    started_line = TARGET_RUN_STARTED_LINE.format(run_id="T-zzz", source="src")
     (tmp_path / "dev" / "r3").mkdir()
     (tmp_path / "dev" / "r3" / "elt.log").write_text(
-        MELTANO_LOG.replace('"value":200', '"value":9')
+        MELTANO_LOG.replace(
+            "target-y METRIC",
+            f"target-y {started_line}\n2026-12-02T12:33:10Z [info     ] target-y METRIC",
+            1,
+        )
     )
-    assert tap_log.find_meltano_log(tmp_path, "T-zzz", started, {"s1"}) is None
+    found = tap_log.find_meltano_log(tmp_path, "T-zzz", started)
+    assert found is not None and found[0].endswith("r3/elt.log")
 
 
 def test_dbt_failures_and_stale_sources_are_folded_in(tmp_path: Path) -> None:

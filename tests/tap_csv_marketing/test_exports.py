@@ -9,6 +9,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+from elt_monitor.log_formats import FILE_LINE
 from elt_sandbox.marketing.generate import BAD_ROWS, build_exports
 
 from tests.tap_csv_marketing.conftest import run_csv_tap
@@ -43,7 +44,16 @@ def test_good_and_quarantined_rows_match_the_manifest_per_file(csv_env, tmp_path
     assert quarantined == wanted
     assert len(wanted) == len(BAD_ROWS)
     assert all(r["raw_line"] for s in ("marketing_spend__quarantine",) for r in streams[s])
-    assert "good rows" in result.stderr
+    # elt-monitor reads the per-file counts from this line (elt_monitor.log_formats)
+    per_file = {
+        Path(m["file"]).name: (int(m["good"]), int(m["bad"]))
+        for line in result.stderr.splitlines()
+        if (m := FILE_LINE.search(line))
+    }
+    assert per_file == {
+        name: (entry["good_rows"], len(entry["bad_rows"]))
+        for name, entry in expected["files"].items()
+    }
 
 
 def _expected_records(stream: str) -> dict[tuple[str, int], dict]:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
+from elt_monitor.log_formats import TARGET_RUN_STARTED
 from target_minio_parquet.profile import RunProfiler, choose_event_field, column_kind
 
 from tests.target_minio_parquet.conftest import record_message, run_target, schema_message
@@ -112,7 +113,8 @@ def test_the_run_id_is_logged_before_any_file(tmp_path: Path) -> None:
     assert result.returncode == 0
     manifest = _manifest(lake, "orders")
     assert manifest["total_rows"] == 0 and manifest["received_rows"] == 0
-    assert f"target run {manifest['run_id']} started" in result.stderr
+    started = [m for m in map(TARGET_RUN_STARTED.search, result.stderr.splitlines()) if m]
+    assert [(m["run"], m["source"]) for m in started] == [(manifest["run_id"], "shop")]
 
 
 @pytest.mark.parametrize(
