@@ -72,10 +72,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=1, help="A/B rounds (profile on/off)")
+    args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-target-"))
-    (work / "target.json").write_text(
-        json.dumps({"destination": str(work / "lake"), "source_name": "bench"})
-    )
+    for name, profile in (("target.json", True), ("target-noprofile.json", False)):
+        config = {
+            "destination": str(work / "lake"),
+            "source_name": "bench",
+            "profile_runs": profile,
+        }
+        (work / name).write_text(json.dumps(config))
     results = []
     for rows in (args.rows, args.rows * 10):
         source = work / f"messages-{rows}.jsonl"
@@ -83,13 +89,18 @@ def main() -> None:
         results.append(
             run_measured(f"cat > /dev/null ({rows:,} rows)", f"cat {source} > /dev/null", rows)
         )
-        results.append(
-            run_measured(
-                f"target-minio-parquet ({rows:,} rows)",
-                f"cat {source} | {BIN}/target-minio-parquet --config {work}/target.json > /dev/null",
-                rows,
-            )
-        )
+        # the run profile (elt-monitor's input) against the same target without it, ABBA
+        order = [("target.json", ""), ("target-noprofile.json", ", no profile")]
+        for _ in range(args.rounds):
+            for config, label in [*order, *reversed(order)]:
+                results.append(
+                    run_measured(
+                        f"target-minio-parquet ({rows:,} rows{label})",
+                        f"cat {source} | {BIN}/target-minio-parquet --config {work}/{config}"
+                        " > /dev/null",
+                        rows,
+                    )
+                )
     print_table(results)
     print(f"work directory: {work}")
 

@@ -124,6 +124,7 @@ class ParquetSink(Sink):
         self._schema_version: str | None = None
         self.manifest = self.run.manifest_for(stream_name)
         self._event_field_setting = (self.config.get("event_time_fields") or {}).get(stream_name)
+        self._profiling = bool(self.config.get("profile_runs", True))
         self._max_rows = int(self.config.get("max_buffer_rows", 50_000))
         self._rows_per_file = max(1, int(self.config.get("max_rows_per_file") or 1_000_000))
 
@@ -333,7 +334,8 @@ class ParquetSink(Sink):
                 run.lake, run.source_name, self.stream_name, self.arrow_schema
             )
         key = run.bookmark_key(self.stream_name)
-        self._profiler(key).observe(payload)
+        if self._profiling:
+            self._profiler(key).observe(payload)
         if key and key in table.column_names and table.num_rows:
             bounds = pc.min_max(table.column(key))
             self.manifest.replication_key = key

@@ -96,6 +96,14 @@ class TargetMinioParquet(Target):
             "field's month (`<field>_month=YYYY-MM`) instead of the extraction date.",
         ),
         th.Property(
+            "profile_runs",
+            th.BooleanType,
+            default=True,
+            description="Profile what each run commits (rows by event date and hour, nulls, "
+            "sums, categories, duplicate keys) into its manifest, for elt-monitor's data "
+            "checks. Costs a few % of throughput (bench/target_parquet.py).",
+        ),
+        th.Property(
             "event_time_fields",
             th.ObjectType(additional_properties=th.StringType),
             description="Stream name -> the date or date-time field that is the record's "
