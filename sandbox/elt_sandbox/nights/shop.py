@@ -338,16 +338,20 @@ class ShopDay:
             self.night.truth.append(Truth("shop", "customers", "update", self.day, len(chosen)))
 
     def _hard_delete_product(self) -> None:
+        """The newest product of an earlier day that nobody bought: extracted already,
+        and deletable, since no order item references it."""
         row = self.conn.execute(
-            "select product_id, created_at from products p where not exists"
-            " (select 1 from order_items i where i.product_id = p.product_id)"
-            " order by product_id desc limit 1"
+            "select product_id, created_at from products p where created_at < %s"
+            " and not exists (select 1 from order_items i where i.product_id = p.product_id)"
+            " order by product_id desc limit 1",
+            [dt.datetime.combine(self.day, dt.time())],
         ).fetchone()
         if row is None:
             raise AnomalyNotPossible(
-                "hard-delete-product: every product has order items (order_items.product_id"
-                " references products), so none can be deleted; products launched by the"
-                " nights (Mondays and Thursdays) never sell: advance past one first"
+                "hard-delete-product: every product launched before this day has order items"
+                " (order_items.product_id references products), so none can be deleted;"
+                " products launched by the nights (Mondays and Thursdays) never sell:"
+                " advance past one first"
             )
         self.conn.execute("delete from products where product_id = %s", [row[0]])
         self.night.truth.append(
