@@ -12,6 +12,8 @@ import calendar
 import datetime as dt
 import json
 import statistics
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -354,6 +356,25 @@ def test_hard_delete_product_says_why_when_every_product_sold(fresh_home) -> Non
     with pytest.raises(AnomalyNotPossible, match="every product launched before this day"):
         api.advance(home, anomalies=["hard-delete-product"])
     assert api.today(home) is None
+
+
+def elt_sandbox(home: SandboxHome, *args: str) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / "elt-sandbox"), "--home", str(home.root), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_advances_prints_each_night_and_its_truth(fresh_home) -> None:
+    home = fresh_home()
+    refused = elt_sandbox(home, "advance", "--anomaly", "hard-delete-product")
+    assert refused.returncode == 1 and "every product launched" in refused.stderr
+    done = elt_sandbox(home, "advance", "--days", "2", "--seed", "5")
+    assert done.returncode == 0, done.stderr
+    nights = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [n["day"] for n in nights] == ["2026-01-01", "2026-01-02"]
+    truth = elt_sandbox(home, "truth", "--day", "2026-01-02")
+    rows = [json.loads(line) for line in truth.stdout.splitlines()]
+    total = sum(r["rows"] for r in rows if r["source"] == "marketing")
+    assert total == nights[1]["rows"]["marketing/campaign_performance insert"] + 1
 
 
 def test_empty_export_leaves_last_weeks_spend_file_with_its_header(night_home) -> None:
