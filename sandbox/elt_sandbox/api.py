@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from elt_sandbox.nights.advance import SandboxNotUp
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services import all_services, by_name
+
+__all__ = ["SandboxNotUp", "advance", "down", "ground_truth", "status", "today", "up"]
 
 
 def up(
@@ -35,3 +40,35 @@ def down(home: SandboxHome | None = None) -> None:
 def status(home: SandboxHome | None = None) -> dict[str, str]:
     home = home or SandboxHome.default()
     return {service.name: service.status(home) for service in all_services()}
+
+
+def advance(
+    home: SandboxHome | None = None,
+    days: int = 1,
+    seed: int | None = None,
+    anomalies: list[str] | tuple[str, ...] = (),
+):
+    """Simulate `days` more days in every source (see `elt_sandbox.nights`); each day
+    carries `anomalies` (names in `nights.anomalies.ANOMALIES`). Returns one
+    `nights.advance.Night` per day, with its ground truth."""
+    from elt_sandbox.nights.advance import advance as run
+
+    return run(home or SandboxHome.default(), days=days, seed=seed, anomalies=anomalies)
+
+
+def today(home: SandboxHome | None = None) -> dt.date | None:
+    """The last simulated day (None before the first `advance`)."""
+    from elt_sandbox.nights import ledger
+    from elt_sandbox.nights.advance import admin_connection, sandbox_env
+
+    with admin_connection(sandbox_env(home or SandboxHome.default())) as conn:
+        return ledger.today(conn)
+
+
+def ground_truth(home: SandboxHome | None = None, day: dt.date | None = None) -> list[dict]:
+    """The recorded ground truth of one night (or of all), rows of `sandbox.truth`."""
+    from elt_sandbox.nights import ledger
+    from elt_sandbox.nights.advance import admin_connection, sandbox_env
+
+    with admin_connection(sandbox_env(home or SandboxHome.default())) as conn:
+        return ledger.truth(conn, day)

@@ -1,4 +1,5 @@
-"""`elt-sandbox up|down|status|sql|delete`: the local stand-ins' life cycle."""
+"""`elt-sandbox up|down|status|sql|delete|advance|truth`: the local stand-ins' life cycle
+and their simulated days."""
 
 from __future__ import annotations
 
@@ -58,6 +59,33 @@ def run_sql(home: SandboxHome, query: str) -> int:
     return 0
 
 
+def advance_days(home: SandboxHome, days: int, seed: int | None, anomalies: list[str]) -> int:
+    from elt_sandbox.nights.advance import advance
+    from elt_sandbox.nights.anomalies import AnomalyNotPossible
+    from elt_sandbox.nights.ledger import NightInterrupted
+
+    try:
+        for night in advance(home, days=days, seed=seed, anomalies=anomalies):
+            print(json.dumps(night.summary()))
+    except (AnomalyNotPossible, NightInterrupted, api.SandboxNotUp) as error:
+        print(f"elt-sandbox advance: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_truth(home: SandboxHome, day: str | None) -> int:
+    import datetime as dt
+
+    try:
+        rows = api.ground_truth(home, dt.date.fromisoformat(day) if day else None)
+    except api.SandboxNotUp as error:
+        print(f"elt-sandbox truth: {error}", file=sys.stderr)
+        return 1
+    for row in rows:
+        print(json.dumps(row, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="elt-sandbox", description=__doc__)
     parser.add_argument("--home", type=Path, help="sandbox directory (default .sandbox)")
@@ -77,6 +105,25 @@ def main(argv: list[str] | None = None) -> int:
     delete.add_argument("--customers", type=int, default=3, help="customers to delete (3)")
     delete.add_argument("--orders", type=int, default=5, help="further orders to delete (5)")
     delete.add_argument("--seed", type=int, default=1, help="which ones (1)")
+    from elt_sandbox.nights.anomalies import ANOMALIES
+
+    adv = sub.add_parser(
+        "advance",
+        help="simulate the next day(s) in every source; prints each night's rows as JSON",
+    )
+    adv.add_argument("--days", type=int, default=1, help="days to simulate (1)")
+    adv.add_argument("--seed", type=int, default=None, help="seed of the counts and values (1)")
+    adv.add_argument(
+        "--anomaly",
+        action="append",
+        default=[],
+        choices=sorted(ANOMALIES),
+        metavar="NAME",
+        help="an upstream problem on each of these days (repeatable): "
+        + ", ".join(sorted(ANOMALIES)),
+    )
+    truth = sub.add_parser("truth", help="print the recorded ground truth as JSON lines")
+    truth.add_argument("--day", default=None, help="one night (YYYY-MM-DD); all by default")
     args = parser.parse_args(argv)
 
     home = SandboxHome(args.home.resolve()) if args.home else SandboxHome.default()
@@ -93,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_sql(home, args.query)
     elif args.command == "delete":
         return delete_rows(home, args.customers, args.orders, args.seed)
+    elif args.command == "advance":
+        return advance_days(home, args.days, args.seed, args.anomaly)
+    elif args.command == "truth":
+        return print_truth(home, args.day)
     elif args.command == "down":
         api.down(home)
         print("sandbox stopped", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from elt_sandbox.crm_api.data import build
 from elt_sandbox.crm_api.faults import RETRY_AFTER_STYLES, CrmFaultInjector, CrmFaults
@@ -52,6 +53,9 @@ def main() -> None:
         "--sticky-page", action="append", default=[], help="PAGE:FAILS (-1 forever)"
     )
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--journal", type=Path, default=None, help="simulated nights to replay and follow"
+    )
     args = parser.parse_args()
     sticky = {int(p): int(n) for p, n in (item.split(":") for item in args.sticky_page)}
     faults = CrmFaults(
@@ -80,7 +84,9 @@ def main() -> None:
         args.token,
         echo_page=not args.no_page_echo,
         hidden_ids=frozenset(int(i) for i in args.hide_ids.split(",") if i),
+        journal_path=args.journal,
     )
+    server.journal.sync()  # the nights simulated before this start
     print(f"crm sandbox on http://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

@@ -55,6 +55,16 @@ class CrmData:
             since = since.replace(tzinfo=dt.UTC)
         return [r for r in self.records if _parse_updated(r["updated_at"]) >= since]
 
+    def updated(self, changes: dict[int, dict]) -> CrmData:
+        """The same CRM after the records of some ids changed (a simulated night's
+        updates: new `updated_at`, maybe a new status); every served copy changes, ids
+        not in the CRM (deleted) are ignored."""
+        records = [
+            {**record, **changes[key]} if (key := int(str(record["id"]))) in changes else record
+            for record in self.records
+        ]
+        return CrmData(records, self.distinct_ids)
+
     def without(self, ids: set[int]) -> CrmData:
         """The same CRM after `ids` were deleted (offset pages shift left)."""
         return CrmData(

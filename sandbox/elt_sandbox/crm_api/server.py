@@ -1,4 +1,8 @@
-"""HTTP API in the legacy style: GET /api/v1/customers?page=N&per_page=M[&updated_since=T]."""
+"""HTTP API in the legacy style: GET /api/v1/customers?page=N&per_page=M[&updated_since=T].
+
+`POST /_sandbox/sync` applies the simulated nights' updates appended to the journal since
+the last sync (`elt_sandbox.journal`); `GET /_sandbox/stats` reports counts and faults.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from elt_sandbox.crm_api.data import CrmData, distinct_count
 from elt_sandbox.crm_api.faults import CrmFaultInjector
+from elt_sandbox.journal import JournalFollower
 
 MAX_PER_PAGE = 1000
 GATEWAY_PAGE = (
@@ -53,6 +59,16 @@ class CrmHandler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(body).encode(), headers)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if urlsplit(self.path).path != "/_sandbox/sync":
+            self._json(404, {"error": "not found"})
+            return
+        applied = self.server.journal.sync()
+        self._json(200, {"applied": applied, "total": self.server.journal.applied})
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -157,6 +173,7 @@ class CrmServer(ThreadingHTTPServer):
         token: str,
         echo_page: bool = True,
         hidden_ids: frozenset[int] = frozenset(),
+        journal_path: Path | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", port), CrmHandler)
         self.data = data
@@ -168,6 +185,14 @@ class CrmServer(ThreadingHTTPServer):
         self.requests = 0  # every customers request, rejected ones included
         self._listings: dict[str | None, tuple[list[dict], int]] = {}
         self._lock = threading.Lock()
+        self.journal = JournalFollower(journal_path, self.apply_journal)
+
+    def apply_journal(self, entries: list[dict]) -> None:
+        """A night's updates: the records change, every cached listing is dropped."""
+        changes = {int(e["id"]): e["fields"] for e in entries if e["op"] == "update"}
+        with self._lock:
+            self.data = self.data.updated(changes)
+            self._listings.clear()
 
     def listing(self, updated_since: str | None) -> tuple[list[dict], int]:
         """(served rows, distinct customers) for a filter, computed once per filter."""

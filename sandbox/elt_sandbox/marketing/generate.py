@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,64 +81,82 @@ def _money(value: Decimal, style: str) -> str:
 
 
 def _date(day: dt.date, style: str) -> str:
-    return f"{day.month}/{day.day}/{day.year}" if style == "us" else day.isoformat()
+    if style == "us":
+        return f"{day.month}/{day.day}/{day.year}"
+    if style == "day_first":
+        return f"{day.day:02d}/{day.month:02d}/{day.year}"
+    return day.isoformat()
+
+
+def new_export_file(stream: str, day: dt.date) -> ExportFile:
+    """The empty file of `stream` for the ISO week of `day`, in that week's format (the
+    seeded year and the simulated nights share it, so a night's rows look like the week's)."""
+    week = _week(day)
+    week_number = int(week[-2:])
+    name = f"{stream}_{week}.csv"
+    header = SPEND_HEADER if stream == "marketing_spend" else PERFORMANCE_HEADER
+    if week_number % 5 == 0:  # some exports have "Title Case" headers with spaces
+        header = [h.replace("_", " ").title() for h in header]
+    return ExportFile(
+        name=name,
+        stream=stream,
+        header=header,
+        bom=week_number % 4 == 1,
+        newline="\r\n" if week_number % 3 == 0 else "\n",
+        trailing_blank_lines=2 if week_number % 7 == 0 else 0,
+        encoding="cp1252" if name == "campaign_performance_2025-W20.csv" else "utf-8",
+    )
+
+
+def day_rows(
+    rng: random.Random, day: dt.date, day_first: bool = False
+) -> dict[str, list[list[str]]]:
+    """One day's rows per stream: one spend row (campaigns take turns) and 4 (until mid
+    April 2025) or 3 campaign rows. `day_first` writes the dates as dd/mm/yyyy."""
+    offset = (day - YEAR_START).days
+    week_number = int(_week(day)[-2:])
+    date_style = "day_first" if day_first else ("us" if week_number % 6 == 2 else "iso")
+    money_style = "dollar" if week_number % 4 == 3 else "plain"
+    campaign = CAMPAIGNS[offset % len(CAMPAIGNS)]
+    impressions = rng.randint(800, 60_000)
+    clicks = rng.randint(10, max(11, impressions // 20))
+    spend = Decimal(rng.randint(2_000, 450_000)) / 100
+    spend_rows = [
+        [
+            _date(day, date_style),
+            campaign[2],
+            campaign[1],
+            _money(spend, money_style),
+            f"{impressions}",
+            f"{clicks}",
+        ]
+    ]
+    performance_rows = []
+    per_day = 4 if offset < 105 else 3
+    for campaign_id, name, channel in rng.sample(CAMPAIGNS, per_day):
+        revenue = Decimal(rng.randint(0, 2_500_000)) / 100
+        performance_rows.append(
+            [
+                _date(day, date_style),
+                campaign_id,
+                name,
+                channel,
+                str(rng.randint(0, 400)),
+                _money(revenue, money_style),
+            ]
+        )
+    return {"marketing_spend": spend_rows, "campaign_performance": performance_rows}
 
 
 def build_exports(seed: int = SEED) -> list[ExportFile]:
     """All files, in name order; valid rows first within a file, bad rows appended."""
     rng = random.Random(seed)
     files: dict[str, ExportFile] = {}
-
-    def file_for(stream: str, day: dt.date) -> ExportFile:
-        name = f"{stream}_{_week(day)}.csv"
-        if name not in files:
-            week_number = int(_week(day)[-2:])
-            header = SPEND_HEADER if stream == "marketing_spend" else PERFORMANCE_HEADER
-            if week_number % 5 == 0:  # some exports have "Title Case" headers with spaces
-                header = [h.replace("_", " ").title() for h in header]
-            files[name] = ExportFile(
-                name=name,
-                stream=stream,
-                header=header,
-                bom=week_number % 4 == 1,
-                newline="\r\n" if week_number % 3 == 0 else "\n",
-                trailing_blank_lines=2 if week_number % 7 == 0 else 0,
-                encoding="cp1252" if name == "campaign_performance_2025-W20.csv" else "utf-8",
-            )
-        return files[name]
-
     for offset in range(DAYS):
         day = YEAR_START + dt.timedelta(days=offset)
-        week_number = int(_week(day)[-2:])
-        date_style = "us" if week_number % 6 == 2 else "iso"
-        money_style = "dollar" if week_number % 4 == 3 else "plain"
-        campaign = CAMPAIGNS[offset % len(CAMPAIGNS)]
-        impressions = rng.randint(800, 60_000)
-        clicks = rng.randint(10, max(11, impressions // 20))
-        spend = Decimal(rng.randint(2_000, 450_000)) / 100
-        file_for("marketing_spend", day).rows.append(
-            [
-                _date(day, date_style),
-                campaign[2],
-                campaign[1],
-                _money(spend, money_style),
-                f"{impressions}",
-                f"{clicks}",
-            ]
-        )
-        per_day = 4 if offset < 105 else 3
-        for campaign_id, name, channel in rng.sample(CAMPAIGNS, per_day):
-            revenue = Decimal(rng.randint(0, 2_500_000)) / 100
-            file_for("campaign_performance", day).rows.append(
-                [
-                    _date(day, date_style),
-                    campaign_id,
-                    name,
-                    channel,
-                    str(rng.randint(0, 400)),
-                    _money(revenue, money_style),
-                ]
-            )
+        for stream, rows in day_rows(rng, day).items():
+            export = new_export_file(stream, day)
+            files.setdefault(export.name, export).rows.extend(rows)
     _add_bad_rows(files)
     return [files[name] for name in sorted(files)]
 
@@ -193,12 +211,42 @@ def manifest(exports: list[ExportFile]) -> dict:
     }
 
 
-def write_exports(directory: Path) -> dict:
-    """Write every file and `_manifest.json` into `directory`; returns the manifest."""
+def apply_journal(files: dict[str, ExportFile], entries: list[dict]) -> set[str]:
+    """Apply simulated nights (`elt_sandbox.nights.marketing`) to the files: `append` a
+    day's rows to its week's file (created in that week's format when new), `write` a
+    separate file (a re-export), `empty` a file down to its header. Returns the names of
+    the files changed."""
+    touched: set[str] = set()
+    for entry in entries:
+        name = entry["file"]
+        if entry["op"] == "empty":
+            files[name].rows.clear()
+            files[name].bad.clear()
+        else:
+            export = files.get(name) if entry["op"] == "append" else None
+            if export is None:
+                week_file = new_export_file(entry["stream"], dt.date.fromisoformat(entry["day"]))
+                export = files[name] = replace(week_file, name=name, rows=[], bad=[])
+            for cells, reason in zip(entry["rows"], entry["bad"], strict=True):
+                export.rows.append(cells)
+                if reason:
+                    export.bad.append({"line": len(export.rows) + 1, "reason": reason})
+        touched.add(name)
+    return touched
+
+
+def write_exports(
+    directory: Path, entries: list[dict] | None = None, only: set[str] | None = None
+) -> dict:
+    """Write the seeded files with the nights' `entries` applied (every file, or the
+    names in `only`) and `_manifest.json` into `directory`; returns the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
-    exports = build_exports()
+    files = {export.name: export for export in build_exports()}
+    apply_journal(files, entries or [])
+    exports = [files[name] for name in sorted(files)]
     for export in exports:
-        (directory / export.name).write_bytes(export.render())
+        if only is None or export.name in only:
+            (directory / export.name).write_bytes(export.render())
     result = manifest(exports)
     (directory / "_manifest.json").write_text(json.dumps(result, indent=2))
     return result

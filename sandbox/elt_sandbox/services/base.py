@@ -73,6 +73,10 @@ class HttpApiService(Service):
     module: str
     default_args: tuple[str, ...] = ()
 
+    def args(self, home: SandboxHome) -> tuple[str, ...]:
+        """The CLI flags this home's server starts with."""
+        return self.default_args
+
     @abstractmethod
     def settings(self, port: int) -> dict[str, str]:
         """The environment settings that reach the API on `port`."""
@@ -82,7 +86,7 @@ class HttpApiService(Service):
         if record:
             return self.settings(record["port"])
         self.down(home)
-        pid, port = start_module_server(home, self.name, self.module, scale, self.default_args)
+        pid, port = start_module_server(home, self.name, self.module, scale, self.args(home))
         where = f"http://127.0.0.1:{port}"
         home.save_service(self.name, {"pid": pid, "port": port, "scale": scale, "where": where})
         return self.settings(port)

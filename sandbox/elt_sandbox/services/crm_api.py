@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from elt_sandbox.crm_api.__main__ import DEFAULT_TOKEN
+from elt_sandbox.journal import CRM, journal_path
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services.base import HttpApiService, start_module_server
 
@@ -25,6 +26,10 @@ class CrmService(HttpApiService):
     name = "crm"
     module = MODULE
     default_args = DEMO_FAULTS
+
+    def args(self, home: SandboxHome) -> tuple[str, ...]:
+        """Replays and follows the simulated nights (`elt-sandbox advance`)."""
+        return (*self.default_args, "--journal", str(journal_path(home.root, CRM)))
 
     def settings(self, port: int) -> dict[str, str]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from elt_sandbox.journal import MARKETING, journal_path, read
 from elt_sandbox.marketing.generate import write_exports
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services.base import Service
@@ -17,7 +18,8 @@ class CsvExportsService(Service):
 
     def up(self, home: SandboxHome, scale: float, env: Mapping[str, str]) -> dict[str, str]:
         directory = home.path("exports", "marketing", "_").parent
-        write_exports(directory)  # deterministic: rewriting gives identical files
+        # deterministic: the seeded files plus the simulated nights' rows, if any
+        write_exports(directory, read(journal_path(home.root, MARKETING))[0])
         settings = {"SANDBOX_CSV_DIR": str(directory)}
         if "AWS_ENDPOINT_URL" in env:
             client = s3_client(env)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from elt_sandbox.journal import forget_nights
 from elt_sandbox.runtime import SandboxHome, free_port, pid_alive, port_is_open
 from elt_sandbox.services.base import Service
 from elt_sandbox.shop.publications import drop_slots, ensure_publications
@@ -210,6 +211,7 @@ class PostgresService(Service):
                     ", ".join(dropped),
                 )
             timings = seed(conn, scale)
+        forget_nights(home)
         record = home.load_state().get(self.name, {})
         record["seed_seconds"] = timings
         home.save_service(self.name, record)

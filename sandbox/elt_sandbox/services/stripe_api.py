@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from elt_sandbox.journal import STRIPE, journal_path
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services.base import HttpApiService, start_module_server
 from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
@@ -21,6 +22,10 @@ def start_stripe_server(
 class StripeService(HttpApiService):
     name = "stripe"
     module = MODULE
+
+    def args(self, home: SandboxHome) -> tuple[str, ...]:
+        """Replays and follows the simulated nights (`elt-sandbox advance`)."""
+        return (*self.default_args, "--journal", str(journal_path(home.root, STRIPE)))
 
     def settings(self, port: int) -> dict[str, str]:
         return {

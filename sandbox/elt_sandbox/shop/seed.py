@@ -42,6 +42,8 @@ def seed(conn: psycopg.Connection, scale: float) -> dict[str, float]:
     started = time.monotonic()
     with conn.transaction():
         conn.execute(f"drop table if exists {SEED_MARKER}, {DELETIONS_TABLE}")
+        # the simulated nights' clock and ground truth belong to the data they describe
+        conn.execute("drop schema if exists sandbox cascade")
         conn.execute(schema_sql())
         with conn.cursor() as cur:
             for table, (columns, rows) in data.tables().items():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from elt_sandbox.journal import JournalFollower
 from elt_sandbox.stripe_api.data import StripeData
 from elt_sandbox.stripe_api.faults import FaultConfig, FaultInjector
 from elt_sandbox.stripe_api.server import StripeServer
@@ -45,6 +47,9 @@ def main() -> None:
     parser.add_argument("--slow-seconds", type=float, default=0.0)
     parser.add_argument("--max-rps", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--journal", type=Path, default=None, help="simulated nights to replay and follow"
+    )
     args = parser.parse_args()
     faults = FaultConfig(
         rate_429=args.rate_429,
@@ -61,7 +66,10 @@ def main() -> None:
         fail_after=args.fail_after,
         seed=args.seed,
     )
-    server = StripeServer(args.port, StripeData(args.scale), FaultInjector(faults), args.api_key)
+    data = StripeData(args.scale)
+    journal = JournalFollower(args.journal, data.apply_journal)
+    journal.sync()  # the nights simulated before this start
+    server = StripeServer(args.port, data, FaultInjector(faults), args.api_key, journal)
     print(f"stripe sandbox on http://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

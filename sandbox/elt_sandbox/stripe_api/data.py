@@ -21,6 +21,7 @@ SEED = 424242
 BRANDS = [("visa", 55), ("mastercard", 30), ("amex", 10), ("discover", 5)]
 REFUND_REASONS = ["requested_by_customer", "duplicate", "fraudulent"]
 BASE_REFUNDS = 5000
+HISTORY_END = 1767225600  # 2026-01-01T00:00:00Z: the shop's seeded orders end here
 
 
 def epoch(value) -> int:
@@ -44,7 +45,11 @@ class Collection:
         self._created_desc = [-created for created, _ in self.entries]
 
     def add(self, created: int, object_id: str) -> None:
-        self.entries.append((created, object_id))
+        self.extend([(created, object_id)])
+
+    def extend(self, entries: list[tuple[int, str]]) -> None:
+        """Add many objects with one re-sort (a night adds hundreds at scale 1)."""
+        self.entries.extend(entries)
         self.finish()
 
     def remove(self, object_id: str) -> None:
@@ -89,6 +94,7 @@ class ChargeFacts:
     email: str
     refunded: int = 0
     disputed: bool = False
+    currency: str = "usd"
 
 
 class StripeData:
@@ -98,6 +104,8 @@ class StripeData:
         shop = generate_shop(scale)
         rng = random.Random(seed)
         self.lock = threading.Lock()
+        # list entries collected while a journal batch is applied, added with one sort each
+        self._pending: dict[str, list[tuple[int, str]]] | None = None
         emails = {row[0]: row[1] for row in shop.customers}
         self.emails = emails
         self.customers_created = {row[0]: epoch(row[10]) for row in shop.customers}
@@ -153,6 +161,7 @@ class StripeData:
             self.customers_updated[customer_id] = updated
             self._event("customer.updated", updated, self.customer(customer_id_str(customer_id)))
         self.lists = self._build_lists()
+        self.seeded_late = self._seeded_late()
 
     # -- mutations (initial data and the admin endpoint) ------------------------------------
 
@@ -166,7 +175,7 @@ class StripeData:
             "balance_transaction": "txn_r" + refund_id[3:],
             "charge": cid,
             "created": created,
-            "currency": "usd",
+            "currency": facts.currency,
             "metadata": {"order_id": str(facts.order_id)},
             "payment_intent": "pi_" + cid[3:],
             "reason": reason,
@@ -189,7 +198,9 @@ class StripeData:
             "pending_webhooks": 0,
             "data": {"object": obj},
         }
-        if hasattr(self, "lists"):
+        if self._pending is not None:
+            self._pending["events"].append((created, event_id))
+        elif hasattr(self, "lists"):
             self.lists["events"].add(created, event_id)
 
     def refund_charge(self, cid: str, amount: int | None = None) -> dict:
@@ -228,6 +239,111 @@ class StripeData:
                 self.lists[name].add(now, prefix + cid[3:])
             self.lists["balance_transactions"].add(now, "txn_" + cid[3:])
             return self.charge(cid)
+
+    # -- simulated nights (elt_sandbox.nights, through the journal) -----------------------
+
+    def apply_journal(self, entries: list[dict]) -> None:
+        """Add a night's objects: customers, charges (with their payment intent and
+        balance transaction), refunds and disputes, as `stripe_entries` wrote them."""
+        with self.lock:
+            self._pending = {name: [] for name in self.lists}
+            try:
+                for entry in entries:
+                    getattr(self, "_journal_" + entry["op"])(entry)
+                for name, added in self._pending.items():
+                    if added:
+                        self.lists[name].extend(added)
+            finally:
+                self._pending = None
+
+    def _journal_customer(self, entry: dict) -> None:
+        customer_id = entry["customer_id"]
+        self.emails[customer_id] = entry["email"]
+        self.customers_created[customer_id] = entry["created"]
+        self._pending["customers"].append((entry["created"], customer_id_str(customer_id)))
+
+    def _journal_charge(self, entry: dict) -> None:
+        cid = charge_id(entry["order_id"])
+        created = entry["created"]
+        self.charges[cid] = ChargeFacts(
+            order_id=entry["order_id"],
+            customer_id=entry["customer_id"],
+            created=created,
+            amount=entry["amount"],
+            failed=entry["failed"],
+            brand=entry["brand"],
+            last4=entry["last4"],
+            email=entry["email"],
+            currency=entry["currency"],
+        )
+        self._pending["charges"].append((created, cid))
+        self._pending["payment_intents"].append((created, "pi_" + cid[3:]))
+        if not entry["failed"]:
+            self._pending["balance_transactions"].append((created, "txn_" + cid[3:]))
+
+    def _journal_refund(self, entry: dict) -> None:
+        refund = self._add_refund(
+            entry["refund_id"], entry["charge"], entry["amount"], entry["created"], entry["reason"]
+        )
+        self._pending["refunds"].append((refund["created"], refund["id"]))
+        self._pending["balance_transactions"].append(
+            (refund["created"], refund["balance_transaction"])
+        )
+
+    def _journal_dispute(self, entry: dict) -> None:
+        facts = self.charges[entry["charge"]]
+        facts.disputed = True
+        dispute = {
+            "id": entry["dispute_id"],
+            "object": "dispute",
+            "amount": facts.amount,
+            "currency": facts.currency,
+            "charge": entry["charge"],
+            "payment_intent": "pi_" + entry["charge"][3:],
+            "reason": entry["reason"],
+            "status": "needs_response",
+            "created": entry["created"],
+            "livemode": False,
+            "metadata": {"order_id": str(facts.order_id)},
+        }
+        self.disputes[dispute["id"]] = dispute
+        self._pending["disputes"].append((dispute["created"], dispute["id"]))
+        self._event("charge.dispute.created", dispute["created"], dispute)
+
+    def _seeded_late(self) -> dict[str, dict[str, list[int]]]:
+        """Seeded objects created after the shop's history ends (refunds up to 30 days,
+        disputes 10 days after a charge; customer updates up to 90 days after sign-up):
+        they fall into the simulated nights. {kind: {yyyy-mm-dd: [count, cents]}}."""
+        late: dict[str, dict[str, list[int]]] = {
+            "refunds": {},
+            "disputes": {},
+            "charge_updates": {},
+            "customer_updates": {},
+        }
+
+        def count(kind: str, created: int, cents: int = 0) -> None:
+            if created >= HISTORY_END:
+                day = time.strftime("%Y-%m-%d", time.gmtime(created))
+                bucket = late[kind].setdefault(day, [0, 0])
+                bucket[0] += 1
+                bucket[1] += cents
+
+        for refund in self.refunds.values():
+            count("refunds", refund["created"], refund["amount"])
+        for dispute in self.disputes.values():
+            count("disputes", dispute["created"], dispute["amount"])
+        refunded_charges: dict[str, int] = {}  # charge -> first refund event's time
+        for event in self.event_objects.values():
+            if event["type"] == "charge.refunded":
+                charge = event["data"]["object"]["id"]
+                refunded_charges[charge] = min(
+                    event["created"], refunded_charges.get(charge, 2**62)
+                )
+            elif event["type"] == "customer.updated":
+                count("customer_updates", event["created"])
+        for created in refunded_charges.values():
+            count("charge_updates", created)
+        return late
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -274,7 +390,7 @@ class StripeData:
             "billing_details": {"email": f.email, "name": None, "address": {"country": "US"}},
             "captured": not f.failed,
             "created": f.created,
-            "currency": "usd",
+            "currency": f.currency,
             "customer": customer_id_str(f.customer_id),
             "description": f"Order #{f.order_id}",
             "disputed": f.disputed,
@@ -319,7 +435,7 @@ class StripeData:
             "object": "payment_intent",
             "amount": f.amount,
             "amount_received": 0 if f.failed else f.amount,
-            "currency": "usd",
+            "currency": f.currency,
             "customer": customer_id_str(f.customer_id),
             "created": f.created,
             "latest_charge": "ch_" + pid[3:],
@@ -336,7 +452,7 @@ class StripeData:
             fee = round(f.amount * 0.029) + 30
             return {
                 "id": tid, "object": "balance_transaction", "amount": f.amount, "fee": fee,
-                "net": f.amount - fee, "currency": "usd", "created": f.created,
+                "net": f.amount - fee, "currency": f.currency, "created": f.created,
                 "available_on": f.created + 2 * 86400, "type": "charge",
                 "source": "ch_" + suffix, "status": "available",
                 "reporting_category": "charge",
@@ -344,7 +460,7 @@ class StripeData:
         refund = self.refunds["re_" + tid[5:]]
         return {
             "id": tid, "object": "balance_transaction", "amount": -refund["amount"], "fee": 0,
-            "net": -refund["amount"], "currency": "usd", "created": refund["created"],
+            "net": -refund["amount"], "currency": refund["currency"], "created": refund["created"],
             "available_on": refund["created"], "type": "refund", "source": refund["id"],
             "status": "available", "reporting_category": "refund",
         }  # fmt: skip

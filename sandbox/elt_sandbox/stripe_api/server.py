@@ -4,10 +4,13 @@ Speaks enough of Stripe's API for the official `stripe` library: `GET /v1/<resou
 with `limit`, `starting_after`, `ending_before`, `created[gt|gte|lt|lte]`, `types[]`
 (events); `GET /v1/<resource>/<id>`; Stripe-shaped error bodies. `POST /_sandbox/refund`
 and `POST /_sandbox/charge` change data at run time for incremental tests,
-`POST /_sandbox/delete_customer` deletes a customer (a `customer.deleted` event), and
-`GET /_sandbox/stats` reports counts and injected faults. Faults (see `faults.py`) include
-gateway-shaped error bodies and replayed pages: a list request whose `starting_after` is
-the last id of the page served before for the same listing gets that page again.
+`POST /_sandbox/delete_customer` deletes a customer (a `customer.deleted` event),
+`POST /_sandbox/sync` applies the simulated nights appended to the journal since the last
+sync (`elt_sandbox.journal`), `GET /_sandbox/seeded_late` counts the seeded objects created
+after the shop's history ends, and `GET /_sandbox/stats` reports counts and injected
+faults. Faults (see `faults.py`) include gateway-shaped error bodies and replayed pages:
+a list request whose `starting_after` is the last id of the page served before for the
+same listing gets that page again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from elt_sandbox.journal import JournalFollower
 from elt_sandbox.stripe_api.data import StripeData
 from elt_sandbox.stripe_api.faults import FaultInjector
 
@@ -80,7 +84,10 @@ class StripeHandler(BaseHTTPRequestHandler):
         form = parse_qs(self.rfile.read(length).decode()) if length else {}
         params = {k: v[0] for k, v in {**parse_qs(url.query), **form}.items()}
         data = self.server.data
-        if url.path == "/_sandbox/refund":
+        if url.path == "/_sandbox/sync":
+            applied = self.server.journal.sync()
+            self._send(200, {"applied": applied, "total": self.server.journal.applied})
+        elif url.path == "/_sandbox/refund":
             amount = int(params["amount"]) if params.get("amount") else None
             self._send(200, data.refund_charge(params["charge"], amount))
         elif url.path == "/_sandbox/delete_customer":
@@ -102,6 +109,9 @@ class StripeHandler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/stats":
             counts = {name: len(c.entries) for name, c in self.server.data.lists.items()}
             self._send(200, {"objects": counts, "faults": self.server.faults.counts})
+            return
+        if url.path == "/_sandbox/seeded_late":
+            self._send(200, self.server.data.seeded_late)
             return
         if not self._authorised():
             return
@@ -230,9 +240,17 @@ def _type_matches(event_type: str, patterns: set[str]) -> bool:
 class StripeServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, data: StripeData, faults: FaultInjector, api_key: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        data: StripeData,
+        faults: FaultInjector,
+        api_key: str,
+        journal: JournalFollower | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", port), StripeHandler)
         self.data = data
+        self.journal = journal or JournalFollower(None, data.apply_journal)
         self.faults = faults
         self.api_key = api_key
         # listing -> (last id, body) of the last page served, for replay faults
