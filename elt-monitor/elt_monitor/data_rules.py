@@ -72,28 +72,49 @@ def _day(text: str) -> dt.date:
 
 
 def day_totals(profiles: Iterable[dict[str, Any]]) -> Counter:
-    """Rows per event day, summed over runs."""
+    """Rows per event day, summed over runs (oldest first). A file-read stream reads a
+    changed file again whole, so its rows are counted per file and the latest read of a
+    file replaces the earlier ones."""
     totals: Counter = Counter()
+    by_file: dict[str, dict[str, int]] = {}
     for profile in profiles:
+        files = profile.get("event_dates_by_file")
+        if files:
+            by_file.update(files)
+            continue
         for day, count in (profile.get("event_dates") or {}).items():
+            totals[day] += count
+    for days in by_file.values():
+        for day, count in days.items():
             totals[day] += count
     return totals
 
 
-def baseline(totals: Counter, day: str, window_days: int) -> list[int]:
-    """Totals of the days before `day` to compare it with: the same weekday of the last
-    five weeks when at least three of them have data, else every day of the window that
-    has data."""
+def with_run(history: list[dict[str, Any]], current: dict[str, Any]) -> Counter:
+    return day_totals([*history, current])
+
+
+def baseline(
+    totals: Counter, day: str, window_days: int, after: str | None = None
+) -> tuple[list[int], bool]:
+    """Totals of the days before `day` to compare it with, and whether they are the same
+    weekday: the same weekday of the last five weeks when at least three of them have
+    data, else every day of the window that has data. Only days after `after` (the first
+    load's latest event day) count: a first load's history mixes seasons, holidays and
+    backfills, so the volume a stream is judged by is learnt from the runs that followed
+    it."""
     target = _day(day)
     earlier = {
         d: n
         for d, n in totals.items()
-        if 0 < (target - _day(d)).days <= max(window_days, 35) and n > 0
+        if 0 < (target - _day(d)).days <= max(window_days, 35)
+        and n > 0
+        and (after is None or d > after)
     }
     same_weekday = [n for d, n in earlier.items() if (target - _day(d)).days % 7 == 0]
     if len(same_weekday) >= 3:
-        return same_weekday
-    return [n for d, n in earlier.items() if (target - _day(d)).days <= window_days]
+        return same_weekday, True
+    return [n for d, n in earlier.items() if (target - _day(d)).days <= window_days], False
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -104,20 +125,28 @@ def volume_by_day(
     current: dict[str, Any],
     limits: Thresholds,
     complete_before: dt.date,
+    first_load_hwm: str | None = None,
 ) -> list[Issue]:
     """Spikes and drops of the event days this run touched (drops only of complete days:
-    the day in progress is still filling up)."""
+    the day in progress is still filling up). Without three same-weekday days to compare
+    with, the band is at least `weekday_floor` of the median wide: a mix of weekdays and
+    weekends is not one distribution."""
     totals_before = day_totals(history)
+    totals = with_run(history, current)
     hwm = max(totals_before, default=None)
     found = []
     for day, count in sorted((current.get("event_dates") or {}).items()):
         if hwm and (_day(hwm) - _day(day)).days > limits.late_days:
             continue  # late rows: judged by late_rows
-        values = baseline(totals_before, day, int(limits.baseline_days))
+        values, same_weekday = baseline(
+            totals_before, day, int(limits.baseline_days), first_load_hwm
+        )
         if len(values) < 3:
             continue
         median, spread = robust_center(values)
-        total = totals_before.get(day, 0) + count
+        if not same_weekday:
+            spread = max(spread, limits.weekday_floor * median / limits.volume_z)
+        total = totals[day]
         details = {"event_date": day, "rows": total, "expected": median, "run_rows": count}
         upper = median + count_band(median, spread, limits.spike_z)
         if total > upper:
@@ -418,6 +447,8 @@ def related_days(
     stream (orders), by their usual ratio: a source that stops while a related one grows
     is critical, a ratio far off is a warning."""
     lead_before, follow_before = day_totals(lead_history), day_totals(follow_history)
+    lead_all = with_run(lead_history, lead_now)
+    follow_all = with_run(follow_history, follow_now)
     ratios = [
         follow_before[d] / lead_before[d]
         for d in lead_before
@@ -431,8 +462,7 @@ def related_days(
     for day in sorted(lead_dates):
         if _day(day) >= complete_before:
             continue
-        lead = lead_before.get(day, 0) + lead_dates[day]
-        follow = follow_before.get(day, 0) + (follow_now.get("event_dates") or {}).get(day, 0)
+        lead, follow = lead_all[day], follow_all[day]
         expected = ratio * lead
         if expected < limits.min_column_rows / 2:
             continue

@@ -125,15 +125,14 @@ def evaluate(settings: MonitorSettings, rows: list[dict[str, Any]]) -> list[Find
         ]
     latest_id = runs[-1]
     earlier_ids = set(runs[:-1][-settings.history_runs :])
-    by_stream_latest: dict[str, dict[str, Any]] = {}
+    in_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["job_run_id"] == latest_id and row["stream"] != JOB_ROW:
-            name = _name(row)
-            if name not in by_stream_latest or (row["started_at"], row["recorded_at"]) >= (
-                by_stream_latest[name]["started_at"],
-                by_stream_latest[name]["recorded_at"],
-            ):
-                by_stream_latest[name] = row
+            in_run[_name(row)].append(row)
+    by_stream_latest: dict[str, dict[str, Any]] = {}
+    for name, stream_rows in in_run.items():
+        stream_rows.sort(key=lambda r: (r["started_at"] or r["recorded_at"], r["recorded_at"]))
+        by_stream_latest[name] = _combined(stream_rows)
     history: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["job_run_id"] in earlier_ids and row["stream"] != JOB_ROW:
@@ -161,6 +160,39 @@ def evaluate(settings: MonitorSettings, rows: list[dict[str, Any]]) -> list[Find
         findings.extend(judge_stream(settings, row, history.get(name, [])))
     findings.extend(judge_related(settings, by_stream_latest, history))
     return findings
+
+
+def _combined(stream_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One stream's target runs within one job run, as one: the last run's status, the
+    counts and rows by event date of every committed run added up (each count unknown if
+    one is). A job run killed and run again holds two target runs of a stream: every
+    committed one is reconciled, and a re-run that finds nothing new is judged with what
+    the killed attempt loaded."""
+    last = stream_rows[-1]
+    committed = [r for r in stream_rows if r["status"] == "success"]
+    if len(stream_rows) == 1 or last["status"] != "success" or len(committed) < 2:
+        return last
+
+    def total(key: str) -> int | None:
+        values = [r[key] for r in committed]
+        return None if any(v is None for v in values) else sum(values)
+
+    combined = dict(last) | {
+        key: total(key) for key in ("tap_rows", "target_received_rows", "target_rows")
+    }
+    profiles = [p for r in committed if (p := profile_of(r))]
+    if profiles:
+        biggest = max(profiles, key=lambda p: p.get("rows") or 0)
+        dates: dict[str, int] = defaultdict(int)
+        for p in profiles:
+            for day, count in (p.get("event_dates") or {}).items():
+                dates[day] += count
+        merged = dict(biggest) | {
+            "rows": sum(p.get("rows") or 0 for p in profiles),
+            "event_dates": dict(sorted(dates.items())),
+        }
+        combined["profile"], combined["_profile"] = json.dumps(merged), merged
+    return combined
 
 
 def _complete_before(row: dict[str, Any]) -> Any:

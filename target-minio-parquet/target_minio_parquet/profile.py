@@ -25,6 +25,10 @@ import pyarrow.compute as pc
 
 # Columns the target adds to every row: never profiled.
 LINEAGE_PREFIX = "_sdc_"
+# A file-read stream's lineage (tap-csv-marketing, the SDK's file streams): a changed file
+# is read again whole, so its rows by event date are kept per file and a later read of
+# the file replaces an earlier one's (elt-monitor: data_rules.day_totals).
+SOURCE_FILE = "_sdc_source_file"
 # A text column with more distinct values than this in its first rows is not a category.
 MAX_CATEGORIES = 20
 CATEGORY_SAMPLE_ROWS = 2_000
@@ -168,6 +172,7 @@ class RunProfiler:
         self.rows = 0
         self.columns: dict[str, ColumnProfile] = {}
         self.event_dates: Counter = Counter()
+        self.event_dates_by_file: dict[str, Counter] = {}
         self.event_hours = [0] * 24
         self._keys: list[pa.Table] = []
 
@@ -183,12 +188,19 @@ class RunProfiler:
                 )
             profile.observe(table.column(data_field.name))
         if self.event_field and self.event_field in table.column_names:
-            self._observe_event_time(table.column(self.event_field))
+            files = table.column(SOURCE_FILE) if SOURCE_FILE in table.column_names else None
+            self._observe_event_time(table.column(self.event_field), files)
         if self.track_keys and set(self.key_properties) <= set(table.column_names):
             self._keys.append(table.select(self.key_properties))
 
-    def _observe_event_time(self, column: pa.ChunkedArray) -> None:
-        column = column.drop_null()
+    def _observe_event_time(
+        self, column: pa.ChunkedArray, files: pa.ChunkedArray | None = None
+    ) -> None:
+        if files is not None:
+            present = pc.is_valid(column)
+            column, files = column.filter(present), files.filter(present)
+        else:
+            column = column.drop_null()
         if not len(column):
             return
         if pa.types.is_timestamp(column.type):
@@ -201,6 +213,11 @@ class RunProfiler:
             days = pc.strftime(pc.cast(column, pa.timestamp("s")), format="%Y-%m-%d")
         for item in pc.value_counts(days).to_pylist():
             self.event_dates[item["values"]] += item["counts"]
+        if files is not None:
+            pairs = pa.table({"file": files, "day": days}).group_by(["file", "day"])
+            for row in pairs.aggregate([([], "count_all")]).to_pylist():
+                per_file = self.event_dates_by_file.setdefault(row["file"], Counter())
+                per_file[row["day"]] += row["count_all"]
 
     def key_duplicates(self) -> int | None:
         """Rows beyond the first of each key within the run; None when not tracked."""
@@ -217,6 +234,11 @@ class RunProfiler:
             "rows": self.rows,
             "event_field": self.event_field,
             "event_dates": dict(sorted(self.event_dates.items())),
+            "event_dates_by_file": {
+                name: dict(sorted(days.items()))
+                for name, days in sorted(self.event_dates_by_file.items())
+            }
+            or None,
             "event_hours": self.event_hours if any(self.event_hours) else None,
             "key_duplicates": self.key_duplicates(),
             "columns": {name: p.summary() for name, p in sorted(self.columns.items())},

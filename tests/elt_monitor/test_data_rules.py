@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from elt_monitor import rules
+from elt_monitor import data_rules, rules
 from elt_monitor.ledger import JOB_ROW
 from elt_monitor.settings import MonitorSettings
 from target_minio_parquet.profile import RunProfiler
@@ -207,3 +207,31 @@ def test_late_rows_and_dates_misread_day_first() -> None:
     shop._record(misread, charges, "incremental")
     found = {f.code: f for f in rules.evaluate(SETTINGS, shop.rows) if f.stream == "shop/orders"}
     assert found["EVENT_DATE_AHEAD"].severity == "critical"
+
+
+def test_a_file_read_again_whole_replaces_its_earlier_counts() -> None:
+    """The week's export grows by a day each night and is read again whole: Monday's rows
+    come in every run of the week, and are still Monday's rows once."""
+    profiler = RunProfiler("date", ["date", "campaign"], track_keys=True)
+    monday = [dt.date(2026, 1, 5)] * 3
+    tuesday = [dt.date(2026, 1, 6)] * 3
+
+    def week_file(days: list[dt.date]) -> pa.Table:
+        return pa.table(
+            {
+                "date": pa.array(days),
+                "campaign": [f"c{i % 3}" for i in range(len(days))],
+                "_sdc_source_file": ["exports/spend_2026-W02.csv"] * len(days),
+            }
+        )
+
+    profiler.observe(week_file(monday))
+    first = profiler.summary()
+    second_profiler = RunProfiler("date", ["date", "campaign"], track_keys=True)
+    second_profiler.observe(week_file(monday + tuesday))
+    second = second_profiler.summary()
+    assert second["event_dates_by_file"] == {
+        "exports/spend_2026-W02.csv": {"2026-01-05": 3, "2026-01-06": 3}
+    }
+    totals = data_rules.day_totals([first, second])
+    assert totals == {"2026-01-05": 3, "2026-01-06": 3}

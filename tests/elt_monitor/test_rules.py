@@ -241,3 +241,17 @@ def test_meltano_yml_mirrors_every_setting() -> None:
     plugins = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())["plugins"]["utilities"]
     (monitor,) = [p for p in plugins if p["name"] == "elt-monitor"]
     assert [s["name"] for s in monitor["settings"]] == list(SETTINGS)
+
+
+def test_a_rerun_after_a_kill_is_judged_with_what_the_killed_attempt_loaded() -> None:
+    """The shop block committed, the job was killed later, the unattended re-run finds no
+    new change: one job run, two target runs of the stream. Not quiet, and every
+    committed run is reconciled."""
+    active = [[_row(run, "o", 30, "incremental")] for run in (1, 2, 3, 4)]
+    killed = _row(5, "o", 30, "incremental", run_id="t005-killed")
+    rerun = _row(5, "o", 0, "incremental")
+    rows = _runs([_row(0, "o", 100, "initial")], *active, [killed, rerun])
+    assert rules.evaluate(SETTINGS, rows) == []
+    short = _row(5, "o", 30, "incremental", run_id="t005-killed", tap_rows=31)
+    rows = _runs([_row(0, "o", 100, "initial")], *active, [short, rerun])
+    assert [f.code for f in rules.evaluate(SETTINGS, rows)] == ["TAP_TARGET_MISMATCH"]
