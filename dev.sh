@@ -26,8 +26,19 @@ install_java() {
     || $sudo apt-get install -y -qq --no-install-recommends default-jre-headless
 }
 
+# The simulated-night tests run the nightly job at a simulated time (libfaketime, apt).
+install_faketime() {
+  if [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ]; then return; fi
+  echo "libfaketime not found: installing faketime with apt for the simulated-night tests" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends faketime
+}
+
 install() {
   install_java
+  install_faketime
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
