@@ -48,3 +48,8 @@ def test_rpt_ingestion_runs_reconciles_every_run(pg_pipeline: Pipeline, tmp_path
         ).fetchall()
     assert [row[0] for row in rows] == ["initial", "initial", "full", "full"]
     assert all(row[1:] == ("success", True, True, True) for row in rows)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        verdicts = con.sql(
+            "select distinct job_run_id, run_verdict, finding_codes from rpt_ingestion_runs"
+        ).fetchall()
+    assert len(verdicts) == 2 and all(v[1:] == ("ok", None) for v in verdicts), verdicts
