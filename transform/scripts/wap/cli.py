@@ -1,8 +1,8 @@
 """One write-audit-publish attempt: build into staging, judge dbt's results, swap, record.
 
-Exit codes: 0 published; 1 the audit failed (an error-severity test failed or a node
-errored: nothing published); 2 dbt stopped before running any node (parse/connection
-error: nothing published); 3 the audit passed but the swap failed (nothing published).
+Exit codes: 0 published; 1 the audit failed (an error-severity test failed); 2 the build
+errored (a model, seed or test could not run, or dbt stopped before running any node);
+3 the audit passed but the swap failed. Only 0 changes what users see.
 Whatever happened, attempt.json says it and names the marts users still see.
 """
 
@@ -96,7 +96,7 @@ def attempt(engine_name: str, dbt_args: Sequence[str], env: Mapping[str, str]) -
             except PublishError as error:
                 reason, exit_code = f"audit passed, publication failed: {error}", PUBLISH_FAILED
         else:
-            exit_code = BUILD_ERROR if outcome.invocation_id is None else AUDIT_FAILED
+            exit_code = BUILD_ERROR if outcome.errored else AUDIT_FAILED
         record = facts.record(
             directory,
             facts.Attempt(

@@ -69,16 +69,26 @@ class DbtOutcome:
     @property
     def audit_passed(self) -> bool:
         """Every node ran and no error-severity test failed (a warning does not block).
-        A build without run_results.json (dbt stopped before running) never passes."""
-        if self.exit_code != 0 or self.invocation_id is None:
+        A build without run_results.json (dbt stopped before running) or without a single
+        model (a selection that matched nothing) never passes."""
+        if self.exit_code != 0 or self.invocation_id is None or not self.counts["models"]:
             return False
         return not any(r["status"] not in PASSED | WARNED for r in self.results)
+
+    @property
+    def errored(self) -> bool:
+        """The build did not run to the end: dbt stopped, or a node could not run."""
+        if self.invocation_id is None:
+            return True
+        return any(r["status"] in ERRORED for r in self.results)
 
     def reason(self) -> str:
         """One line for a person: why this build may not be published."""
         if self.invocation_id is None:
             return f"dbt exited {self.exit_code} before it ran any node (no run_results.json)"
         bad = [r for r in self.results if r["status"] not in PASSED | WARNED]
+        if not bad and not self.counts["models"]:
+            return "the build ran no model (a selection that matched nothing?)"
         if not bad:
             return f"dbt exited {self.exit_code}" if self.exit_code else "audit passed"
         shown = ", ".join(
