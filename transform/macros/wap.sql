@@ -7,7 +7,7 @@
   until the next run's `wap_drop_schema` (swap back to roll back).
 
   `emulate_swap` is for fakesnow only, which parses neither SWAP WITH nor
-  ALTER SCHEMA RENAME: it moves the tables one by one, which is NOT atomic (README).
+  ALTER SCHEMA RENAME: it copies the tables one by one, which is NOT atomic (README).
 #}
 {% macro wap_drop_schema(schema) %}
     {% set relation = api.Relation.create(database=target.database, schema=schema) %}
@@ -36,16 +36,26 @@
     {% endif %}
 {% endmacro %}
 
-{#- fakesnow only: every table of `published` dropped, every table of `staging` renamed
-    into it. Not atomic: a reader between two statements sees a mix. -#}
+{#- fakesnow only: every table of `published` dropped, every table of `staging` copied
+    into it (fakesnow's ALTER TABLE RENAME cannot change schema). Not atomic: a reader
+    between two statements sees a mix. -#}
 {% macro wap_emulated_swap(staging, published) %}
     {% set old = target.database ~ '.' ~ published %}
     {% do run_query('create schema if not exists ' ~ old) %}
-    {% for relation in adapter.list_relations_without_caching(api.Relation.create(database=target.database, schema=published)) %}
-        {% do run_query('drop ' ~ ('view' if relation.is_view else 'table') ~ ' ' ~ relation) %}
+    {% for name, kind in wap_relations(published) %}
+        {% do run_query('drop ' ~ ('view' if kind == 'VIEW' else 'table') ~ ' ' ~ old ~ '.' ~ name) %}
     {% endfor %}
-    {% for relation in adapter.list_relations_without_caching(api.Relation.create(database=target.database, schema=staging)) %}
-        {% do run_query('alter table ' ~ relation ~ ' rename to ' ~ old ~ '.' ~ relation.identifier) %}
+    {% for name, kind in wap_relations(staging) %}
+        {% do run_query('create table ' ~ old ~ '.' ~ name ~ ' as select * from ' ~ target.database ~ '.' ~ staging ~ '.' ~ name) %}
     {% endfor %}
     {{ log('emulated swap of ' ~ staging ~ ' into ' ~ published ~ ' (fakesnow; not atomic)', info=True) }}
+{% endmacro %}
+
+{#- (name, VIEW | BASE TABLE) of every relation in one schema of the target database. -#}
+{% macro wap_relations(schema) %}
+    {% set rows = run_query(
+        'select table_name, table_type from ' ~ target.database ~ '.information_schema.tables'
+        ~ " where table_schema = upper('" ~ schema ~ "')"
+    ) %}
+    {{ return(rows.rows | map('list') | list) }}
 {% endmacro %}

@@ -51,7 +51,9 @@ class SnowflakeEngine:
 
     def _operation(self, macro: str, args: dict[str, object]) -> None:
         with tempfile.TemporaryDirectory(prefix="wap-dbt-") as scratch:
-            code = operation(macro, args, self.env, Path(scratch))
+            code = operation(
+                macro, args, self.env, self.dbt_overrides(), self.dbt_vars(), Path(scratch)
+            )
         if code != 0:
             raise PublishError(f"dbt run-operation {macro} exited {code} (its output is above)")
 
