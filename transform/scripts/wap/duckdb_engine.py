@@ -34,6 +34,7 @@ import duckdb
 
 from wap import PublishError
 from wap.dbt_build import project_dir
+from wap.facts import path_safe
 
 
 def published_path(env: Mapping[str, str]) -> Path:
@@ -63,7 +64,7 @@ class DuckDBEngine:
 
     @property
     def staging(self) -> Path:
-        return self.staging_root / self.run_id / self.published.name
+        return self.staging_root / path_safe(self.run_id) / self.published.name
 
     def prepare(self) -> None:
         """An empty staging directory (an earlier failed build, kept to be looked at, goes)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -43,6 +44,11 @@ def run_id(env: Mapping[str, str]) -> str:
     """The run this publication belongs to: the job wrapper's ELT_RUN_ID, else Meltano's
     MELTANO_RUN_ID, else a new uuid4 (a bare `meltano invoke`)."""
     return env.get("ELT_RUN_ID") or env.get("MELTANO_RUN_ID") or str(uuid.uuid4())
+
+
+def path_safe(value: str) -> str:
+    """`value` as one path component (run ids name staging and version directories)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value).lstrip(".") or "run"
 
 
 def state_dir(env: Mapping[str, str], engine: str) -> Path:

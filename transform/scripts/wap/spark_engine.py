@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wap.dbt_build import project_dir
+from wap.facts import path_safe
 
 
 def warehouse_dir(env: Mapping[str, str]) -> Path:
@@ -74,7 +75,7 @@ class SparkEngine:
     def publish(self, published_at: dt.datetime) -> None:
         self._stamp(published_at)
         self.versions.mkdir(parents=True, exist_ok=True)
-        version = self.versions / self.run_id
+        version = self.versions / path_safe(self.run_id)
         shutil.rmtree(version, ignore_errors=True)
         os.rename(self.staging, version)
         previous = self.link.resolve() if self.link.is_symlink() else None
