@@ -22,6 +22,11 @@ from elt_orchestration.resources import MeltanoProject
 MONITOR_UTILITY = "elt-monitor"
 LAKE_LOADER = "target-minio-parquet"  # the loader whose runs elt-monitor judges
 NO_RUN = "NO_RUN"  # elt-monitor's finding when the ledger holds no run of the job
+# Findings that say the run itself broke (a tap or target failed, the job was killed, dbt
+# did not finish), not that the data is wrong: another attempt may cure them.
+RUN_FAILURE_CODES = frozenset(
+    {NO_RUN, "STREAM_FAILED", "STREAM_INCOMPLETE", "DBT_NOT_RUN", "DBT_NODE_FAILED"}
+)
 CRITICAL = "critical"
 CHECK_TIMEOUT_SECONDS = 600
 
@@ -43,9 +48,13 @@ class MonitorReport:
 
     @property
     def is_gate_verdict(self) -> bool:
-        """A failing verdict on a recorded run; "no recorded run" (NO_RUN) is not one:
-        the job failed before its gate, so the failure is the job's own."""
-        return self.failed and any(f.get("code") != NO_RUN for f in self.findings)
+        """A failing verdict about the data: one of its worst findings is not one of a
+        broken run (RUN_FAILURE_CODES), which another attempt may cure and is retried."""
+        return self.failed and any(
+            f.get("code") not in RUN_FAILURE_CODES
+            for f in self.findings
+            if f.get("severity") == self.severity
+        )
 
     def lines(self) -> list[str]:
         return [

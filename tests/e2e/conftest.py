@@ -144,6 +144,8 @@ def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) ->
         # Meltano reads overrides as <NAMESPACE>_<SETTING>; it passes them to dbt under
         # the setting's own `env` name (DBT_DUCKDB_PATH, LAKE_ROOT).
         "DBT_DUCKDB_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        # dbt-duckdb:wap's publication facts (output/wap/duckdb is the demo's).
+        "DBT_DUCKDB_WAP_STATE_DIR": str(workdir / "wap"),
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
     }

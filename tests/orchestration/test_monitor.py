@@ -61,3 +61,14 @@ def test_no_file_is_no_verdict(tmp_path: Path) -> None:
     assert read_verdict(tmp_path / "missing.json") is None
     (tmp_path / "half.json").write_text('{"severity": ')
     assert read_verdict(tmp_path / "half.json") is None
+
+
+def test_a_run_that_broke_is_retried_a_run_with_bad_data_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "verdict.json"
+    failed = Finding("STREAM_FAILED", "critical", "tap_stripe_custom/charges", "tap exited 1")
+    _write(path, [failed, QUIET], "finish")
+    report = read_verdict(path)
+    assert report is not None and report.failed and not report.is_gate_verdict
+    _write(path, [failed, MISSING], "finish")
+    report = read_verdict(path)
+    assert report is not None and report.is_gate_verdict

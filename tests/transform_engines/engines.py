@@ -57,10 +57,10 @@ class SparkProject:
     def warehouse(self) -> Path:
         return self.workdir / "spark-warehouse"
 
-    def dbt(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
-        """`dbt <args>` on the `spark` target with one core and one shuffle partition:
-        the data is tiny and the test machine is shared."""
-        settings = {
+    def settings(self) -> dict[str, str]:
+        """The `spark` target with one core and one shuffle partition: the data is tiny
+        and the test machine is shared."""
+        return {
             "DBT_TARGET": "spark",
             "LAKE_ROOT": str(self.lake_root),
             "DBT_SPARK_WAREHOUSE_DIR": str(self.warehouse),
@@ -69,7 +69,12 @@ class SparkProject:
             "DBT_SPARK_SCHEMA": SPARK_SCHEMA,
             **SMALL_DATA,
         }
-        return run_dbt(self.workdir, args, settings, tz=os.environ.get("TZ"), timeout=timeout)
+
+    def dbt(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+        """`dbt <args>` on the `spark` target (`settings`)."""
+        return run_dbt(
+            self.workdir, args, self.settings(), tz=os.environ.get("TZ"), timeout=timeout
+        )
 
     def mart_files(self, mart: str) -> str:
         """The Parquet files of one mart, as a glob any Parquet reader takes."""

@@ -1,0 +1,91 @@
+"""Write, audit, publish on local Spark: one real build into the staging database, then
+`analytics.db` repointed at it. One Spark build serves the module (it is slow); the
+attempt that must not publish is one that dbt refuses before starting Spark.
+
+The published marts are compared with a plain DuckDB build of the same lake (the
+cross-engine proof), read through the `analytics.db` link as any Parquet reader would.
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import pytest
+
+from tests.transform.conftest import DbtProject, output
+from tests.transform.wap import run_wap, state
+from tests.transform_engines.engines import (
+    SPARK_SCHEMA,
+    SparkProject,
+    read_duckdb_marts,
+    read_spark_marts,
+)
+from tests.transform_engines.test_cross_engine import NOT_MONITOR, write_lake
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    duck = DbtProject(tmp_path_factory.mktemp("wap-duckdb"))
+    write_lake(duck)
+    plain = duck.dbt("build", *NOT_MONITOR)
+    assert plain.returncode == 0, output(plain)
+    spark = SparkProject(tmp_path_factory.mktemp("wap-spark"), lake_root=duck.workdir / "lake")
+    # What a plain `dbt build` left before WAP, and a killed attempt's staging database.
+    legacy = spark.warehouse / f"{SPARK_SCHEMA}.db" / "fct_orders"
+    legacy.mkdir(parents=True)
+    (legacy / "part-0.parquet").write_bytes(b"yesterday")
+    leftover = spark.warehouse / f"{SPARK_SCHEMA}__wap.db" / "fct_orders"
+    leftover.mkdir(parents=True)
+    refused = run_wap("spark", spark.workdir, spark.settings(), "run-0", "--no-such-option")
+    refused_attempt = state(spark.workdir, "attempt.json")
+    started = time.monotonic()
+    published = run_wap("spark", spark.workdir, spark.settings(), "run-1", *NOT_MONITOR)
+    print(f"\nSpark write-audit-publish: {time.monotonic() - started:.1f} s")
+    return {
+        "duck": duck,
+        "spark": spark,
+        "refused": refused,
+        "refused_attempt": refused_attempt,
+        "published": published,
+    }
+
+
+def test_a_build_dbt_refuses_publishes_nothing(nights: dict) -> None:
+    assert nights["refused"].returncode == 2, output(nights["refused"])
+    attempt = nights["refused_attempt"]
+    assert attempt["published"] is False and attempt["dbt_invocation_id"] is None
+    assert attempt["marts_as_of"] is None
+    # (the link is checked after the publication below: the old directory was kept)
+
+
+def test_a_passing_build_repoints_the_published_database(nights: dict) -> None:
+    spark: SparkProject = nights["spark"]
+    assert nights["published"].returncode == 0, output(nights["published"])
+    link = spark.warehouse / f"{SPARK_SCHEMA}.db"
+    assert link.is_symlink()
+    assert link.resolve() == (spark.warehouse / f"{SPARK_SCHEMA}.versions" / "run-1").resolve()
+    # The pre-WAP marts were moved aside whole, not mixed in; the staging database is gone.
+    before = spark.warehouse / f"{SPARK_SCHEMA}.versions" / "before-wap" / "fct_orders"
+    assert (before / "part-0.parquet").read_bytes() == b"yesterday"
+    assert not (spark.warehouse / f"{SPARK_SCHEMA}__wap.db").exists()
+    with duckdb.connect() as conn:
+        stamp = conn.execute(
+            f"select run_id from read_parquet('{link}/marts_publication/*.parquet')"
+        ).fetchall()
+    assert stamp == [("run-1",)]
+    publication = state(spark.workdir, "publication.json")
+    assert (publication["engine"], publication["location"]) == ("spark", str(link))
+    assert publication["counts"]["tests"] > 50 and publication["results"] == []
+    assert state(spark.workdir, "attempt.json")["marts_as_of"]["run_id"] == "run-1"
+
+
+def test_published_spark_marts_equal_the_duckdb_build(nights: dict) -> None:
+    assert nights["published"].returncode == 0, output(nights["published"])
+    duck = read_duckdb_marts(nights["duck"].warehouse)
+    spark = read_spark_marts(nights["spark"])
+    for mart, rows in duck.items():
+        assert rows.rows, f"{mart} is empty: nothing compared"
+        assert spark[mart].row_hashes() == rows.row_hashes(), mart

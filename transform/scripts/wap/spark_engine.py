@@ -1,0 +1,109 @@
+"""Spark (local session): build into a staging database, then repoint the published one.
+
+The session's catalog lives in memory, so what users read after a run is the Parquet
+under the warehouse directory, by path: `<warehouse>/<schema>.db/<mart>/`. dbt builds
+into the database `<schema>__wap` (`<warehouse>/<schema>__wap.db/`); publishing moves that
+directory to `<warehouse>/<schema>.versions/<run_id>/` and repoints the symbolic link
+`<schema>.db` at it with one rename (a new link renamed over the old one: atomic on
+POSIX), so a reader resolving `<schema>.db/...` gets the old marts or the new ones, never
+a mix. The previous version is kept (a reader in the middle of a scan keeps its files);
+older ones are removed. On a cluster with a metastore the same step is a view or table
+location repointed (README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from wap.dbt_build import project_dir
+from wap.facts import path_safe
+
+
+def warehouse_dir(env: Mapping[str, str]) -> Path:
+    path = Path(env.get("DBT_SPARK_WAREHOUSE_DIR") or "../output/spark-warehouse")
+    return (path if path.is_absolute() else project_dir(env) / path).resolve()
+
+
+@dataclass(frozen=True)
+class SparkEngine:
+    warehouse: Path
+    schema: str
+    run_id: str
+
+    name = "spark"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], run_id: str) -> SparkEngine:
+        return cls(warehouse_dir(env), env.get("DBT_SPARK_SCHEMA") or "analytics", run_id)
+
+    @property
+    def staging_schema(self) -> str:
+        return f"{self.schema}__wap"
+
+    @property
+    def staging(self) -> Path:
+        return self.warehouse / f"{self.staging_schema}.db"
+
+    @property
+    def link(self) -> Path:
+        return self.warehouse / f"{self.schema}.db"
+
+    @property
+    def versions(self) -> Path:
+        return self.warehouse / f"{self.schema}.versions"
+
+    @property
+    def location(self) -> str:
+        return str(self.link)
+
+    def prepare(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def dbt_overrides(self) -> dict[str, str]:
+        return {"DBT_SPARK_SCHEMA": self.staging_schema}
+
+    def dbt_vars(self) -> dict[str, object]:
+        # Views die with the session: only the Parquet tables are ever visible.
+        return {}
+
+    def publish(self, published_at: dt.datetime) -> None:
+        self._stamp(published_at)
+        self.versions.mkdir(parents=True, exist_ok=True)
+        version = self.versions / path_safe(self.run_id)
+        shutil.rmtree(version, ignore_errors=True)
+        os.rename(self.staging, version)
+        previous = self.link.resolve() if self.link.is_symlink() else None
+        if self.link.exists() and not self.link.is_symlink():
+            # Marts of a plain `dbt build` from before WAP: moved into the versions once;
+            # `<schema>.db` is missing for the moment between this rename and the next.
+            previous = self.versions / "before-wap"
+            shutil.rmtree(previous, ignore_errors=True)
+            os.rename(self.link, previous)
+        temp = self.warehouse / f".{self.link.name}.{uuid.uuid4().hex}"
+        temp.symlink_to(version.relative_to(self.warehouse), target_is_directory=True)
+        os.replace(temp, self.link)
+        keep = {version.resolve(), previous}
+        for old in self.versions.iterdir():
+            if old.resolve() not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _stamp(self, published_at: dt.datetime) -> None:
+        """`marts_publication` as one Parquet table beside the marts."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "run_id": pa.array([self.run_id], pa.string()),
+                "published_at": pa.array([published_at], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        directory = self.staging / "marts_publication"
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, directory / "part-00000.parquet")
