@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,16 @@ class Series:
     title: str
     points: list[Point]
     unit: str = "rows"
+
+
+@dataclass(frozen=True)
+class ColumnCharts:
+    """A column a finding of the latest run names, and its profile over the runs."""
+
+    stream: str
+    column: str
+    codes: list[str]
+    series: list[Series]
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ class ReportData:
     timeline: list[RunMark]
     volumes: list[Series]
     full_loads: list[Series]
-    columns: list[tuple[str, str, list[str], Series, Series]]  # stream, column, codes, ...
+    columns: list[ColumnCharts]
     finding_history: list[FindingHistory]
     streams: list[dict[str, Any]] = field(default_factory=list)
 
@@ -170,44 +181,51 @@ def full_load_volume(settings: MonitorSettings, name: str, rows: list[dict]) -> 
     return Series(name, f"{name}: rows per full load", points)
 
 
-def _column_value(profile: dict[str, Any], column: str) -> tuple[float | None, float | None]:
-    """(null share, mean) of a column in one run's profile."""
+def _column_values(
+    profile: dict[str, Any], column: str, values: list[str]
+) -> dict[str, float] | None:
+    """A column's NULL share, its mean (numbers) and the share of each of `values` (text
+    categories) in one run's profile; None when the run did not have the column."""
     entry = (profile.get("columns") or {}).get(column)
     rows = profile.get("rows") or 0
     if not entry or not rows:
-        return None, None
-    share = entry.get("nulls", 0) / rows
-    mean = None
+        return None
+    out = {"nulls": entry.get("nulls", 0) / rows}
     if entry.get("kind") in ("number", "decimal") and entry.get("count") and "sum" in entry:
-        mean = float(entry["sum"]) / entry["count"]
-    return share, mean
+        out["mean"] = float(entry["sum"]) / entry["count"]
+    counted = entry.get("values")
+    if counted:
+        total = sum(counted.values())
+        for value in values:
+            out[f"value:{value}"] = counted.get(value, 0) / total
+    return out
 
 
-def column_profiles(name: str, column: str, rows: list[dict]) -> tuple[Series, Series] | None:
-    """Null share and mean of a flagged column per run, over the runs the check compares
-    the latest one with (incremental with incremental, full loads with full loads)."""
+def column_profiles(
+    name: str, column: str, rows: list[dict], values: Sequence[str] = ()
+) -> list[Series]:
+    """A flagged column per run, over the runs the check compares the latest one with
+    (incremental with incremental, full loads with full loads): its NULL share, its mean
+    when it is a number, and the share of each value a finding named (a new currency)."""
     good = _successes(rows)
     if not good:
-        return None
+        return []
     kind = good[-1]["run_kind"]
     chosen = [r for r in good[:-1] if comparable(kind, r["run_kind"])] + [good[-1]]
-    nulls, means = [], []
+    titles = {"nulls": ("NULL share per run", "share"), "mean": ("mean per run", "mean")}
+    titles |= {f"value:{v}": (f"share of {v!r} per run", "share") for v in values}
+    points: dict[str, list[Point]] = defaultdict(list)
     for row in chosen:
-        profile = profile_of(row)
-        if not profile:
-            continue
-        share, mean = _column_value(profile, column)
+        measured = (p := profile_of(row)) and _column_values(p, column, list(values))
         label = row["job_run_id"]
-        if share is not None:
-            nulls.append(Point(label, share, note=f"{label}: {share:.1%} NULL"))
-        if mean is not None:
-            means.append(Point(label, mean, note=f"{label}: mean {mean:.4g}"))
-    if not nulls:
-        return None
-    return (
-        Series(name, f"{name}.{column}: NULL share per run", nulls, unit="share"),
-        Series(name, f"{name}.{column}: mean per run", means, unit="mean"),
-    )
+        for key, value in (measured or {}).items():
+            text = f"{value:.1%}" if titles[key][1] == "share" else f"{value:.4g}"
+            points[key].append(Point(label, value, note=f"{label}: {text}"))
+    return [
+        Series(name, f"{name}.{column}: {titles[key][0]}", points[key], unit=titles[key][1])
+        for key in titles
+        if points.get(key)
+    ]
 
 
 def timeline(runs: list[str], rows: list[dict], history: list[dict]) -> list[RunMark]:
@@ -351,15 +369,17 @@ def build(
         series = full_load_volume(settings, name, per_stream[name])
         if series:
             full_loads.append(series)
-    flagged: dict[tuple[str, str], list[str]] = defaultdict(list)
+    flagged: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for finding in latest.get("findings") or []:
         column = (finding.get("details") or {}).get("column")
         if column and finding["stream"] in per_stream:
-            flagged[(finding["stream"], column)].append(finding["code"])
-    for (name, column), codes in sorted(flagged.items()):
-        pair = column_profiles(name, column, per_stream[name])
-        if pair:
-            columns.append((name, column, sorted(set(codes)), *pair))
+            flagged[(finding["stream"], column)].append(finding)
+    for (name, column), found in sorted(flagged.items()):
+        values = sorted({str(f["details"]["value"]) for f in found if "value" in f["details"]})
+        series = column_profiles(name, column, per_stream[name], values)
+        if series:
+            codes = sorted({f["code"] for f in found})
+            columns.append(ColumnCharts(name, column, codes, series))
     return ReportData(
         job=settings.job,
         environment=latest.get("environment") or settings.environment or "-",

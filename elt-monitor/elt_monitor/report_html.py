@@ -209,15 +209,15 @@ def _charts(data: ReportData) -> list[str]:
     out.append('<h2 id="columns">Flagged columns over time</h2>')
     if not data.columns:
         out.append("<p>no finding of the latest run names a column</p>")
-    for stream, column, codes, nulls, means in data.columns:
+    for item in data.columns:
+        stream, column = escape(item.stream), escape(item.column)
         out.append(
-            f'<h3 class="column" data-stream="{escape(stream)}" data-column="{escape(column)}">'
-            f'{escape(stream)}.{escape(column)} <span class="muted">({escape(", ".join(codes))})'
-            "</span></h3>"
+            f'<h3 class="column" data-stream="{stream}" data-column="{column}">'
+            f'{stream}.{column} <span class="muted">({escape(", ".join(item.codes))})</span></h3>'
         )
-        out += ['<p class="caption">NULL share per run</p>', chart(nulls, "column")]
-        if means.points:
-            out += ['<p class="caption">mean per run</p>', chart(means, "column")]
+        for series in item.series:
+            caption = series.title.rsplit(": ", 1)[-1]
+            out += [f'<p class="caption">{escape(caption)}</p>', chart(series, "column")]
     return out
 
 

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from elt_monitor import report_data, rules, verdict
 
 from tests.elt_monitor.conftest import BIN, Pipeline
+from tests.elt_monitor.test_data_rules import SETTINGS, Shop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -201,12 +203,12 @@ def test_the_report_of_a_bad_night_in_a_browser(
     shown = page.locator("#runs tr.run")
     assert shown.count() == len(verdicts) == 5
     newest_first = list(reversed(verdicts))
-    for index, verdict in enumerate(newest_first):
+    for index, stored in enumerate(newest_first):
         row = shown.nth(index)
-        assert row.get_attribute("data-run") == verdict["job_run_id"]
+        assert row.get_attribute("data-run") == stored["job_run_id"]
         badge = row.locator(".badge")
-        assert badge.inner_text() == verdict["severity"]
-        assert badge.get_attribute("class") == f"badge sev-{verdict['severity']}"
+        assert badge.inner_text() == stored["severity"]
+        assert badge.get_attribute("class") == f"badge sev-{stored['severity']}"
     assert (
         shown.nth(0).locator(".badge").evaluate("e => getComputedStyle(e).backgroundColor")
         == CRITICAL_RGB
@@ -266,3 +268,80 @@ def test_the_report_of_a_bad_night_in_a_browser(
     history = page.locator("tr.history.state-new")
     assert history.count() >= 2  # NULL_SHARE and MEAN_SHIFT are new tonight
     page.close()
+
+
+def test_the_volume_band_is_the_checks_own() -> None:
+    """Generated nights through the target's real profiler: the one day the check calls a
+    spike is the one point drawn outside its band, at the check's own upper bound; the
+    first load's 120 days of history are not points."""
+    shop = Shop(3)
+    for _ in range(14):
+        assert shop.night() == []
+    spike_day = shop.day.isoformat()
+    findings = shop.night(volume=3.0)
+    spike = next(f for f in findings if f.code == "VOLUME_SPIKE" and f.stream == "shop/orders")
+    assert spike.details["event_date"] == spike_day
+    data = report_data.build(SETTINGS, shop.rows, findings, [])
+    series = next(s for s in data.volumes if s.stream == "shop/orders")
+    assert len(series.points) == 15  # one event date per night
+    outside = [p for p in series.points if p.outside]
+    assert [p.label for p in outside] == [spike_day]
+    assert outside[0].value == spike.details["rows"]
+    assert outside[0].high == pytest.approx(spike.details["upper"], abs=0.05)
+    assert all(p.low is not None for p in series.points)
+
+
+def test_flagged_columns_are_drawn_per_run() -> None:
+    """A night in euros with no channel: the currency's share of 'eur' and the channel's
+    NULL share per incremental run, the bad night last."""
+    shop = Shop(5)
+    for _ in range(6):
+        assert shop.night() == []
+    findings = shop.night(currency="eur", null_channel=True)
+    assert {f.code for f in findings} >= {"VALUE_SHIFT", "NULL_SHARE"}
+    data = report_data.build(SETTINGS, shop.rows, findings, [])
+    charts = {(c.stream, c.column): c for c in data.columns}
+    currency = {s.title.rsplit(": ", 1)[1]: s for s in charts["shop/orders", "currency"].series}
+    eur = [p.value for p in currency["share of 'eur' per run"].points]
+    assert eur == [0.0] * 6 + [1.0]  # the six normal nights, then the bad one
+    channel = {s.title.rsplit(": ", 1)[1]: s for s in charts["shop/orders", "channel"].series}
+    nulls = [p.value for p in channel["NULL share per run"].points]
+    assert nulls == [0.0] * 6 + [1.0]
+    assert "mean per run" not in channel  # text has no mean
+
+
+def test_findings_history_new_repeated_resolved_acknowledged() -> None:
+    def finding(code: str) -> rules.Finding:
+        return rules.Finding(code, "warning", "shop/orders", f"{code} message")
+
+    ack = verdict.Ack("LATE_ROWS", "*", "known backfill", "ops", "2026-01-01T00:00:00")
+    history: list[dict] = []
+    for run, codes in enumerate([["NULL_SHARE"], ["NULL_SHARE", "MEAN_SHIFT"], ["MEAN_SHIFT"]]):
+        found = [finding(c) for c in codes] + ([finding("LATE_ROWS")] if run == 2 else [])
+        history.append(
+            verdict.build(
+                job="nightly",
+                job_run_id=f"run{run}",
+                environment="prod",
+                lake_uri="s3://lake/",
+                stage="finish",
+                findings=found,
+                acks=[ack],
+                before=history[-1] if history else None,
+            )
+        )
+    states = {
+        (h.code, h.state, h.first_run, h.last_run, h.runs)
+        for h in report_data.finding_history(history)
+    }
+    assert states == {
+        ("MEAN_SHIFT", "repeated", "run1", "run2", 2),
+        ("NULL_SHARE", "resolved", "run0", "run1", 2),
+        ("LATE_ROWS", "acknowledged", "run2", "run2", 0),
+    }
+    marks = report_data.timeline(["run0", "run1", "run2"], [], history)
+    assert [(m.job_run_id, m.severity, len(m.resolved)) for m in marks] == [
+        ("run0", "warning", 0),
+        ("run1", "warning", 0),
+        ("run2", "warning", 1),
+    ]
