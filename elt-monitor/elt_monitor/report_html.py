@@ -153,8 +153,7 @@ def _dbt(dbt: dict[str, Any] | None) -> list[str]:
 
 def _timeline(marks: list[RunMark]) -> list[str]:
     out = [
-        '<h2 id="timeline">Verdict per job run</h2>',
-        verdict_strip(marks),
+        '<h2 id="job-runs">Job runs, newest first</h2>',
         '<table id="runs"><tr><th>checked</th><th>job run</th><th>verdict</th><th>stage</th>'
         "<th>findings</th><th>rows</th><th>marts</th></tr>",
     ]
@@ -271,9 +270,13 @@ def render(data: ReportData) -> str:
             f"<title>elt-monitor: {escape(data.job)} {escape(data.severity)}</title>",
             f"<style>{CSS}</style></head><body>",
             *_header(data),
-            *_timeline(data.timeline),
+            '<h2 id="timeline">Verdict per job run</h2>',
+            verdict_strip(data.timeline),
+            '<p class="muted small">oldest left; the table of runs follows the latest '
+            "run's findings and dbt results</p>",
             *_latest_findings(data.latest),
             *_dbt(data.latest.get("dbt")),
+            *_timeline(data.timeline),
             *_charts(data),
             *_history(data),
             *_streams(data),
