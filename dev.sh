@@ -26,19 +26,22 @@ install_java() {
     || $sudo apt-get install -y -qq --no-install-recommends default-jre-headless
 }
 
-# The simulated-night tests run the nightly job at a simulated time (libfaketime, apt).
-install_faketime() {
-  if [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ]; then return; fi
-  echo "libfaketime not found: installing faketime with apt for the simulated-night tests" >&2
+# The HTML report's browser test drives Debian's chromium with playwright (playwright's own
+# browser download is not used: the system browser is given by path).
+install_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  echo "chromium not found: installing it with apt for the report's browser test" >&2
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends faketime
+  # another worktree's install may hold apt's lock: wait for it instead of failing
+  $sudo apt-get update -qq -o DPkg::Lock::Timeout=300
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 chromium >/dev/null
 }
 
 install() {
   install_java
-  install_faketime
+  install_chromium
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi

@@ -1,37 +1,20 @@
 """`status` (a terminal table) and `report` (one self-contained HTML file, inline SVG,
-no network): what a data engineer looks at after a run."""
+no network: report_data.py gathers, report_svg.py draws, report_html.py lays it out):
+what a data engineer looks at after a run."""
 
 from __future__ import annotations
 
-import html
-from collections import defaultdict
 from typing import Any
 
-from elt_monitor.ledger import JOB_ROW
+from elt_monitor import report_data, report_html
 from elt_monitor.rules import Finding, comparable, job_runs, overall, rolling_median
 from elt_monitor.settings import MonitorSettings
-
-COLOURS = {"ok": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828"}
-
-
-def _latest_and_history(
-    settings: MonitorSettings, rows: list[dict]
-) -> tuple[list[str], dict[str, list[dict]]]:
-    runs = job_runs(rows, settings.job)[-settings.history_runs :]
-    per_stream: dict[str, list[dict]] = defaultdict(list)
-    order = {run: i for i, run in enumerate(runs)}
-    for row in rows:
-        if row["job_run_id"] in order and row["stream"] != JOB_ROW:
-            per_stream[f"{row['source']}/{row['stream']}"].append(row)
-    for values in per_stream.values():
-        values.sort(key=lambda r: (order[r["job_run_id"]], r["started_at"] or r["recorded_at"]))
-    return runs, per_stream
 
 
 def status_rows(
     settings: MonitorSettings, rows: list[dict], findings: list[Finding]
 ) -> list[dict[str, Any]]:
-    runs, per_stream = _latest_and_history(settings, rows)
+    runs, per_stream = report_data.stream_rows(settings, rows)
     latest = runs[-1] if runs else None
     table = []
     for name in sorted(per_stream):
@@ -95,66 +78,8 @@ def status_text(
     return "\n".join(lines)
 
 
-def _sparkline(values: list[int], width: int = 240, height: int = 40) -> str:
-    if not values:
-        return ""
-    top = max(values) or 1
-    step = width / max(len(values) - 1, 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - v / top * (height - 4) - 2:.1f}" for i, v in enumerate(values)
-    )
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
-        f'<polyline fill="none" stroke="#1565c0" stroke-width="1.5" points="{points}"/></svg>'
-    )
-
-
 def html_report(
     settings: MonitorSettings, rows: list[dict], findings: list[Finding], history: list[dict]
 ) -> str:
-    runs, per_stream = _latest_and_history(settings, rows)
-    severity = overall(findings)
-    esc = html.escape
-    out = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>elt-monitor: {esc(settings.job)}</title><style>",
-        "body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "td:first-child{text-align:left}",
-        "</style></head><body>",
-        f"<h1>{esc(settings.job)}: <span style='color:{COLOURS[severity]}'>{severity}</span></h1>",
-        f"<p>{len(runs)} job runs in the ledger; latest {esc(runs[-1] if runs else '-')}</p>",
-        "<h2>Findings</h2><ul>",
-        *(f"<li style='color:{COLOURS[f.severity]}'>{esc(f.line())}</li>" for f in findings),
-        "</ul><h2>Streams</h2><table><tr><th>stream</th><th>rows per run</th><th>last rows</th>"
-        "<th>tap read</th><th>target committed</th><th>quarantined</th><th>duration s</th>"
-        "<th>severity</th></tr>",
-    ]
-    for name in sorted(per_stream):
-        history = per_stream[name]
-        last = history[-1]
-        duration = (
-            (last["finished_at"] - last["started_at"]).total_seconds()
-            if last["finished_at"] and last["started_at"]
-            else None
-        )
-        worst = overall(f for f in findings if f.stream == name)
-        tap = "?" if last["tap_rows"] is None else last["tap_rows"]
-        out.append(
-            f"<tr><td>{esc(name)}</td><td>{_sparkline([r['target_rows'] for r in history])}</td>"
-            f"<td>{last['target_rows']}</td><td>{tap}</td>"
-            f"<td>{last['target_rows']}</td><td>{last['quarantine_rows'] or 0}</td>"
-            f"<td>{'' if duration is None else f'{duration:.1f}'}</td>"
-            f"<td style='color:{COLOURS[worst]}'>{worst}</td></tr>"
-        )
-    out.append(
-        "</table><h2>Job runs</h2><table><tr><th>job run</th><th>rows</th><th>duration s</th></tr>"
-    )
-    for row in rows:
-        if row["stream"] == JOB_ROW and row["job_run_id"] in runs:
-            duration = (row["finished_at"] - row["started_at"]).total_seconds()
-            out.append(
-                f"<tr><td>{esc(row['job_run_id'])}</td><td>{row['target_rows']}</td><td>{duration:.1f}</td></tr>"
-            )
-    out.append("</table></body></html>")
-    return "\n".join(out)
+    """The report page (report_html.py) of what report_data.py gathers."""
+    return report_html.render(report_data.build(settings, rows, findings, history))

@@ -35,6 +35,11 @@ class Pipeline:
     tap_config: dict
     workdir: Path
     monitor_env: dict[str, str] = field(default_factory=dict)
+    # extra target settings (event_time_fields, ...)
+    target_settings: dict = field(default_factory=dict)
+    # carry the target's last state into the next tap run, as Meltano does (bookmarks)
+    carry_state: bool = False
+    state: dict | None = None
     runs: int = 0
 
     @property
@@ -59,11 +64,15 @@ class Pipeline:
         run_dir.mkdir()
         (run_dir / "tap.json").write_text(json.dumps(self.tap_config))
         target_config = {"destination": str(self.lake), "source_name": "src"}
+        target_config |= self.target_settings
         (run_dir / "target.json").write_text(json.dumps(target_config))
         argv = [self.tap, "--config", str(run_dir / "tap.json")]
         if catalog is not None:
             (run_dir / "catalog.json").write_text(json.dumps(catalog))
             argv += ["--catalog", str(run_dir / "catalog.json")]
+        if self.carry_state and self.state is not None:
+            (run_dir / "state.json").write_text(json.dumps(self.state))
+            argv += ["--state", str(run_dir / "state.json")]
         log = run_dir / "tap.log"
         tap = subprocess.run(argv, capture_output=True, timeout=300)
         log.write_bytes(tap.stderr)
@@ -78,6 +87,8 @@ class Pipeline:
             timeout=300,
         )
         assert target.returncode == 0, target.stderr.decode()[-3000:]
+        if self.carry_state and target.stdout.strip():
+            self.state = json.loads(target.stdout.splitlines()[-1])
         return log
 
     def monitor(self, *args: str, **settings: str) -> subprocess.CompletedProcess:

@@ -101,5 +101,8 @@ def test_status_table_and_html_report(pg_pipeline: Pipeline, shop_copy, pg_conn)
     report = pg_pipeline.monitor("report", report_path=str(out))
     assert report.returncode == 0 and str(out) in report.stdout
     page = Path(out).read_text()
-    assert page.count("<svg") == 2 and "ROW_DROP_CRITICAL" in page
+    # the verdict strip and one chart per full-table stream (no incremental run: no
+    # event-date chart); the browser test is test_report.py
+    assert page.count("<svg") == 3 and page.count('<svg class="chart full-load"') == 2
+    assert "ROW_DROP_CRITICAL" in page
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page
