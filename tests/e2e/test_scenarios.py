@@ -2,9 +2,10 @@
 
 A sandbox of its own (scale 0.1: ~24 orders a day) is loaded once, then moved forward one
 simulated day at a time (`elt-sandbox advance`), and after each day the nightly job runs
-as cron runs it (`python -m scripts.run_job ecommerce-elt`), with the machine's clock set
-to that night (libfaketime: the Stripe and CRM taps bookmark their run's start time, so a
-night's objects are only seen by a run that happens after that night).
+as cron runs it (`python -m scripts.run_job ecommerce-elt`). The sandbox's clock is set
+(`api.start_clock`) and moved by each night: its Stripe and CRM stand-ins answer with
+that time in their `Date` header, and the two taps bound each run by the API's clock
+(never later than their own), so a night's objects are read by the run after that night.
 
 - 20 normal nights (Poisson counts, a weekday pattern) give no finding at all, with the
   default settings, and no alert.
@@ -37,7 +38,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from elt_sandbox import api
-from elt_sandbox.nights.advance import night_run_moment
 from elt_sandbox.runtime import SandboxHome
 
 from tests.conftest import REPO_ROOT
@@ -54,10 +54,6 @@ from tests.sandbox.conftest import NIGHT_SCALE, env_of, night_home  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-FAKETIME = next(
-    Path("/usr/lib").glob("*-linux-gnu/faketime/libfaketime.so.1"),
-    Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
-)
 NORMAL_NIGHTS = 20
 JOB = "ecommerce-elt"
 SHOP = "tap_ecommerce_postgres"
@@ -103,34 +99,27 @@ class Nights:
     receiver: Receiver
     log: list[str] = field(default_factory=list)
 
-    def env_at(self, moment: dt.datetime) -> dict[str, str]:
-        return dict(self.runner.env) | {
-            "LD_PRELOAD": str(FAKETIME),
-            "FAKETIME": f"@{moment:%Y-%m-%d %H:%M:%S}",
-            "DONT_FAKE_MONOTONIC": "1",
-        }
-
-    def _run(self, argv: list[str], moment: dt.datetime, timeout: int = 1200):
+    def _run(self, argv: list[str], night: str, timeout: int = 1200):
         started = time.monotonic()
         with project_lock(exclusive=False):
             result = subprocess.run(
                 argv,
                 cwd=REPO_ROOT,
-                env=self.env_at(moment),
+                env=dict(self.runner.env),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
             )
-        self.log.append(f"{moment:%Y-%m-%d} {argv[-1]}: {time.monotonic() - started:.0f} s")
+        self.log.append(f"{night} {argv[-1]}: {time.monotonic() - started:.0f} s")
         print(self.log[-1], flush=True)
         return result
 
-    def job(self, moment: dt.datetime):
+    def job(self, night: str):
         """The night's run, as cron starts it."""
-        return self._run([sys.executable, "-m", "scripts.run_job", JOB], moment)
+        return self._run([sys.executable, "-m", "scripts.run_job", JOB], night)
 
-    def loads_and_gate(self, moment: dt.datetime):
-        return self._run([MELTANO, "run", *LOADS_AND_GATE], moment)
+    def loads_and_gate(self, night: str):
+        return self._run([MELTANO, "run", *LOADS_AND_GATE], night)
 
     def advance(self, *anomalies: str) -> dt.date:
         (night,) = api.advance(self.home, days=1, anomalies=list(anomalies))
@@ -160,7 +149,6 @@ class Nights:
 
 @pytest.fixture(scope="module")
 def nights(night_home, meltano_installed, tmp_path_factory) -> Iterator[Nights]:  # noqa: F811
-    assert FAKETIME.exists(), "libfaketime is missing: ./dev.sh install installs it (apt)"
     workdir = tmp_path_factory.mktemp("e2e-nights")
     receiver = Receiver()
     runner = local_lake_runner(env_of(night_home), workdir)
@@ -168,8 +156,8 @@ def nights(night_home, meltano_installed, tmp_path_factory) -> Iterator[Nights]:
         dict(runner.env) | {"ELT_MONITOR_ALERT_WEBHOOK_URL": receiver.url}, workdir
     )
     simulation = Nights(runner, night_home, receiver)
-    first = night_run_moment(api.today(night_home) or dt.date(2025, 12, 31))
-    result = simulation.job(first)
+    api.start_clock(night_home)
+    result = simulation.job("first load")
     assert result.returncode == 0, result.stderr[-6000:]
     try:
         yield simulation
@@ -189,7 +177,7 @@ def normal_nights(nights: Nights) -> list[str]:
     alerts_before = len(nights.receiver.bodies)
     for number in range(NORMAL_NIGHTS):
         day = nights.advance()
-        result = nights.loads_and_gate(night_run_moment(day))
+        result = nights.loads_and_gate(str(day))
         verdict = nights.verdict()
         if result.returncode != 0 or verdict["findings"]:
             problems.append(
@@ -237,7 +225,7 @@ def test_each_upstream_problem_gives_its_finding_one_alert_and_safe_marts(
         day = nights.advance(anomaly)
         marts_before = nights.marts()
         alerts_before = len(nights.receiver.bodies)
-        result = nights.job(night_run_moment(day))
+        result = nights.job(str(day))
         verdict = nights.verdict()
         found = _found(verdict)
         alerts = nights.receiver.bodies[alerts_before:]
@@ -266,13 +254,12 @@ def test_a_job_killed_after_its_shop_block_recovers_unattended(
     nights: Nights, normal_nights: list[str]
 ) -> None:
     day = nights.advance()
-    moment = night_run_moment(day)
     lake = Path(nights.runner.lake_root)
     before = set(lake.glob("tap_stripe_custom/**/*.parquet"))
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.run_job", JOB],
         cwd=REPO_ROOT,
-        env=nights.env_at(moment),
+        env=dict(nights.runner.env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -286,7 +273,7 @@ def test_a_job_killed_after_its_shop_block_recovers_unattended(
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     alerts_before = len(nights.receiver.bodies)
-    rerun = nights.job(moment + dt.timedelta(minutes=10))
+    rerun = nights.job(f"{day} re-run")
     verdict = nights.verdict()
     assert rerun.returncode == 0, (verdict["findings"], rerun.stderr[-4000:])
     assert verdict["severity"] != "critical", verdict["findings"]
