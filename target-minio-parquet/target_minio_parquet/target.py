@@ -191,7 +191,12 @@ class TargetMinioParquet(Target):
     @cached_property
     def run(self) -> LakeRun:
         """Created with the first sink, so `--about` and config errors touch no lake."""
-        return LakeRun(self.lake, self.source_name, self._started)
+        return LakeRun(
+            self.lake,
+            self.source_name,
+            self._started,
+            self.config.get("load_method", APPEND_ONLY),
+        )
 
     @cached_property
     def source_name(self) -> str:
@@ -339,7 +344,6 @@ class TargetMinioParquet(Target):
         manifests = self.run.manifests.values() if "run" in self.__dict__ else []
         overwrite = self.config.get("load_method", APPEND_ONLY) == OVERWRITE
         for manifest in manifests:
-            manifest.load_method = OVERWRITE if overwrite else APPEND_ONLY
             if overwrite and manifest.files:
                 manifest.replaced_files = self._earlier_files(manifest)
         if manifests:
