@@ -62,9 +62,10 @@ def is_header_line(cells: list[str], columns: Iterable[str]) -> bool:
 
 
 def compare(current: Header, repeated: Header) -> str:
-    """How a repeated header relates to the header in force: SAME, REORDERED or CHANGED."""
+    """How a repeated header relates to the header in force: SAME, REORDERED (the same
+    named columns at other positions, unnamed ones aside) or CHANGED."""
     if repeated.names == current.names:
         return SAME
-    if sorted(repeated.names) == sorted(current.names) and not repeated.duplicates():
+    if sorted(repeated.positions) == sorted(current.positions) and not repeated.duplicates():
         return REORDERED
     return CHANGED

@@ -120,8 +120,8 @@ class ExportFileReader:
                 note = None
                 if relation == REORDERED:
                     note = (
-                        f"line {row.line} repeats the header with the columns in another "
-                        f"order {list(repeated.names)}; the rest of the file is read by name"
+                        f"line {row.line} repeats the header with the columns at other "
+                        f"positions {list(repeated.names)}; the rest of the file is read by name"
                     )
                     header = repeated
                 yield RowOutcome(row.line, row.raw, repeated_header=True, note=note)

@@ -104,6 +104,7 @@ CORPUS: dict[str, tuple[bytes, Expect]] = {
     "repeated_header_counts_swapped": (file(row(impressions="100", clicks="5"), SWAPPED, "2025-01-01,email,Newsletter,10.00,7,300"), Expect(loaded=((2, typed()), (4, typed(impressions=300, clicks=7))))),
     "repeated_header_new_column": (file(R, f"{HEADER},notes", f"{R},x", R), Expect(quarantined=((3, "changed_header"), (4, "changed_header"), (5, "changed_header")), loaded=((2, typed()),))),
     "repeated_header_renamed_column": (file(R, HEADER.replace("clicks", "link_clicks"), R), Expect(loaded=((2, typed()),), quarantined=((3, "changed_header"), (4, "changed_header")))),
+    "repeated_header_without_unnamed_column": (f"{HEADER},\n{R},\n{HEADER}\n{R}\n".encode(), Expect(loaded=((2, typed()), (4, typed())))),
     "unnamed_trailing_column": (f"{HEADER},\n{R},\n{R},oops\n".encode(), Expect(loaded=((2, typed()),), quarantined=((3, "unnamed_column"),))),
     # text: kept byte for byte
     "quoted_trailing_newline": (one_cell("campaign_name", '"Newsletter\n"'), loads(typed(campaign_name="Newsletter\n"))),
