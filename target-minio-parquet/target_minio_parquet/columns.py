@@ -342,14 +342,24 @@ def epoch_seconds_to_timestamps(values: Sequence[float | None]) -> pa.Array:
     return pc.cast(pc.round(micros), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
 
 
+def _kind(data_type: pa.DataType) -> str:
+    if pa.types.is_integer(data_type) or pa.types.is_floating(data_type):
+        return "number"
+    if pa.types.is_decimal(data_type):
+        return "number"
+    if pa.types.is_temporal(data_type):
+        return "temporal"
+    return str(data_type.id)  # boolean, struct, list...: only their own kind
+
+
 def _same_kind(data_type: pa.DataType, field: pa.Field) -> bool:
-    """Whether Arrow's cast from `data_type` to the field's type is a change of width or
-    unit of one kind of value, not a reinterpretation (Arrow writes 5 as "5" and True as
-    1.0 when asked, which would be silent coercion)."""
-    target = field.type
-    if pa.types.is_string(target) and not (field.metadata and field.metadata.get(JSON_TEXT_KEY)):
-        return False  # only text is text (string columns were handled before)
-    return pa.types.is_boolean(data_type) == pa.types.is_boolean(target)
+    """Whether Arrow's cast from `data_type` to the field's type changes only the width
+    or unit of one kind of value. Arrow also writes 5 as "5", True as 1.0 and 5 as an
+    epoch timestamp when asked: that would be silent coercion, so such columns take
+    the per-value checks. Text and JSON text always do (their checks are per value)."""
+    if pa.types.is_string(field.type):
+        return False
+    return _kind(data_type) == _kind(field.type)
 
 
 def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -370,7 +380,7 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
                     arrays.append(column.cast(field.type))
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     arrays.append(column_array(field.name, column.to_pylist(), field))
-            else:  # a number or boolean for text, a boolean for a number...: named there
+            else:  # a number for text, a boolean for a number...: checked per value there
                 arrays.append(column_array(field.name, column.to_pylist(), field))
         else:
             arrays.append(pa.nulls(table.num_rows, type=field.type))

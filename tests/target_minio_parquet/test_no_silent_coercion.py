@@ -200,6 +200,14 @@ def test_conform_table_never_formats_a_number_as_text() -> None:
     table = pa.table({"c": pa.array([5], pa.int64())})
     with pytest.raises(ColumnConversionError, match="a JSON number where"):
         conform_table(table, pa.schema([pa.field("c", pa.string())]))
+    with pytest.raises(ColumnConversionError, match="a JSON number where"):
+        timestamps = pa.schema([pa.field("c", pa.timestamp("us", tz="UTC"))])
+        conform_table(pa.table({"c": pa.array([1700000000], pa.int64())}), timestamps)
+    free_form = pa.field(
+        "c", pa.string(), metadata={b"x-json": b"true", b"x-json-types": b"object"}
+    )
+    with pytest.raises(ColumnConversionError, match="declares object"):
+        conform_table(table, pa.schema([free_form]))
     widened = conform_table(
         pa.table({"c": pa.array([5], pa.int32())}), pa.schema([pa.field("c", pa.int64())])
     )
