@@ -14,6 +14,7 @@ from tap_csv_marketing.fields import (
     parse_money,
     parse_text,
 )
+from tap_csv_marketing.headers import Header
 
 DECIMAL_SCHEMA = {  # the suite's convention: an exact decimal string, never a float
     "type": ["string", "null"],
@@ -100,21 +101,31 @@ def cell_parser(
 
 def type_row(
     layout: ExportLayout,
-    positions: dict[str, int],
-    width: int,
+    header: Header,
     cells: list[str],
     parsers: dict[str, Callable[[str], Any]],
 ) -> dict[str, Any]:
-    """The typed record for one data row; raises BadCell with the reason otherwise."""
+    """The typed record for one data row; raises BadCell with the reason otherwise.
+
+    Columns the layout does not know are ignored when the header names them (`notes`);
+    a value under a column the header leaves unnamed (a trailing `,` in the header) has
+    no meaning anyone declared, so its row is quarantined rather than the value dropped.
+    """
     if any("\x00" in cell for cell in cells):
         raise BadCell("nul_byte", "the row contains a NUL byte")
     if cells and cells[0].strip().lower() in SUMMARY_WORDS:
         raise BadCell("summary_line", "a totals line, not a data row")
-    if len(cells) != width:
-        raise BadCell("wrong_column_count", f"expected {width} columns, got {len(cells)}")
+    if len(cells) != header.width:
+        raise BadCell("wrong_column_count", f"expected {header.width} columns, got {len(cells)}")
+    for index in header.unnamed:
+        if cells[index].strip():
+            raise BadCell(
+                "unnamed_column",
+                f"column {index + 1} has no name in the header but holds {cells[index]!r}",
+            )
     record = {}
     for column in layout.columns:
-        text = cells[positions[column.name]]
+        text = cells[header.positions[column.name]]
         try:
             record[column.name] = parsers[column.name](text)
         except BadCell as error:

@@ -78,8 +78,3 @@ def rows(text: str, delimiter: str = ",", quotechar: str = '"') -> Iterator[RawR
         if not cells or all(not cell.strip() for cell in cells):
             continue  # blank or empty-cells line: not a data line
         yield RawRow(start, raw, cells)
-
-
-def normalise_header(name: str) -> str:
-    """`" Campaign Name "` -> `campaign_name`."""
-    return "_".join(name.strip().lower().replace("-", " ").split())

@@ -2,14 +2,16 @@
 
 Both streams read the same files with the same parser: the export stream emits the rows
 that type cleanly, the quarantine stream the rows that do not, with file, line, raw text
-and reason. For every file, good + quarantined = data lines (blank lines excluded), and
-the run log says so per file. Each stream keeps a per-file bookmark (version + content
-checksum): unchanged files are skipped, a re-exported file is read again.
+and reason. For every file, good + quarantined = data lines (blank lines and repeated
+header lines excluded), and the run log says so per file. Each stream keeps a per-file
+bookmark (version + content checksum): unchanged files are skipped, a re-exported file is
+read again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from singer_sdk import Stream
@@ -17,13 +19,27 @@ from singer_sdk import Stream
 from tap_csv_marketing.exports import LAYOUTS, ExportLayout, cell_parser, type_row
 from tap_csv_marketing.fields import BadCell
 from tap_csv_marketing.files import ExportLocation, SourceFile, checksum
+from tap_csv_marketing.headers import CHANGED, REORDERED, Header, compare, is_header_line
 from tap_csv_marketing.locations import redact_url
-from tap_csv_marketing.parsing import UnreadableFile, decode, normalise_header, rows
+from tap_csv_marketing.parsing import UnreadableFile, decode, rows
 from tap_csv_marketing.settings import ExportSettings
 
 
 class FileFailed(RuntimeError):
     """A file that cannot be read at all (names the file and why)."""
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """One row after the header: loaded (`record`), quarantined (`problem`), or a
+    repeated header line (not a data line; counted on its own, `note` says what changed)."""
+
+    line: int
+    raw: str
+    record: dict[str, Any] | None = None
+    problem: BadCell | None = None
+    repeated_header: bool = False
+    note: str | None = None
 
 
 QUARANTINE_SCHEMA = {
@@ -56,26 +72,24 @@ class ExportFileReader:
     def files(self) -> list[SourceFile]:
         return self.location.list(self.pattern())
 
-    def rows(
-        self, source: SourceFile, data: bytes
-    ) -> Iterator[tuple[int, str, dict | None, BadCell | None]]:
-        """(line, raw, record, problem) for each data row; raises FileFailed for the file."""
+    def rows(self, source: SourceFile, data: bytes) -> Iterator[RowOutcome]:
+        """What became of each row after the header; raises FileFailed for the file."""
         try:
             text, _ = decode(data, self.settings.encoding)
             parsed = rows(text, self.settings.delimiter)
-            header = next(parsed, None)
+            first = next(parsed, None)
         except UnreadableFile as error:
             raise FileFailed(f"{source.path}: {error}") from None
-        if header is None:
+        if first is None:
             return  # empty file: no data lines
-        names = [normalise_header(name) for name in header.cells]
-        duplicates = sorted({n for n in names if names.count(n) > 1 and n})
-        if duplicates:
+        header = Header.of(first.line, first.cells)
+        if duplicates := header.duplicates():
             raise FileFailed(f"{source.path}: duplicate column names {duplicates}")
-        missing = [c.name for c in self.layout.columns if c.name not in names]
+        missing = [c.name for c in self.layout.columns if c.name not in header.positions]
         if missing:
-            raise FileFailed(f"{source.path}: missing required column(s) {missing}; found {names}")
-        positions = {name: names.index(name) for name in names}
+            raise FileFailed(
+                f"{source.path}: missing required column(s) {missing}; found {list(header.names)}"
+            )
         settings = self.settings
         parsers = {
             c.name: cell_parser(
@@ -83,16 +97,41 @@ class ExportFileReader:
             )
             for c in self.layout.columns
         }
+        required = [c.name for c in self.layout.columns]
+        changed_at: int | None = None  # a header with other columns: the rest is unmatchable
         for row in parsed:
             if row.error:
-                yield row.line, row.raw, None, BadCell("malformed_csv", row.error)
-                continue
-            try:
-                record = type_row(self.layout, positions, len(names), row.cells, parsers)
-            except BadCell as problem:
-                yield row.line, row.raw, None, problem
-                continue
-            yield row.line, row.raw, record, None
+                yield RowOutcome(row.line, row.raw, problem=BadCell("malformed_csv", row.error))
+            elif changed_at is not None:
+                detail = f"after the changed header at line {changed_at}: no columns to read by"
+                yield RowOutcome(row.line, row.raw, problem=BadCell("changed_header", detail))
+            elif is_header_line(row.cells, required):
+                repeated = Header.of(row.line, row.cells)
+                relation = compare(header, repeated)
+                if relation == CHANGED:
+                    changed_at = row.line
+                    detail = (
+                        f"line {row.line} repeats the header with other columns "
+                        f"{list(repeated.names)} than the file's header at line {header.line} "
+                        f"{list(header.names)}: the rest of the file is quarantined"
+                    )
+                    yield RowOutcome(row.line, row.raw, problem=BadCell("changed_header", detail))
+                    continue
+                note = None
+                if relation == REORDERED:
+                    note = (
+                        f"line {row.line} repeats the header with the columns at other "
+                        f"positions {list(repeated.names)}; the rest of the file is read by name"
+                    )
+                    header = repeated
+                yield RowOutcome(row.line, row.raw, repeated_header=True, note=note)
+            else:
+                try:
+                    record = type_row(self.layout, header, row.cells, parsers)
+                except BadCell as problem:
+                    yield RowOutcome(row.line, row.raw, problem=problem)
+                else:
+                    yield RowOutcome(row.line, row.raw, record=record)
 
 
 class CsvExportStream(Stream):
@@ -135,21 +174,28 @@ class CsvExportStream(Stream):
             }
 
     def _file_records(self, reader: ExportFileReader, source: SourceFile, data: bytes):
-        good = bad = 0
+        good = bad = headers = 0
         try:
-            for line, raw, record, problem in reader.rows(source, data):
-                if record is not None:
+            for row in reader.rows(source, data):
+                if row.repeated_header:
+                    headers += 1
+                    if row.note and not self.quarantine:
+                        self.logger.warning("%s: %s", source.path, row.note)
+                elif row.record is not None:
                     good += 1
                     if not self.quarantine:
                         yield {
-                            **record,
+                            **row.record,
                             "_sdc_source_file": source.path,
-                            "_sdc_source_lineno": line,
+                            "_sdc_source_lineno": row.line,
                         }
                 else:
+                    assert row.problem is not None  # a row is loaded, quarantined or a header
                     bad += 1
                     if self.quarantine:
-                        yield self._quarantined(source, line, raw, problem.reason, str(problem))
+                        yield self._quarantined(
+                            source, row.line, row.raw, row.problem.reason, str(row.problem)
+                        )
         except FileFailed as error:
             if not reader.settings.quarantine_unreadable_files:
                 raise
@@ -159,11 +205,12 @@ class CsvExportStream(Stream):
                 yield self._quarantined(source, 0, None, "unreadable_file", str(error))
         if not self.quarantine:
             self.logger.info(
-                "%s: %d good rows, %d quarantined (%d data lines)",
+                "%s: %d good rows, %d quarantined (%d data lines), %d repeated header lines",
                 source.path,
                 good,
                 bad,
                 good + bad,
+                headers,
             )
 
     @staticmethod

@@ -51,3 +51,17 @@ def page_mismatch(body: dict[str, Any], asked: PageRequest) -> str | None:
                 f"before it ({asked.after_id})"
             )
     return None
+
+
+def unverifiable(body: dict[str, Any], ordered_by_id: bool) -> str | None:
+    """Why nothing can check that `body` is the page asked for, or None.
+
+    A replayed or stale page is caught by the echoed page number, by the id order (with
+    `listing_order: id`), or at the end of the listing by the API's total. A page of an
+    unordered listing with neither echo nor total can be replaced by another page's body
+    and nothing would notice: ids are lost and the run would still exit 0.
+    """
+    pagination = body["pagination"]
+    if ordered_by_id or "page" in pagination or pagination.get("total_records") is not None:
+        return None
+    return "the API sends no pagination.page and no pagination.total_records"

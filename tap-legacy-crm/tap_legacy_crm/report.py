@@ -22,7 +22,9 @@ class RunReport:
     already_delivered: int = 0  # ids at or before a resumed listing's last delivered id
     api_total: int | None = None
     distinct_emitted: int | None = None  # for the whole listing, earlier runs included
-    reconciled: str = "n/a"  # yes | NO | n/a (the run stopped before the listing ended)
+    # yes | NO | n/a: the run stopped before the listing ended, or the listing ended with
+    # no API total (or no counts in a resumed STATE) to compare against
+    reconciled: str = "n/a"
 
     def summary(self) -> str:
         return (

@@ -25,7 +25,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
-from tap_legacy_crm.pages import PageRequest, page_mismatch
+from tap_legacy_crm.pages import PageRequest, page_mismatch, unverifiable
 from tap_legacy_crm.reconcile import listing_difference, run_difference
 from tap_legacy_crm.records import SCHEMA, normalise, record_id
 from tap_legacy_crm.retry_after import retry_after_seconds
@@ -51,6 +51,10 @@ class WrongPage(RetriableAPIError):
 
 class NotReconciled(RuntimeError):
     """The delivered ids do not add up to the API's own count of the listing."""
+
+
+class UnverifiableListing(RuntimeError):
+    """The configured `listing_order` and what the API sends leave no page checkable."""
 
 
 def cause_of(error: BaseException) -> str:
@@ -202,6 +206,14 @@ class CustomersStream(RESTStream):
             self.report.pages_retried += 1
         self.report.pages_succeeded += 1
         assert self._body is not None  # set by validate_response on success
+        if problem := unverifiable(self._body, self.ordered_by_id):
+            raise UnverifiableListing(
+                f"listing_order: none, but on page {asked.page} {problem}: nothing can tell a "
+                "replayed or stale page from the page asked for, so ids could be lost without "
+                "a word. Set listing_order: id if the API lists customers by id (the CRM's "
+                "documented order), or put the tap in front of an API that echoes the page "
+                "number or reports its total. Nothing was delivered from this page."
+            )
         return self._body
 
     def _checkpoint(self) -> None:
@@ -368,7 +380,10 @@ class CustomersStream(RESTStream):
         problems = [p for p in problems if p]
         state.pop("listing", None)
         if not problems:
-            report.reconciled = "yes"
+            # without a total (or counts) nothing was compared: the pages were each
+            # verified (echo or id order), but "yes" would claim more than was checked
+            compared = api_total is not None and listing.get("emitted") is not None
+            report.reconciled = "yes" if compared else "n/a"
             state["updated_since"] = listing["started_at"]
             self._checkpoint()
             return

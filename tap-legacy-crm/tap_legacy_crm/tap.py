@@ -71,7 +71,9 @@ class TapLegacyCRM(Tap):
             description="The order the API lists customers in. id (the CRM's documented "
             "order): each page must start where the previous one ended, and a resumed listing "
             "restarts after the last delivered id. none: no order is assumed; pages are "
-            "checked by their echoed page number and size only, and resume by page number.",
+            "checked by their echoed page number and size only, and resume by page number; "
+            "an API that echoes neither the page number nor a total is refused (nothing "
+            "could detect a replayed page).",
         ),
         th.Property(
             "allow_insecure_http",

@@ -34,6 +34,8 @@ DECIMAL_FORMAT = "x-singer.decimal"
 MAX_DECIMAL_PRECISION = 38
 JSON_TEXT = pa.string()
 JSON_TEXT_KEY = b"x-json"  # field metadata marking a column that holds JSON text
+# ... and the JSON types its SCHEMA allows there ("object", "array,string"); absent: any
+JSON_TYPES_KEY = b"x-json-types"
 
 # Lineage columns, named once. The SDK declares _sdc_sync_started_at as integer epoch
 # milliseconds (Target.initialized_at); it is kept in that form.
@@ -199,8 +201,11 @@ def struct_type(schema: dict[str, Any]) -> pa.DataType:
 def arrow_field(name: str, schema: dict[str, Any]) -> pa.Field:
     data_type = arrow_type(schema)
     metadata = None
-    if data_type == JSON_TEXT and non_null_types(resolve_union(schema)) != ["string"]:
+    types = non_null_types(resolve_union(schema))
+    if data_type == JSON_TEXT and types != ["string"]:
         metadata = {JSON_TEXT_KEY: b"true"}
+        if types:  # a free-form object takes objects only, not a string as '"abc"'
+            metadata[JSON_TYPES_KEY] = ",".join(sorted(types)).encode()
     return pa.field(name, data_type, nullable=True, metadata=metadata)
 
 

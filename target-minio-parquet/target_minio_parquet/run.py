@@ -24,9 +24,14 @@ RUN_STARTED_LINE = "target run {run_id} started for source {source}"
 class LakeRun:
     """The run id and everything numbered or listed per run."""
 
-    def __init__(self, lake: Lake, source_name: str, started: dt.datetime) -> None:
+    def __init__(
+        self, lake: Lake, source_name: str, started: dt.datetime, load_method: str
+    ) -> None:
         self.lake = lake
         self.source_name = source_name
+        # in every manifest from the first one on: a run that fails half way says what
+        # it was doing (an overwrite run's "running" manifest said append-only)
+        self.load_method = load_method
         self.run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         self._file_numbers = itertools.count(1)
         self._sequence_next = int(started.timestamp() * 1000) * 1_000_000
@@ -49,7 +54,10 @@ class LakeRun:
     def manifest_for(self, stream_name: str) -> StreamManifest:
         if stream_name not in self.manifests:
             self.manifests[stream_name] = StreamManifest(
-                run_id=self.run_id, source=self.source_name, stream=stream_name
+                run_id=self.run_id,
+                source=self.source_name,
+                stream=stream_name,
+                load_method=self.load_method,
             )
         return self.manifests[stream_name]
 

@@ -40,6 +40,7 @@ from target_minio_parquet.arrow_schema import (
     declared_names,
 )
 from target_minio_parquet.columns import (
+    ColumnConversionError,
     column_array,
     conform_table,
     epoch_seconds_to_timestamps,
@@ -53,6 +54,7 @@ from target_minio_parquet.undeclared import UndeclaredFields
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
     json_text_fields,
+    json_text_types,
     parse_record_lines,
     wire_schema,
 )
@@ -118,8 +120,13 @@ class ParquetSink(Sink):
         text_fields = json_text_fields(self._payload_schema)
         # with free-form columns msgspec checks for undeclared keys: Arrow's inference
         # (below) fails on a free-form value whose shape varies
-        self._json_text = JsonTextReader(text_fields, self._declared) if text_fields else None
+        self._json_text = (
+            JsonTextReader(text_fields, self._declared, json_text_types(self._payload_schema))
+            if text_fields
+            else None
+        )
         self.unreported_records = 0  # buffered since the last record_count metric
+        self._taken = 0  # records handed to the committer in this run (for error messages)
         self._bytes_per_record = 256.0
         self._schema_version: str | None = None
         self.manifest = self.run.manifest_for(stream_name)
@@ -201,12 +208,14 @@ class ParquetSink(Sink):
         self._records, self._received = [], []
         self._runs, self._run_received = [], []
         self.budget.release(self)
+        first = self._taken  # records of this stream before this buffer, in this run
+        self._taken += len(received) + len(run_received)
 
         def convert_and_commit() -> None:
             try:
-                tables = [self._dicts_to_table(records)] if records else []
+                tables = [self._dicts_to_table(records, first=first)] if records else []
                 if runs:
-                    tables.append(self._runs_to_table(runs))
+                    tables.append(self._runs_to_table(runs, first + len(records)))
             except ValueError as error:
                 raise ValueError(f"stream '{printable(self.stream_name)}': {error}") from error
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -215,8 +224,10 @@ class ParquetSink(Sink):
         # the buffer is taken: converting and writing it overlaps reading the next one
         self.committer.submit(convert_and_commit)
 
-    def _runs_to_table(self, runs: list[bytes]) -> pa.Table:
-        """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not."""
+    def _runs_to_table(self, runs: list[bytes], first: int) -> pa.Table:
+        """Arrow parses the buffer, a few MB at a time, when it can; msgspec when not
+        (and for the error: a value that does not fit its column, named with its record).
+        `first`: the stream's records in this run before these."""
         if self._wire_schema is not None:
             tables = []
             for group in _groups(runs, PARSE_BYTES):
@@ -231,7 +242,10 @@ class ParquetSink(Sink):
                         break
                     for name, column in text_columns.items():
                         parsed = parsed.append_column(name, column)
-                tables.append(conform_table(parsed, self._payload_schema))
+                try:
+                    tables.append(conform_table(parsed, self._payload_schema))
+                except ColumnConversionError:
+                    break  # msgspec names the record and its key
             else:  # every group parsed (each checked line for line in parse_record_lines)
                 return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         tables = []
@@ -253,8 +267,10 @@ class ParquetSink(Sink):
                     [m.record for m in messages],
                     [m.time_extracted for m in messages],
                     [m.version for m in messages],
+                    first,
                 )
             )
+            first += len(messages)
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _keys_present(self, parsed: pa.Table) -> bool:
@@ -265,7 +281,11 @@ class ParquetSink(Sink):
         )
 
     def _records_to_table(
-        self, records: list[dict], extracted: list[str | None], versions: list[int | None]
+        self,
+        records: list[dict],
+        extracted: list[str | None],
+        versions: list[int | None],
+        first: int,
     ) -> pa.Table:
         """A group's decoded records (the dicts live only for this group) as a table."""
         for key in self.key_properties:
@@ -279,12 +299,29 @@ class ParquetSink(Sink):
             ),
             TABLE_VERSION: pa.array(versions, type=pa.int64()),
         }
-        return self._dicts_to_table(records, overrides)
+        return self._dicts_to_table(records, overrides, first=first)
 
-    def _dicts_to_table(self, records: list[dict], overrides: dict | None = None) -> pa.Table:
-        """Records as a table; keys the SCHEMA does not declare go to `_sdc_extra`."""
+    def _dicts_to_table(
+        self, records: list[dict], overrides: dict | None = None, *, first: int | None = None
+    ) -> pa.Table:
+        """Records as a table; keys the SCHEMA does not declare go to `_sdc_extra`. A value
+        that does not fit its column is named with its record: its position among the
+        stream's records in this run (`first` before these; None: a BATCH file's rows)
+        and its key."""
         extra = self._undeclared.column(records)
-        return records_to_table(records, self._payload_schema, {**(overrides or {}), EXTRA: extra})
+        try:
+            return records_to_table(
+                records, self._payload_schema, {**(overrides or {}), EXTRA: extra}
+            )
+        except ColumnConversionError as error:
+            record = records[error.row]
+            key = ", ".join(f"{k}={record.get(k)!r}" for k in self.key_properties)
+            where = (
+                f"row {error.row + 1} of a BATCH file"
+                if first is None
+                else f"the stream's record {first + error.row + 1} in this run"
+            )
+            raise ValueError(error.describe(where + (f" (key {key})" if key else ""))) from error
 
     # -- BATCH messages -----------------------------------------------------------------
 
@@ -317,7 +354,10 @@ class ParquetSink(Sink):
 
     def _conform_batch_table(self, table: pa.Table) -> pa.Table:
         """A BATCH Parquet file cast to the stream's schema, undeclared columns kept."""
-        conformed = conform_table(table, self._payload_schema)
+        try:
+            conformed = conform_table(table, self._payload_schema)
+        except ColumnConversionError as error:
+            raise ValueError(error.describe(f"row {error.row + 1} of a BATCH file")) from error
         extra = self._undeclared.batch_column(table)
         if extra is None:
             return conformed

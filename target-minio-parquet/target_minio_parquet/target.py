@@ -209,7 +209,12 @@ class TargetMinioParquet(Target):
         """Created with the first sink, so `--about` and config errors touch no lake.
         The run id is logged at once: elt-monitor finds this run's log block (and the
         tap's counts in it) by the id, even when the run commits no file."""
-        run = LakeRun(self.lake, self.source_name, self._started)
+        run = LakeRun(
+            self.lake,
+            self.source_name,
+            self._started,
+            self.config.get("load_method", APPEND_ONLY),
+        )
         self.logger.info(RUN_STARTED_LINE.format(run_id=run.run_id, source=self.source_name))
         return run
 
@@ -359,7 +364,6 @@ class TargetMinioParquet(Target):
         manifests = self.run.manifests.values() if "run" in self.__dict__ else []
         overwrite = self.config.get("load_method", APPEND_ONLY) == OVERWRITE
         for manifest in manifests:
-            manifest.load_method = OVERWRITE if overwrite else APPEND_ONLY
             if overwrite and manifest.files:
                 manifest.replaced_files = self._earlier_files(manifest)
         if manifests:

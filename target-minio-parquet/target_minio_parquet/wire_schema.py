@@ -30,7 +30,7 @@ from target_minio_parquet.arrow_schema import (
     JSON_TEXT_KEY,
     TABLE_VERSION,
 )
-from target_minio_parquet.columns import json_text
+from target_minio_parquet.columns import json_text, json_type_problem, json_types
 
 # Columns taken from the message envelope rather than from the record.
 MESSAGE_COLUMNS = {EXTRACTED_AT: "time_extracted", TABLE_VERSION: "version"}
@@ -57,6 +57,11 @@ def json_text_fields(payload: pa.Schema) -> list[str]:
     return [f.name for f in payload if is_json_text(f) and f.name not in NOT_ON_THE_WIRE]
 
 
+def json_text_types(payload: pa.Schema) -> dict[str, frozenset[str] | None]:
+    """The JSON types each JSON-text field's SCHEMA allows (None: any)."""
+    return {name: json_types(payload.field(name)) for name in json_text_fields(payload)}
+
+
 class JsonTextReader:
     """Reads only the JSON-text fields of RECORD lines: msgspec decodes each line into a
     struct holding just those fields (the record's other declared fields are skipped as
@@ -64,8 +69,16 @@ class JsonTextReader:
     as the lake's JSON text. A record key the SCHEMA does not declare makes the decode
     fail, so the buffer takes the msgspec path, which keeps it in `_sdc_extra`."""
 
-    def __init__(self, names: list[str], declared: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        declared: frozenset[str] = frozenset(),
+        allowed: dict[str, frozenset[str] | None] | None = None,
+    ) -> None:
         self.names = names
+        # the JSON types each field's SCHEMA allows: another type sends the buffer to
+        # msgspec, which names the record
+        self._allowed = [(allowed or {}).get(name) for name in names]
         self._attributes = [f"field_{i}" for i in range(len(names))]
         others = sorted(declared - set(names))
         skipped = [f"skip_{i}" for i in range(len(others))]
@@ -88,12 +101,15 @@ class JsonTextReader:
             messages = self._decoder.decode(b"[" + text + b"]")
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
-        return {
-            name: pa.array(
-                [json_text(getattr(m.record, attribute)) for m in messages], type=pa.string()
-            )
-            for name, attribute in zip(self.names, self._attributes, strict=True)
-        }
+        columns = {}
+        for name, attribute, allowed in zip(
+            self.names, self._attributes, self._allowed, strict=True
+        ):
+            values = [getattr(m.record, attribute) for m in messages]
+            if json_type_problem(values, allowed) is not None:
+                return None
+            columns[name] = pa.array([json_text(v) for v in values], type=pa.string())
+        return columns
 
 
 def wire_type(field: pa.Field) -> pa.DataType | None:

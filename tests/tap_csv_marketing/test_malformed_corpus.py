@@ -67,6 +67,7 @@ def one_cell(column: str, cell: str) -> bytes:
 
 
 R = row()
+SWAPPED = "date,channel,campaign_name,spend,clicks,impressions"  # the two counts swapped
 # name -> (file bytes, expected outcome)
 CORPUS: dict[str, tuple[bytes, Expect]] = {
     # files that are empty or not exports at all
@@ -97,6 +98,14 @@ CORPUS: dict[str, tuple[bytes, Expect]] = {
     "long_row": (file(f"{R},extra,more"), rejects("wrong_column_count")),
     "summary_line": (file(R, "Total,,,10.00,100,5"), Expect(loaded=((2, typed()),), quarantined=((3, "summary_line"),))),
     "embedded_newline": (file(row(campaign_name='"News\nletter"'), R), Expect(loaded=((2, typed(campaign_name="News\nletter")), (4, typed())))),
+    # a header line repeated mid-file (two exports pasted together)
+    "repeated_header": (file(R, HEADER, row(clicks="7")), Expect(loaded=((2, typed()), (4, typed(clicks=7))))),
+    "repeated_header_title_case": (file(R, "Date,Channel,Campaign Name,Spend,Impressions,Clicks", R), Expect(loaded=((2, typed()), (4, typed())))),
+    "repeated_header_counts_swapped": (file(row(impressions="100", clicks="5"), SWAPPED, "2025-01-01,email,Newsletter,10.00,7,300"), Expect(loaded=((2, typed()), (4, typed(impressions=300, clicks=7))))),
+    "repeated_header_new_column": (file(R, f"{HEADER},notes", f"{R},x", R), Expect(quarantined=((3, "changed_header"), (4, "changed_header"), (5, "changed_header")), loaded=((2, typed()),))),
+    "repeated_header_renamed_column": (file(R, HEADER.replace("clicks", "link_clicks"), R), Expect(loaded=((2, typed()),), quarantined=((3, "changed_header"), (4, "changed_header")))),
+    "repeated_header_without_unnamed_column": (f"{HEADER},\n{R},\n{HEADER}\n{R}\n".encode(), Expect(loaded=((2, typed()), (4, typed())))),
+    "unnamed_trailing_column": (f"{HEADER},\n{R},\n{R},oops\n".encode(), Expect(loaded=((2, typed()),), quarantined=((3, "unnamed_column"),))),
     # text: kept byte for byte
     "quoted_trailing_newline": (one_cell("campaign_name", '"Newsletter\n"'), loads(typed(campaign_name="Newsletter\n"))),
     "quoted_spaces": (one_cell("campaign_name", '"  Newsletter  "'), loads(typed(campaign_name="  Newsletter  "))),
@@ -263,3 +272,27 @@ def test_an_unreadable_file_fails_the_run_naming_the_file_by_default(tmp_path) -
     _, _, result = run_csv_tap({"source": str(tmp_path)}, tmp_path, check=False)
     assert result.returncode != 0
     assert "marketing_spend_dup.csv" in result.stderr and "duplicate column" in result.stderr
+
+
+def test_a_repeated_header_is_counted_in_the_files_report(corpus_run) -> None:
+    log = corpus_run["stderr"]
+    for name in ("repeated_header", "repeated_header_counts_swapped"):
+        line = f"marketing_spend_{name}.csv: 2 good rows, 0 quarantined (2 data lines), 1 repeated header"
+        assert line in log, name
+    assert "marketing_spend_repeated_header_counts_swapped.csv: line 3 repeats the header" in log
+    assert "read by name" in log
+
+
+def test_a_changed_header_and_an_unnamed_column_say_where_and_why(corpus_run) -> None:
+    rows = corpus_run["streams"]["marketing_spend__quarantine"]
+
+    def quarantined(name: str) -> list[dict]:
+        found = [r for r in rows if r["source_file"].endswith(f"marketing_spend_{name}.csv")]
+        return sorted(found, key=lambda r: r["line"])
+
+    header, after, _ = quarantined("repeated_header_new_column")
+    assert header["raw_line"] == f"{HEADER},notes" and "notes" in header["detail"]
+    assert after["raw_line"] == f"{row()},x" and "line 3" in after["detail"]
+    (unnamed,) = quarantined("unnamed_trailing_column")
+    assert unnamed["raw_line"] == f"{row()},oops"
+    assert unnamed["detail"] == "column 7 has no name in the header but holds 'oops'"

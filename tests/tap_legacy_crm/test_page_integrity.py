@@ -139,3 +139,28 @@ def test_a_listing_from_a_state_without_counts_resumes_by_page(crm_env, tmp_path
     assert min(r["_sdc_page"] for r in records) == 3
     assert "STATE without counts: total not compared" in result.stderr
     assert states[-1]["bookmarks"]["customers"]["updated_since"] == listing["started_at"]
+
+
+def test_no_order_no_echo_and_no_total_is_refused_before_any_record(crm_server, tmp_path) -> None:
+    """Nothing can tell a replayed page from the page asked for: replays lost ids, exit 0."""
+    base = crm_server("--rate-replay", "0.3", "--no-page-echo", "--no-total", "--seed", "7")
+    config = crm_config(base, listing_order="none")
+    records, states, result = run_crm_tap(config, tmp_path, state=EARLIER, check=False)
+    assert result.returncode != 0 and records == []
+    assert "listing_order: none" in result.stderr
+    assert "no pagination.page and no pagination.total_records" in result.stderr
+    assert all(s["bookmarks"]["customers"]["updated_since"] == SINCE for s in states)
+    assert "reconciled=n/a" in result.stderr
+
+
+@pytest.mark.parametrize("order, faults", [("id", ()), ("none", ("--rate-replay", "0.3"))])
+def test_without_a_total_the_report_says_reconciled_na_not_yes(
+    crm_server, crm_expected_ids, tmp_path, order, faults
+) -> None:
+    """Pages are still verified (by id order, or by the echoed page): the run completes,
+    but there was no total to compare, so it is not reported as reconciled."""
+    base = crm_server("--no-total", *faults, "--seed", "7")
+    records, _, result = run_crm_tap(crm_config(base, listing_order=order), tmp_path)
+    assert sorted(r["id"] for r in records) == crm_expected_ids
+    assert "api_total=None" in result.stderr and "reconciled=n/a" in result.stderr
+    assert "reconciled=yes" not in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tap_legacy_crm.pages import PageRequest, page_mismatch
+from tap_legacy_crm.pages import PageRequest, page_mismatch, unverifiable
 from tap_legacy_crm.reconcile import listing_difference, run_difference
 from tap_legacy_crm.retry_after import retry_after_seconds
 from tap_legacy_crm.url_policy import api_url_problem
@@ -95,3 +95,18 @@ def test_delivered_ids_against_the_api_total(
 ) -> None:
     found = listing_difference(emitted, total, total_max, skipped_rows)
     assert (found is None) if unexplained is None else (unexplained in found)
+
+
+@pytest.mark.parametrize(
+    ("pagination", "ordered_by_id", "refused"),
+    [
+        ({"per_page": 2, "total_pages": 3}, False, True),  # nothing checks the page
+        ({"per_page": 2, "total_pages": 3, "total_records": None}, False, True),
+        ({"per_page": 2, "total_pages": 3}, True, False),  # id order checks it
+        ({"page": 1, "per_page": 2, "total_pages": 3}, False, False),  # the echo does
+        ({"per_page": 2, "total_pages": 3, "total_records": 5}, False, False),  # the total
+    ],
+)
+def test_an_unordered_listing_needs_an_echo_or_a_total(pagination, ordered_by_id, refused) -> None:
+    body = {"data": [{"id": 1}, {"id": 2}], "pagination": pagination}
+    assert bool(unverifiable(body, ordered_by_id)) is refused

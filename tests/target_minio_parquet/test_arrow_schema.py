@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 from target_minio_parquet.arrow_schema import (
     JSON_TEXT_KEY,
+    JSON_TYPES_KEY,
     arrow_field,
     arrow_schema,
     arrow_type,
@@ -68,7 +69,13 @@ def test_arrow_type(schema: dict, expected: pa.DataType) -> None:
 
 
 def test_free_form_objects_are_marked_as_json_text() -> None:
-    assert arrow_field("meta", {"type": "object"}).metadata == {JSON_TEXT_KEY: b"true"}
+    assert arrow_field("meta", {"type": "object"}).metadata == {
+        JSON_TEXT_KEY: b"true",
+        JSON_TYPES_KEY: b"object",
+    }
+    assert arrow_field("any", {}).metadata == {JSON_TEXT_KEY: b"true"}
+    union = arrow_field("u", {"type": ["string", "integer", "null"]})
+    assert union.metadata == {JSON_TEXT_KEY: b"true", JSON_TYPES_KEY: b"integer,string"}
     assert arrow_field("name", {"type": "string"}).metadata is None
 
 
@@ -128,7 +135,8 @@ def legacy_numeric(integer_digits: int, scale: int) -> dict:
 def test_decimal_precision_from_power_of_ten_bounds(schema: dict, expected: pa.DataType) -> None:
     assert arrow_type(schema) == expected
     if expected == pa.string():  # kept as the number's exact JSON text
-        assert arrow_field("n", schema).metadata == {JSON_TEXT_KEY: b"true"}
+        metadata = {JSON_TEXT_KEY: b"true", JSON_TYPES_KEY: b"number"}  # numbers only
+        assert arrow_field("n", schema).metadata == metadata
 
 
 @pytest.mark.parametrize(

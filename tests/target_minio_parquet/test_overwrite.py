@@ -107,6 +107,21 @@ def test_a_failed_overwrite_run_replaces_nothing(lake: LocalLake | S3Lake, tmp_p
     assert all(m["replaced_files"] == [] for m in manifests(lake, "orders"))
 
 
+def test_a_failed_overwrite_runs_manifest_says_overwrite(tmp_path: Path) -> None:
+    """A run that committed files, sent a STATE and then failed leaves a `running`
+    manifest: it must say what the run was doing (it said append-only)."""
+    lake = LocalLake(tmp_path)
+    config = {**lake.config, "load_method": "overwrite", "state_flush_seconds": 0}
+    messages = run("orders", [1, 2])
+    messages.append({"type": "STATE", "value": {"bookmarks": {"orders": {"id": 2}}}})
+    messages.append(record_message("orders", {"id": "not a number"}))
+    failed = run_target(config, messages, tmp_path)
+    assert failed.returncode != 0
+    (manifest,) = manifests(lake, "orders")
+    assert manifest["status"] == "running" and manifest["total_rows"] == 2
+    assert manifest["load_method"] == "overwrite" and manifest["replaced_files"] == []
+
+
 def test_upsert_is_refused_before_the_first_record(tmp_path: Path) -> None:
     config = {"destination": str(tmp_path / "lake"), "load_method": "upsert"}
     result = run_target(config, run("orders", [1]), tmp_path)

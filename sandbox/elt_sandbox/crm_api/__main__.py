@@ -44,6 +44,9 @@ def main() -> None:
         "--no-page-echo", action="store_true", help="pagination does not echo the page number"
     )
     parser.add_argument(
+        "--no-total", action="store_true", help="pagination reports no total_records"
+    )
+    parser.add_argument(
         "--delete-ids", default="", help="comma-separated customer ids deleted from the CRM"
     )
     parser.add_argument(
@@ -83,6 +86,7 @@ def main() -> None:
         CrmFaultInjector(faults),
         args.token,
         echo_page=not args.no_page_echo,
+        report_total=not args.no_total,
         hidden_ids=frozenset(int(i) for i in args.hide_ids.split(",") if i),
         journal_path=args.journal,
     )

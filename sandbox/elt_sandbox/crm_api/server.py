@@ -117,8 +117,9 @@ class CrmHandler(BaseHTTPRequestHandler):
         pagination |= {
             "per_page": per_page,
             "total_pages": max(1, math.ceil(len(records) / per_page)),
-            "total_records": total,
         }
+        if self.server.report_total:
+            pagination["total_records"] = total
         body = {"data": records[(page - 1) * per_page : page * per_page], "pagination": pagination}
         return json.dumps(body).encode()
 
@@ -172,6 +173,7 @@ class CrmServer(ThreadingHTTPServer):
         faults: CrmFaultInjector,
         token: str,
         echo_page: bool = True,
+        report_total: bool = True,
         hidden_ids: frozenset[int] = frozenset(),
         journal_path: Path | None = None,
     ) -> None:
@@ -180,6 +182,7 @@ class CrmServer(ThreadingHTTPServer):
         self.faults = faults
         self.token = token
         self.echo_page = echo_page  # False: pagination does not say which page it is
+        self.report_total = report_total  # False: pagination does not count the listing
         self.hidden_ids = hidden_ids  # counted in total_records, never served (a lying API)
         self.last_payload: bytes | None = None
         self.requests = 0  # every customers request, rejected ones included
