@@ -72,7 +72,7 @@ def stream_slots(conn: psycopg.Connection, stream_slot: str) -> list[tuple[str, 
     return [
         (name, int(retained or 0))
         for name, retained in conn.execute(
-            "select slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+            "select slot_name, pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn)::bigint"
             " from pg_replication_slots where database = current_database()"
             " and (slot_name = %s or slot_name like %s) order by slot_name",
             [stream_slot, pattern],
@@ -205,15 +205,19 @@ def advance(conn: psycopg.Connection, slot: str, bookmark: int) -> None:
 def retained_wal_bytes(conn: psycopg.Connection, slot: str) -> int:
     """WAL the server keeps for this slot (from its restart point to the current end)."""
     row = conn.execute(
-        "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+        "select pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn)::bigint"
         " from pg_replication_slots where slot_name = %s",
         [slot],
     ).fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def current_wal_lsn(conn: psycopg.Connection) -> int:
-    return lsn_to_int(conn.execute("select pg_current_wal_lsn()::text").fetchone()[0])
+def flushed_wal_lsn(conn: psycopg.Connection) -> int:
+    """Where a run's changes end: the WAL *flushed* so far. Logical decoding reads only
+    flushed WAL, and a commit on `synchronous_commit = off` is written before it is
+    flushed: a run that ended (and bookmarked) at the written position
+    (`pg_current_wal_lsn()`) would skip the commits between the two for good."""
+    return lsn_to_int(conn.execute("select pg_current_wal_flush_lsn()::text").fetchone()[0])
 
 
 def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:

@@ -22,7 +22,7 @@ may be another state's.
 
 Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
 STATE proves everything before it was delivered), then the changes committed before the
-WAL position at the start of this run are emitted, STATE at transaction ends, and the
+WAL flushed at the start of this run are emitted, STATE at transaction ends, and the
 run ends (the batch style of Meltano schedules); `log_based_max_run_seconds` ends it
 earlier, at a transaction's end, bookmarked there.
 """
@@ -125,7 +125,7 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 state[SLOT] = slot
         else:
             slots.advance(conn, slot, int(bookmark))
-            upto = slots.current_wal_lsn(conn)
+            upto = slots.flushed_wal_lsn(conn)
             _report_retained_wal(stream, conn, slot)
         _warn_other_slots(stream, conn, stream_names.slot, slot)
     names = dataclasses.replace(stream_names, slot=slot)

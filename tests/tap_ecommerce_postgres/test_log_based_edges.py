@@ -1,0 +1,67 @@
+"""LOG_BASED edge cases of issue #22, each against the real sandbox Postgres: the run's
+end point under asynchronous commit, partitioned tables, replica identities CDC cannot
+represent, unchanged-TOAST re-reads, enum and domain changes after the fact, slots that
+must not leak and a drop command that must not overreach.
+
+Every test works on its own table in schema `cdc` of the module's scratch database.
+"""
+
+from __future__ import annotations
+
+from tests.singer import run_singer
+from tests.tap_ecommerce_postgres.conftest import TAP
+from tests.tap_ecommerce_postgres.test_log_based import log_based_config
+
+
+def test_asynchronous_commits_are_never_skipped(tap_config, cdc, tmp_path) -> None:
+    """Commits on `synchronous_commit = off` reach the WAL's *written* position before its
+    *flushed* one, and logical decoding reads only flushed WAL. A run that ends (and
+    bookmarks) at the written position skips the commits between the two for good; at
+    the flushed position they come next run. The WAL writer is slowed down (10 s) so the
+    gap is certain, not a race; a bulk insert after each commit pushes it out (written,
+    not flushed). Three rounds; every committed row must arrive."""
+    cdc.execute(
+        "create table cdc.hurried (id int primary key);"
+        "create schema ballast; create table ballast.rows (v text)"  # not read: fills WAL
+    )
+    config = log_based_config(tap_config, "cdc-hurried")
+    state = run_singer(TAP, config, tmp_path).states[-1]
+    delivered: list[int] = []
+    ballast = "insert into ballast.rows select repeat('x', 200) from generate_series(1, 20000)"
+    try:
+        cdc.execute("alter system set wal_writer_delay = '10s'")
+        cdc.execute("alter system set wal_writer_flush_after = '1GB'")
+        cdc.execute("select pg_reload_conf()")
+        cdc.execute("set synchronous_commit = off")
+        gaps = 0
+        for round_ in range(10):  # until 3 rounds had their commits written, not flushed
+            cdc.execute("truncate ballast.rows")  # (a truncate flushes the WAL)
+            cdc.execute("select pg_switch_wal()")  # a new segment: room for 2 ballasts
+            cdc.execute(ballast)
+            for i in range(5):
+                cdc.execute("insert into cdc.hurried values (%s)", [round_ * 10 + i])
+            (committed,) = cdc.execute("select pg_current_wal_insert_lsn()").fetchone()
+            cdc.execute(ballast)  # pushed out (written), not flushed
+            (gap,) = cdc.execute(
+                "select pg_current_wal_flush_lsn() < %s and pg_current_wal_lsn() > %s",
+                [committed, committed],
+            ).fetchone()
+            run = run_singer(TAP, config, tmp_path, state=state)
+            delivered += [r["id"] for r in run.records["cdc-hurried"]]
+            state = run.states[-1]
+            gaps += gap
+            if gaps == 3:
+                break
+        assert gaps == 3, "the commits were flushed at once: no gap to test"
+    finally:
+        cdc.execute("alter system reset wal_writer_delay")
+        cdc.execute("alter system reset wal_writer_flush_after")
+        cdc.execute("select pg_reload_conf()")
+        cdc.execute("set synchronous_commit = on")
+    cdc.execute("select pg_switch_wal()")  # everything flushed for certain
+    last = run_singer(TAP, config, tmp_path, state=state)
+    delivered += [r["id"] for r in last.records["cdc-hurried"]]
+    written = [row[0] for row in cdc.execute("select id from cdc.hurried order by id")]
+    lost = sorted(set(written) - set(delivered))
+    assert lost == [], f"{len(lost)} of {len(written)} committed inserts never arrived"
+    assert sorted(delivered) == written  # and none twice
