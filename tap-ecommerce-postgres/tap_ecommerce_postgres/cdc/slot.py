@@ -85,31 +85,47 @@ def wal_level(conn: psycopg.Connection) -> str:
 
 
 def ensure_publication(conn: psycopg.Connection, names_: SlotNames, table: sql.Composable) -> None:
-    """The stream's publication must publish its table; created when missing (which
-    needs ownership of the table), else a clear error with the DBA's command."""
+    """The stream's publication must publish its table, and a partitioned table's
+    changes under the table's own name (`publish_via_partition_root`: else pgoutput
+    names the partition, and no change would match the stream). Created or corrected
+    when needed (which needs ownership of the table), else a clear error with the DBA's
+    command."""
     rows = conn.execute(
         "select p.pubname, exists (select 1 from pg_publication_rel r"
-        " where r.prpubid = p.oid and r.prrelid = %s::regclass) or p.puballtables"
+        " where r.prpubid = p.oid and r.prrelid = %s::regclass) or p.puballtables,"
+        " p.pubviaroot, (select relkind = 'p' from pg_class where oid = %s::regclass)"
         " from pg_publication p where p.pubname = %s",
-        [table.as_string(conn), names_.publication],
+        [table.as_string(conn), table.as_string(conn), names_.publication],
     ).fetchall()
+    publication = sql.Identifier(names_.publication)
     if rows and rows[0][1]:
+        if rows[0][2] or not rows[0][3]:
+            return
+        change = sql.SQL("alter publication {} set (publish_via_partition_root = true)")
+        problem = "publishes the partitioned table under its partitions' names"
+        _run_as_owner(conn, change.format(publication), names_, problem)
         return
-    create = sql.SQL("create publication {} for table {}").format(
-        sql.Identifier(names_.publication), table
-    )
+    create = sql.SQL("create publication {} for table {} with (publish_via_partition_root = true)")
+    command = create.format(publication, table)
     if rows:
-        create = sql.SQL("alter publication {} add table {}").format(
-            sql.Identifier(names_.publication), table
-        )
+        command = sql.SQL("alter publication {} add table {}").format(publication, table)
+    _run_as_owner(conn, command, names_, "is missing its table")
+    if rows and not rows[0][2] and rows[0][3]:  # added a partitioned table to a DBA's
+        ensure_publication(conn, names_, table)
+
+
+def _run_as_owner(
+    conn: psycopg.Connection, command: sql.Composable, names_: SlotNames, problem: str
+) -> None:
     try:
         with conn.transaction():
             conn.execute("set transaction read write")
-            conn.execute(create)
+            conn.execute(command)
     except psycopg.errors.InsufficientPrivilege:
         raise LogBasedError(
-            f"publication {names_.publication!r} is missing and this role may not create it "
-            f"(it must own the table); ask a DBA to run: {create.as_string(conn)}"
+            f"publication {names_.publication!r} {problem} and this role may not change it "
+            f"(it must own the table and the publication); ask a DBA to run: "
+            f"{command.as_string(conn)}"
         ) from None
 
 
