@@ -8,6 +8,9 @@ Every test works on its own table in schema `cdc` of the module's scratch databa
 
 from __future__ import annotations
 
+import pytest
+from tap_ecommerce_postgres.cdc import slot as slots
+
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.conftest import TAP
 from tests.tap_ecommerce_postgres.test_log_based import log_based_config
@@ -65,3 +68,71 @@ def test_asynchronous_commits_are_never_skipped(tap_config, cdc, tmp_path) -> No
     lost = sorted(set(written) - set(delivered))
     assert lost == [], f"{len(lost)} of {len(written)} committed inserts never arrived"
     assert sorted(delivered) == written  # and none twice
+
+
+def test_partitioned_table_changes_arrive_under_its_root(tap_config, cdc, tmp_path) -> None:
+    """pgoutput reports a partitioned table's changes under the partition's name unless
+    its publication publishes via the partition root: they must arrive, not vanish. A
+    publication a DBA made without that option is corrected (the tap owns the table)."""
+    cdc.execute(
+        "create table cdc.events (id int, region text, v text, primary key (id, region))"
+        " partition by list (region);"
+        "create table cdc.events_eu partition of cdc.events for values in ('eu');"
+        "create table cdc.events_us partition of cdc.events for values in ('us');"
+        "insert into cdc.events values (1, 'eu', 'a'), (2, 'us', 'b')"
+    )
+    config = log_based_config(tap_config, "cdc-events")
+    names = slots.names(slots.DEFAULT_PREFIX, tap_config["database"], "cdc", "events")
+    cdc.execute(f'create publication "{names.publication}" for table cdc.events')  # a DBA's
+    first = run_singer(TAP, config, tmp_path)
+    assert sorted(r["id"] for r in first.records["cdc-events"]) == [1, 2]
+    cdc.execute("insert into cdc.events values (3, 'eu', 'c')")
+    cdc.execute("update cdc.events set v = 'B' where id = 2")
+    second = run_singer(TAP, config, tmp_path, state=first.states[-1])
+    assert [(r["id"], r["region"], r["v"]) for r in second.records["cdc-events"]] == [
+        (3, "eu", "c"),
+        (2, "us", "B"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "setup", "fix"),
+    [
+        ("nothing", "alter table cdc.nothing replica identity nothing", "IDENTITY DEFAULT"),
+        (
+            "deferred",
+            "alter table cdc.deferred drop constraint deferred_pkey;"
+            "alter table cdc.deferred add primary key (id) deferrable initially deferred",
+            "IDENTITY FULL",
+        ),
+        (
+            "by_code",
+            "alter table cdc.by_code add column code text not null default 'x';"
+            "update cdc.by_code set code = 'c' || id;"
+            "create unique index by_code_code on cdc.by_code (code);"
+            "alter table cdc.by_code replica identity using index by_code_code",
+            "IDENTITY DEFAULT",
+        ),
+    ],
+)
+def test_replica_identity_cdc_cannot_represent_is_refused_before_publishing(
+    tap_config, cdc, tmp_path, table, setup, fix
+) -> None:
+    """Refused before any publication or slot exists (else the shop's own UPDATEs and
+    DELETEs fail, or deletes arrive without a key), naming the table and the fix."""
+    cdc.execute(
+        f"create table cdc.{table} (id int primary key, v text);"
+        f"insert into cdc.{table} values (1, 'a'), (2, 'b'); {setup}"
+    )
+    config = log_based_config(tap_config, f"cdc-{table}")
+    run = run_singer(TAP, config, tmp_path, check=False)
+    assert run.result.returncode != 0
+    assert f"run ALTER TABLE cdc.{table} REPLICA {fix}" in run.result.stderr
+    names = slots.names(slots.DEFAULT_PREFIX, tap_config["database"], "cdc", table)
+    assert not cdc.execute(
+        "select 1 from pg_publication where pubname = %s"
+        " union all select 1 from pg_replication_slots where slot_name like %s",
+        [names.publication, names.slot + "%"],
+    ).fetchall()
+    cdc.execute(f"update cdc.{table} set v = 'changed' where id = 1")  # the shop's own
+    cdc.execute(f"delete from cdc.{table} where id = 2")

@@ -47,6 +47,7 @@ from tap_ecommerce_postgres.cdc.changes import (
     peek,
     transactions,
 )
+from tap_ecommerce_postgres.cdc.identity import check_replica_identity
 from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn
 from tap_ecommerce_postgres.discovery import discover_tables
 
@@ -114,6 +115,7 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 f"stream {stream.name}: LOG_BASED needs wal_level=logical (the server has "
                 f"{level!r}; set it in postgresql.conf and restart)"
             )
+        check_replica_identity(conn, stream.relation, stream.primary_keys)  # before publishing
         slots.ensure_publication(conn, stream_names, stream.relation)
         position = None
         if bookmark is None:
