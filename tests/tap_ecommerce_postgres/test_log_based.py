@@ -394,8 +394,10 @@ def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> Non
     config_file = tmp_path / "drop-config.json"
     config_file.write_text(json.dumps(config))
     command = [sys.executable, "-m", "tap_ecommerce_postgres.cdc.drop"]
+    state_file = tmp_path / "drop-state.json"
+    state_file.write_text(json.dumps(first.states[-1]))
     dropped = subprocess.run(
-        [*command, "--config", str(config_file), "--stream", "cdc-dropme"],
+        [*command, "--config", str(config_file), "--state", str(state_file)],
         capture_output=True,
         text=True,
         check=True,

@@ -8,6 +8,10 @@ Every test works on its own table in schema `cdc` of the module's scratch databa
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from tap_ecommerce_postgres.cdc import slot as slots
 
@@ -136,3 +140,108 @@ def test_replica_identity_cdc_cannot_represent_is_refused_before_publishing(
     ).fetchall()
     cdc.execute(f"update cdc.{table} set v = 'changed' where id = 1")  # the shop's own
     cdc.execute(f"delete from cdc.{table} where id = 2")
+
+
+def stream_slots(conn, table: str) -> list[str]:
+    names = slots.names(slots.DEFAULT_PREFIX, conn.info.dbname, "cdc", table)
+    return [name for name, _ in slots.stream_slots(conn, names.slot)]
+
+
+def test_first_run_killed_before_its_first_state_leaves_no_slot(tap_config, cdc, tmp_path) -> None:
+    """The slot's name is in a STATE before the slot exists: the state a killed first
+    run left re-uses its own slot's name (the slot dropped and created again), and no
+    slot of the table is left for nobody."""
+    cdc.execute(
+        "create table cdc.killed (id int primary key, v text);"
+        "insert into cdc.killed select i, repeat('v', 100) from generate_series(1, 30000) i"
+    )
+    config = log_based_config(tap_config, "cdc-killed", state_every_n_rows=1_000_000)
+    config_file = tmp_path / "killed-config.json"
+    config_file.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [TAP, "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    persisted = None
+    try:
+        for line in process.stdout:
+            message = json.loads(line)
+            if message["type"] == "STATE":
+                persisted = message["value"]
+            elif message["type"] == "RECORD":  # the snapshot is under way: its slot exists
+                break
+    finally:
+        process.kill()
+        process.wait()
+    assert len(stream_slots(cdc, "killed")) == 1
+    rerun = run_singer(TAP, config, tmp_path, state=persisted)
+    assert len(rerun.records["cdc-killed"]) == 30000
+    assert stream_slots(cdc, "killed") == [rerun.states[-1]["bookmarks"]["cdc-killed"]["slot"]]
+
+
+def test_orphan_slot_over_the_retained_wal_limit_is_dropped(tap_config, cdc, tmp_path) -> None:
+    """A slot of the table that no state names (a cleared state) retains WAL forever:
+    over `log_based_max_retained_wal_bytes` and idle, it is dropped, with a WARNING."""
+    cdc.execute(
+        "create table cdc.orphaned (id int primary key); insert into cdc.orphaned values (1)"
+    )
+    config = log_based_config(tap_config, "cdc-orphaned")
+    cleared = run_singer(TAP, config, tmp_path)  # its state is then lost
+    orphan = cleared.states[-1]["bookmarks"]["cdc-orphaned"]["slot"]
+    cdc.execute("insert into cdc.orphaned select generate_series(2, 2000)")  # WAL it retains
+    small = {**config, "log_based_max_retained_wal_bytes": 1000}
+    fresh = run_singer(TAP, small, tmp_path)
+    assert f"dropped slot {orphan}" in fresh.result.stderr
+    assert stream_slots(cdc, "orphaned") == [fresh.states[-1]["bookmarks"]["cdc-orphaned"]["slot"]]
+    roomy = run_singer(TAP, config, tmp_path)  # under the limit: reported, never dropped
+    assert "is not this state's" in roomy.result.stderr and len(stream_slots(cdc, "orphaned")) == 2
+
+
+def test_drop_command_drops_one_states_slots_and_explains_what_it_keeps(
+    pg_env, tap_config, cdc, tmp_path
+) -> None:
+    """Two states read one table. `--state` drops that state's slot only; the
+    publication stays while the other state's slot reads it. The production role may
+    not drop a publication it does not own: said, with the owner's command, exit 0."""
+    cdc.execute("create table cdc.two (id int primary key); insert into cdc.two values (1)")
+    config = log_based_config(tap_config, "cdc-two")
+    states = [run_singer(TAP, config, tmp_path).states[-1] for _ in range(2)]
+    own = [state["bookmarks"]["cdc-two"]["slot"] for state in states]
+    role = pg_env["TAP_PG_USER"]
+    (had_replication,) = cdc.execute(
+        "select rolreplication from pg_roles where rolname = %s", [role]
+    ).fetchone()
+
+    def drop(state: dict, as_role: bool = False) -> subprocess.CompletedProcess:
+        user = {"user": role, "password": pg_env["TAP_PG_PASSWORD"]} if as_role else {}
+        config_file = tmp_path / "drop-config.json"
+        config_file.write_text(json.dumps({**config, **user}))
+        state_file = tmp_path / "drop-state.json"
+        state_file.write_text(json.dumps({"singer_state": state}))  # as `meltano state get`
+        command = [sys.executable, "-m", "tap_ecommerce_postgres.cdc.drop"]
+        return subprocess.run(
+            [*command, "--config", str(config_file), "--state", str(state_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    first = drop(states[0])
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"dropped replication slot {own[0]}"]
+    assert f"slot {own[1]} of another state still reads it" in first.stderr
+    assert stream_slots(cdc, "two") == [own[1]]
+    cdc.execute(f'alter role "{role}" replication')
+    try:
+        second = drop(states[1], as_role=True)
+    finally:
+        restored = "replication" if had_replication else "noreplication"
+        cdc.execute(f'alter role "{role}" {restored}')
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == [f"dropped replication slot {own[1]}"]
+    assert "not this role" in second.stderr and "its owner may run: drop publication" in (
+        second.stderr
+    )
+    assert stream_slots(cdc, "two") == []

@@ -80,6 +80,20 @@ def stream_slots(conn: psycopg.Connection, stream_slot: str) -> list[tuple[str, 
     ]
 
 
+def drop_if_idle(conn: psycopg.Connection, slot: str) -> bool:
+    """Drop `slot` unless a session is using it; whether it was dropped."""
+    try:
+        return bool(
+            conn.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
+                " where slot_name = %s and not active",
+                [slot],
+            ).fetchall()
+        )
+    except psycopg.errors.ObjectInUse:  # taken between the check and the drop
+        return False
+
+
 def wal_level(conn: psycopg.Connection) -> str:
     return str(conn.execute("show wal_level").fetchone()[0])
 
@@ -234,20 +248,3 @@ def flushed_wal_lsn(conn: psycopg.Connection) -> int:
     flushed: a run that ended (and bookmarked) at the written position
     (`pg_current_wal_lsn()`) would skip the commits between the two for good."""
     return lsn_to_int(conn.execute("select pg_current_wal_flush_lsn()::text").fetchone()[0])
-
-
-def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
-    """Drop the stream's slots (every state's) and its publication (what exists of them);
-    what was dropped."""
-    dropped = []
-    for slot, _ in stream_slots(conn, names_.slot):
-        conn.execute("select pg_drop_replication_slot(%s)", [slot])
-        dropped.append(f"replication slot {slot}")
-    if conn.execute(
-        "select 1 from pg_publication where pubname = %s", [names_.publication]
-    ).fetchone():
-        with conn.transaction():
-            conn.execute("set transaction read write")
-            conn.execute(sql.SQL("drop publication {}").format(sql.Identifier(names_.publication)))
-        dropped.append(f"publication {names_.publication}")
-    return dropped

@@ -16,9 +16,12 @@ slot, so it comes twice, each time as the full row (or delete) with, from the sl
 refuses replication connections (no `replication` line in pg_hba.conf): the slot is then
 created with the SQL function, whose snapshot cannot be exported (a WARNING says so). A
 fresh snapshot (no bookmark, no resume key) always creates a new slot of this state's
-own (slot.py), so it is always exact; a slot a cleared state or a dead first run left
-behind is reported at every run (WARNING, with the WAL it retains), never dropped: it
-may be another state's.
+own (slot.py), so it is always exact. Its name is in a STATE *before* the slot is
+created: a first run killed before its snapshot ended leaves a state that names it, and
+the next run drops it and starts again. A slot of this table that is not the state's (a
+cleared state, another state's) is reported at every run (WARNING, with the WAL it
+retains), and dropped once it is idle and retains more than
+`log_based_max_retained_wal_bytes`.
 
 Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
 STATE proves everything before it was delivered), then the changes committed before the
@@ -123,13 +126,14 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 position = slots.slot_position(conn, slot)
             if position is None:  # a fresh snapshot, in a slot of this state's own
                 state.pop("resume_after", None)
-                slot = slots.state_slot(stream_names.slot)
+                slot = _recorded_slot(stream, conn, slot) or slots.state_slot(stream_names.slot)
                 state[SLOT] = slot
+                stream._emit_state()  # the name is this state's before the slot exists
         else:
             slots.advance(conn, slot, int(bookmark))
             upto = slots.flushed_wal_lsn(conn)
             _report_retained_wal(stream, conn, slot)
-        _warn_other_slots(stream, conn, stream_names.slot, slot)
+        _other_slots(stream, conn, stream_names.slot, slot)
     names = dataclasses.replace(stream_names, slot=slot)
     if bookmark is None:
         position = yield from _snapshot(stream, names, position, read_table)
@@ -142,21 +146,61 @@ def sync(stream, read_table: Callable[[], Iterator]):
     yield from ()
 
 
-def _warn_other_slots(stream, conn, stream_slot: str, own: str) -> None:
+def _recorded_slot(stream, conn, slot: str | None) -> str | None:
+    """The slot this state recorded for a snapshot that never finished (a first run
+    killed before its snapshot's end): dropped if it was created, its name used again,
+    so a dead first run never leaves a slot behind."""
+    if slot and slots.slot_position(conn, slot) is not None:
+        stream.logger.info(
+            "stream %s: slot %s of a snapshot that never finished is dropped; a new "
+            "snapshot follows in a new slot of the same name",
+            stream.name,
+            slot,
+        )
+        conn.execute("select pg_drop_replication_slot(%s)", [slot])
+    return slot
+
+
+def _other_slots(stream, conn, stream_slot: str, own: str) -> None:
     """Slots of this table that are not this state's keep WAL for someone else, or for
-    nobody (a state cleared, a first run that died before its first STATE)."""
+    nobody (a state cleared, a first run killed before the tap recorded its slot). One
+    that is idle and retains more than `log_based_max_retained_wal_bytes` is dropped
+    (the limit is the WAL the operator tolerates for a slot; a state whose slot it was
+    is told at its next run that its slot is gone); the others are reported."""
+    limit = _retained_wal_limit(stream)
     for other, retained in slots.stream_slots(conn, stream_slot):
-        if other != own:
+        if other == own:
+            continue
+        if retained > limit and slots.drop_if_idle(conn, other):
             stream.logger.warning(
-                "stream %s: slot %s (retains %d bytes of WAL) is not this state's (%s): "
-                "another state reads this table with the same log_based_prefix, or it was "
-                "abandoned; drop an abandoned one with pg_drop_replication_slot('%s')",
+                "stream %s: dropped slot %s, not this state's (%s) and idle, which retained "
+                "%d bytes of WAL, over log_based_max_retained_wal_bytes (%d); a state that "
+                "still reads it takes a new snapshot (clear its state)",
                 stream.name,
                 other,
-                retained,
                 own,
-                other,
+                retained,
+                limit,
             )
+            continue
+        stream.logger.warning(
+            "stream %s: slot %s (retains %d bytes of WAL) is not this state's (%s): "
+            "another state reads this table with the same log_based_prefix, or it was "
+            "abandoned; drop an abandoned one with pg_drop_replication_slot('%s') (dropped "
+            "by the tap once it retains more than log_based_max_retained_wal_bytes)",
+            stream.name,
+            other,
+            retained,
+            own,
+            other,
+        )
+
+
+def _retained_wal_limit(stream) -> int:
+    return int(
+        stream.config.get("log_based_max_retained_wal_bytes")
+        or slots.DEFAULT_MAX_RETAINED_WAL_BYTES
+    )
 
 
 def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
@@ -205,10 +249,7 @@ def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
 
 def _report_retained_wal(stream, conn, slot: str) -> None:
     retained = slots.retained_wal_bytes(conn, slot)
-    limit = int(
-        stream.config.get("log_based_max_retained_wal_bytes")
-        or slots.DEFAULT_MAX_RETAINED_WAL_BYTES
-    )
+    limit = _retained_wal_limit(stream)
     stream.logger.info("stream %s: slot %s retains %d bytes of WAL", stream.name, slot, retained)
     if retained > limit:
         stream.logger.warning(
