@@ -245,3 +245,46 @@ def test_drop_command_drops_one_states_slots_and_explains_what_it_keeps(
         second.stderr
     )
     assert stream_slots(cdc, "two") == []
+
+
+def seq_scans(conn, table: str) -> int:
+    conn.execute("select pg_stat_clear_snapshot()")
+    (scans,) = conn.execute(
+        "select seq_scan from pg_stat_user_tables where relid = %s::regclass", [table]
+    ).fetchone()
+    return int(scans)
+
+
+def test_unchanged_toast_is_reread_by_typed_key_once_per_chunk_and_marked(
+    tap_config, cdc, tmp_path
+) -> None:
+    """Updates that leave a TOASTed value unchanged (default replica identity) have it
+    read by key: one query for the chunk, through the primary key's index (a key
+    compared as text scanned the whole table once per change), and each such record is
+    marked, because the value read is the row's current one (here a later update's)."""
+    big = "(select string_agg(md5(random()::text), '') from generate_series(1, 400))"
+    cdc.execute(
+        "create table cdc.toasty (id int primary key, body text, n int);"
+        "insert into cdc.toasty select i, null, 0 from generate_series(1, 20000) i;"
+        f"update cdc.toasty set body = {big} where id <= 40;"
+        "analyze cdc.toasty"
+    )
+    config = log_based_config(tap_config, "cdc-toasty")
+    state = run_singer(TAP, config, tmp_path).states[-1]
+    cdc.execute("update cdc.toasty set n = 1 where id <= 40")  # the body stays TOASTed
+    cdc.execute("update cdc.toasty set body = 'later' where id = 1")
+    before = seq_scans(cdc, "cdc.toasty")
+    run = run_singer(TAP, config, tmp_path, state=state)
+    scans = seq_scans(cdc, "cdc.toasty") - before
+    bodies = dict(cdc.execute("select id, body from cdc.toasty where id <= 40").fetchall())
+    emitted = run.records["cdc-toasty"]
+    assert len(emitted) == 41
+    assert scans <= 1, f"{scans} sequential scans of cdc.toasty for 40 re-read values"
+    first = emitted[:40]
+    assert [(r["id"], r["n"]) for r in first] == [(i, 1) for i in range(1, 41)]
+    assert all(r["_sdc_toast_reread"] is True for r in first)
+    assert [r["body"] for r in first] == [bodies[i] for i in range(1, 41)]
+    assert first[0]["body"] == "later"  # the value now, not the one at that change
+    assert "_sdc_toast_reread" not in emitted[40]  # the body was in that change
+    schema = next(m for m in run.messages if m["type"] == "SCHEMA")["schema"]
+    assert schema["properties"]["_sdc_toast_reread"] == {"type": ["boolean", "null"]}

@@ -10,10 +10,13 @@ the rows back to Postgres as text, cast to each column's type and rendered by th
 expressions the full-table path uses (`queries.column_expression` + `row_to_json`).
 
 Unchanged TOASTed values: pgoutput sends a marker ('u'), not the value. They are taken
-from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the row's current
-value is read by key. A row that no longer exists was deleted later, and that delete is
-in the slot after this change: the update is then skipped (counted and logged), never
-emitted with NULL in place of the value.
+from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the rows' current
+values are read by key, one query per chunk of changes (typed keys: the primary key's
+index is used). Such a value is the row's value *now*: a later update's, or, after a
+delete and a re-insert of the key, the new row's; the record says so
+(`_sdc_toast_reread: true`). A row that no longer exists was deleted later, and that
+delete is in the slot after this change: the update is then skipped (counted and
+logged), never emitted with NULL in place of the value.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from tap_ecommerce_postgres.type_mapping import Column
 
 LSN_COLUMN = "_sdc_lsn"
 DELETED_AT_COLUMN = "_sdc_deleted_at"
+REREAD_COLUMN = "_sdc_toast_reread"  # true: an unchanged TOASTed value read by key (later)
+REREAD_MARK = b',"_sdc_toast_reread":true}'
 ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
 FETCH_MESSAGES = 5_000
 CHUNK_CHANGES = 5_000  # changes rendered by one query
@@ -269,16 +274,24 @@ class RecordRenderer:
     def render(self, changes: Sequence[RowChange]) -> list[bytes]:
         """Record JSON of each change (same order); updates whose unchanged TOASTed value
         cannot be known any more are left out (see the module docstring)."""
+        filled = self._filled(changes)
         lines: list[bytes] = []
         start = 0
         while start < len(changes):  # runs of one relation version share a plan
             stop = start + 1
             while stop < len(changes) and changes[stop].relation is changes[start].relation:
                 stop += 1
-            run = [c if UNCHANGED not in c.values else self._filled(c) for c in changes[start:stop]]
-            run = [c for c in run if c is not None]
-            if run:
-                lines.extend(self._render_run(run))
+            run = [filled.get(i, c) for i, c in enumerate(changes[start:stop], start)]
+            kept = [c for c in run if c is not None]
+            if kept:
+                rendered = self._render_run(kept)
+                if filled:  # the re-read ones are marked
+                    reread = [i in filled for i, c in enumerate(run, start) if c is not None]
+                    rendered = [
+                        line[:-1] + REREAD_MARK if mark else line
+                        for line, mark in zip(rendered, reread, strict=True)
+                    ]
+                lines.extend(rendered)
             start = stop
         return lines
 
@@ -312,29 +325,69 @@ class RecordRenderer:
         rows = self.conn.execute(self._query(run[0].relation), [payload]).fetchall()
         return [row[0].encode() for row in rows]
 
-    def _filled(self, change: RowChange) -> RowChange | None:
-        """The change with unchanged TOASTed values read by key (see module docstring)."""
-        missing = [i for i, v in enumerate(change.values) if v is UNCHANGED]
-        if not missing:
-            return change
-        columns = change.relation.columns
-        keys = key_positions(change.relation, self.primary_key)
+    def _filled(self, changes: Sequence[RowChange]) -> dict[int, RowChange | None]:
+        """The changes with an unchanged TOASTed value (by position), their values read
+        by key, one query per relation version (see the module docstring); None: the
+        row is gone."""
+        waiting: dict[pgoutput.Relation, list[int]] = {}
+        for i, change in enumerate(changes):
+            if UNCHANGED in change.values:
+                waiting.setdefault(change.relation, []).append(i)
+        filled: dict[int, RowChange | None] = {}
+        for relation, positions in waiting.items():
+            current = self._current_values(relation, [changes[i] for i in positions])
+            for i, row in zip(positions, current, strict=True):
+                filled[i] = self._with_current(changes[i], row)
+        return filled
+
+    def _current_values(
+        self, relation: pgoutput.Relation, changes: list[RowChange]
+    ) -> list[dict[int, bytes | None] | None]:
+        """Each change's row as it is now (column position -> text) for the columns some
+        change left unchanged, or None when the row is gone: one query, keys typed."""
+        columns = relation.columns
+        keys = key_positions(relation, self.primary_key)
         if len(keys) != len(self.primary_key):
             raise LogBasedError(
-                f"{change.relation.namespace}.{change.relation.name}: an unchanged TOASTed "
-                "value cannot be re-read without the primary key (use REPLICA IDENTITY FULL)"
+                f"{relation.namespace}.{relation.name}: an unchanged TOASTed value cannot be "
+                "re-read without the primary key (use REPLICA IDENTITY FULL)"
             )
-        query = sql.SQL("select {cols} from {rel} where {cond}").format(
+        missing = sorted({i for c in changes for i, v in enumerate(c.values) if v is UNCHANGED})
+        types = self._type_names(relation)
+        aliases = [sql.Identifier(f"k{n}") for n in range(len(keys))]
+        query = sql.SQL(
+            "select k.n, {cols} from unnest({arrays}) with ordinality as k({aliases}, n)"
+            " join {rel} as t on {cond}"
+        ).format(
             cols=sql.SQL(", ").join(
-                sql.SQL("{}::text").format(sql.Identifier(columns[i].name)) for i in missing
+                sql.SQL("t.{}::text").format(sql.Identifier(columns[i].name)) for i in missing
             ),
+            arrays=sql.SQL(", ").join(sql.SQL("%s::text[]") for _ in keys),
+            aliases=sql.SQL(", ").join(aliases),
             rel=self.relation_sql,
             cond=sql.SQL(" and ").join(
-                sql.SQL("{}::text = %s").format(sql.Identifier(columns[i].name)) for i in keys
+                sql.SQL("t.{} = k.{}::{}").format(
+                    sql.Identifier(columns[i].name), alias, sql.SQL(types[i])
+                )
+                for i, alias in zip(keys, aliases, strict=True)
             ),
         )
-        row = self.conn.execute(query, [change.values[i].decode() for i in keys]).fetchone()
-        if row is None:
+        params = [[c.values[i].decode() for c in changes] for i in keys]
+        found = {row[0]: row[1:] for row in self.conn.execute(query, params)}
+        return [
+            None
+            if n not in found
+            else {
+                i: (None if value is None else value.encode())
+                for i, value in zip(missing, found[n], strict=True)
+            }
+            for n in range(1, len(changes) + 1)
+        ]
+
+    def _with_current(
+        self, change: RowChange, current: dict[int, bytes | None] | None
+    ) -> RowChange | None:
+        if current is None:
             self.skipped_gone += 1
             log.warning(
                 "%s.%s: an update at %s left a TOASTed value unchanged and the row is gone "
@@ -344,7 +397,5 @@ class RecordRenderer:
                 int_to_lsn(change.lsn),
             )
             return None
-        values = list(change.values)
-        for i, value in zip(missing, row, strict=True):
-            values[i] = value if value is None else value.encode()
-        return RowChange(change.kind, change.relation, tuple(values), change.lsn)
+        values = tuple(current[i] if v is UNCHANGED else v for i, v in enumerate(change.values))
+        return RowChange(change.kind, change.relation, values, change.lsn)

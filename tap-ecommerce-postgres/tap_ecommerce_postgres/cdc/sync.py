@@ -46,6 +46,7 @@ from tap_ecommerce_postgres.cdc import slot as slots
 from tap_ecommerce_postgres.cdc.changes import (
     DELETED_AT_COLUMN,
     LSN_COLUMN,
+    REREAD_COLUMN,
     RecordRenderer,
     peek,
     transactions,
@@ -63,8 +64,8 @@ SLOT = "slot"  # the stream state's key: the name of this state's replication sl
 
 
 def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """A LOG_BASED stream's schema: `_sdc_lsn` and `_sdc_deleted_at` added, and every
-    non-key property nullable (a delete carries only the key)."""
+    """A LOG_BASED stream's schema: `_sdc_lsn`, `_sdc_deleted_at` and `_sdc_toast_reread`
+    added, and every non-key property nullable (a delete carries only the key)."""
     properties = {}
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type")
@@ -75,6 +76,7 @@ def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, An
         properties[name] = prop
     properties[LSN_COLUMN] = {"type": ["integer", "null"]}
     properties[DELETED_AT_COLUMN] = {"type": ["string", "null"], "format": "date-time"}
+    properties[REREAD_COLUMN] = {"type": ["boolean", "null"]}  # see cdc/changes.py
     return {**schema, "properties": properties}
 
 
