@@ -288,3 +288,34 @@ def test_unchanged_toast_is_reread_by_typed_key_once_per_chunk_and_marked(
     assert "_sdc_toast_reread" not in emitted[40]  # the body was in that change
     schema = next(m for m in run.messages if m["type"] == "SCHEMA")["schema"]
     assert schema["properties"]["_sdc_toast_reread"] == {"type": ["boolean", "null"]}
+
+
+def test_enum_label_renamed_or_domain_check_added_later_is_no_poison_pill(
+    tap_config, cdc, tmp_path
+) -> None:
+    """A change holds the value's text as it was. Cast to today's enum (a label renamed
+    since) or domain (a NOT VALID check added since), it failed, and every later run
+    failed at the same change. Rendered through the base type, it is the value it was."""
+    cdc.execute(
+        "create type cdc.weather as enum ('sunny', 'rainy');"
+        "create domain cdc.score as numeric(6, 2);"
+        "create table cdc.diary (id int primary key, sky cdc.weather, skies cdc.weather[],"
+        " mark cdc.score, marks cdc.score[]);"
+        "insert into cdc.diary values (1, 'sunny', '{sunny}', 1.5, '{1.5}')"
+    )
+    config = log_based_config(tap_config, "cdc-diary")
+    state = run_singer(TAP, config, tmp_path).states[-1]
+    cdc.execute("insert into cdc.diary values (2, 'rainy', '{rainy,sunny}', -3, '{-3}')")
+    cdc.execute("alter type cdc.weather rename value 'rainy' to 'wet'")
+    cdc.execute("alter domain cdc.score add constraint positive check (value > 0) not valid")
+    full = run_singer(TAP, {**tap_config, "schemas": ["cdc"]}, tmp_path).records["cdc-diary"]
+    then = {**next(r for r in full if r["id"] == 2), "sky": "rainy", "skies": ["rainy", "sunny"]}
+    assert then["mark"] == "-3.00"
+    for _ in range(2):  # the same changes again (the slot is only peeked): same output
+        run = run_singer(TAP, config, tmp_path, state=state, check=False)
+        assert run.result.returncode == 0, run.result.stderr[-1500:]
+        values = [
+            {k: v for k, v in r.items() if not k.startswith("_sdc_")}
+            for r in run.records["cdc-diary"]
+        ]
+        assert values == [then]  # as a full read then would have had it

@@ -188,23 +188,36 @@ class RecordRenderer:
         self.source_timezone = source_timezone
         self._queries: dict[tuple, sql.Composable] = {}
         self._plans: dict[tuple, record_json.RecordPlan | None] = {}
+        self._cast_types: dict[tuple[int, int], str] = {}
         self.python_rendering = python_rendering
         self.tally = collections.Counter() if tally is None else tally  # python / postgres
         self.skipped_gone = 0
         self.relation_columns: tuple | None = None  # the relation version it was made for
 
     def _type_names(self, relation: pgoutput.Relation) -> list[str]:
-        return [
-            row[0]
-            for row in self.conn.execute(
-                "select format_type(t.oid, t.typmod) from unnest(%s::oid[], %s::int4[])"
-                " with ordinality as t(oid, typmod, n) order by t.n",
-                [
-                    [c.type_oid for c in relation.columns],
-                    [c.type_modifier for c in relation.columns],
-                ],
-            )
-        ]
+        """The type each column's text is cast to: its own, but an enum's as text and a
+        domain's as its base type (arrays alike). A change's text is what the value was
+        *then*: cast to today's enum (a label renamed since) or domain (a NOT VALID check
+        added since) it could fail, and every later run with it."""
+        return [self._cast_type(c.type_oid, c.type_modifier) for c in relation.columns]
+
+    def _cast_type(self, type_oid: int, type_modifier: int) -> str:
+        key = (type_oid, type_modifier)
+        if key not in self._cast_types:
+            kind, base, base_modifier, element, name = self.conn.execute(
+                "select typtype, typbasetype, typtypmod,"
+                " case when typcategory = 'A' then typelem end, format_type(oid, %s)"
+                " from pg_type where oid = %s",
+                [type_modifier, type_oid],
+            ).fetchone()
+            if kind == "e":
+                name = "text"
+            elif kind == "d":
+                name = self._cast_type(base, base_modifier)
+            elif element:
+                name = self._cast_type(element, type_modifier) + "[]"
+            self._cast_types[key] = name  # format_type(): quoted by Postgres
+        return self._cast_types[key]
 
     def _query(self, relation: pgoutput.Relation) -> sql.Composable:
         """SELECT rendering a batch of this relation's rows (text[][] of values, LSNs,
