@@ -9,10 +9,13 @@ Every test works on its own table in schema `cdc` of the module's scratch databa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from tap_ecommerce_postgres.cdc import changes as changes_module
+from tap_ecommerce_postgres.cdc import pgoutput
 from tap_ecommerce_postgres.cdc import slot as slots
 
 from tests.singer import run_singer
@@ -319,3 +322,64 @@ def test_enum_label_renamed_or_domain_check_added_later_is_no_poison_pill(
             for r in run.records["cdc-diary"]
         ]
         assert values == [then]  # as a full read then would have had it
+
+
+def peak_rss_mb(argv: list[str]) -> float:
+    """Run `argv` to its end (stdout discarded); its own peak RSS in MB."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.returncode == 0, stderr[-2000:]
+    return usage.ru_maxrss / 1024  # kB on Linux
+
+
+def test_memory_is_bounded_by_bytes_not_by_changes(tap_config, cdc, tmp_path) -> None:
+    """300 changes of 1 MB rows in one transaction: chunks were 5,000 changes whatever
+    their size (and the first fetch as many messages), so all 300 MB were held several
+    times over; chunks are now cut by bytes (`log_based_max_chunk_bytes`)."""
+    cdc.execute(
+        "create table cdc.wide (id int primary key, body text);"
+        "insert into cdc.wide select i, '' from generate_series(1, 300) i"
+    )
+    config = log_based_config(tap_config, "cdc-wide")
+    state = run_singer(TAP, config, tmp_path).states[-1]
+    cdc.execute("update cdc.wide set body = left(repeat(md5(id::text), 31250), 1000000)")
+    config_file = tmp_path / "wide-config.json"
+    config_file.write_text(json.dumps(config))
+    state_file = tmp_path / "wide-state.json"
+    state_file.write_text(json.dumps(state))
+    peak = peak_rss_mb([TAP, "--config", str(config_file), "--state", str(state_file)])
+    assert peak < 350, f"peak RSS {peak:.0f} MB for 300 changes of 1 MB"
+    again = run_singer(TAP, config, tmp_path, state=state)  # and every change is there
+    assert [(r["id"], len(r["body"])) for r in again.records["cdc-wide"]] == [
+        (i, 1_000_000) for i in range(1, 301)
+    ]
+
+
+def test_big_transactions_are_cut_by_bytes_and_by_count(monkeypatch) -> None:
+    meter = changes_module.ByteMeter()
+    relation = pgoutput.Relation(7, "cdc", "t", "d", (pgoutput.RelationColumn("id", 23, -1, True),))
+    monkeypatch.setattr(changes_module, "CHUNK_CHANGES", 4)
+
+    def messages(sizes: list[int]):
+        yield 1, pgoutput.Begin(1, pgoutput.PG_EPOCH, 5)
+        yield 2, relation
+        for n, size in enumerate(sizes):
+            meter.read += size  # as peek() counts what it read
+            yield 10 + n, pgoutput.Insert(7, (str(n).encode(),))
+        yield 99, pgoutput.Commit(0, 98, 99, pgoutput.PG_EPOCH)
+
+    found = changes_module.transactions(
+        messages([400, 400, 400, 10, 10, 10, 10, 10, 10]),
+        ("cdc", "t"),
+        ["id"],
+        meter=meter,
+        max_bytes=1000,
+    )
+    assert [(t.end_lsn, len(t.changes)) for t in found] == [
+        (None, 3),  # 1,200 bytes: over max_bytes
+        (None, 4),  # CHUNK_CHANGES
+        (99, 2),
+    ]

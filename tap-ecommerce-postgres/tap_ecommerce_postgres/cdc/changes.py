@@ -2,7 +2,13 @@
 
 `peek()` reads the slot's pgoutput messages up to an LSN through a server-side cursor
 (memory stays flat in the number of changes) and decodes them (pgoutput.py).
-`Transactions` groups them into committed transactions of row changes for one table.
+`transactions()` groups them into committed transactions of row changes for one table,
+and cuts a big one into chunks of at most `CHUNK_CHANGES` changes and about
+`max_bytes` bytes of messages (`log_based_max_chunk_bytes`): what is held at once is
+bounded by bytes, whatever the row width (10,000 changes of 60 kB rows once took
+1.1 GB). A fetch takes as many messages as would fit in a quarter of that budget if
+each were as big as the biggest seen so far (limit: a long run of small changes
+followed at once by big ones may overshoot once, by at most one fetch).
 `RecordRenderer` writes each change as record JSON carrying exactly the value a full read
 of the same row would (exact decimals, timestamps with zone, arrays, json): in Python
 for the common types whose text is already that value (record_json.py), else by handing
@@ -43,8 +49,9 @@ DELETED_AT_COLUMN = "_sdc_deleted_at"
 REREAD_COLUMN = "_sdc_toast_reread"  # true: an unchanged TOASTed value read by key (later)
 REREAD_MARK = b',"_sdc_toast_reread":true}'
 ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
-FETCH_MESSAGES = 5_000
-CHUNK_CHANGES = 5_000  # changes rendered by one query
+FETCH_MESSAGES = 5_000  # at most, per fetch (fewer when messages are big)
+CHUNK_CHANGES = 5_000  # changes rendered by one query, at most
+DEFAULT_CHUNK_BYTES = 16 << 20  # bytes of messages per chunk, about (a single row may be more)
 NEW_SNAPSHOT = (
     "Take a new snapshot: drop the slot (python -m tap_ecommerce_postgres.cdc.drop) and "
     "clear this stream's state"
@@ -59,19 +66,41 @@ PEEK_SQL = (
 )
 
 
+class ByteMeter:
+    """Bytes of messages read so far: `peek()` counts, `transactions()` cuts by them."""
+
+    __slots__ = ("read",)
+
+    def __init__(self) -> None:
+        self.read = 0
+
+
 def peek(
-    conn: psycopg.Connection, slot: str, publication: str, upto: int
+    conn: psycopg.Connection,
+    slot: str,
+    publication: str,
+    upto: int,
+    *,
+    meter: ByteMeter | None = None,
+    fetch_bytes: int = DEFAULT_CHUNK_BYTES // 4,
 ) -> Iterator[tuple[int, pgoutput.Message]]:
     """(change LSN, decoded message) for every transaction committed before `upto`; the
-    slot does not move. `conn` must not be in autocommit (the cursor lives in a
-    transaction)."""
+    slot does not move. A fetch takes as many messages as fit in `fetch_bytes` if each
+    were as big as the biggest seen so far (1 to `FETCH_MESSAGES`; the first takes one,
+    and each at most twice the last: sizes are learnt before many are asked for).
+    `conn` must not be in autocommit (the cursor lives in a transaction)."""
+    meter = meter or ByteMeter()
+    count = biggest = 1
     # binary: the messages arrive as bytes, not as hex text to decode
     with conn.cursor(name="tap_ecommerce_postgres_changes", binary=True) as cursor:
         cursor.execute(PEEK_SQL, [slot, int_to_lsn(upto), publication])
         decode = pgoutput.decode
-        while rows := cursor.fetchmany(FETCH_MESSAGES):
+        while rows := cursor.fetchmany(count):
+            biggest = max(biggest, max(len(data) for _, data in rows))
             for lsn, data in rows:
+                meter.read += len(data)
                 yield lsn, decode(data)
+            count = max(1, min(FETCH_MESSAGES, 2 * count, fetch_bytes // biggest))
 
 
 class RowChange(NamedTuple):
@@ -84,8 +113,8 @@ class RowChange(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    """Row changes of one transaction, or the next `CHUNK_CHANGES` of a big one (then
-    `end_lsn` is None: only a whole transaction may be bookmarked)."""
+    """Row changes of one transaction, or the next chunk of a big one (then `end_lsn` is
+    None: only a whole transaction may be bookmarked)."""
 
     end_lsn: int | None  # confirming this LSN skips this transaction and every earlier one
     changes: list[RowChange]
@@ -96,15 +125,21 @@ def transactions(
     table: tuple[str, str],
     primary_key: Sequence[str],
     table_oid: int | None = None,
+    *,
+    meter: ByteMeter | None = None,
+    max_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Iterator[Transaction]:
-    """Committed transactions of row changes to `table` (schema, name). An update that
-    changes the primary key is a delete of the old key and then the new row. TRUNCATE
-    cannot be expressed as row changes, nor can dropping the table (changes of a table
-    of that name whose OID is not `table_oid`, the current one's): errors naming the way
-    out."""
+    """Committed transactions of row changes to `table` (schema, name), a big one in
+    chunks of at most `CHUNK_CHANGES` changes and about `max_bytes` of messages (as
+    `meter`, the one `peek()` counts in, says). An update that changes the primary key is
+    a delete of the old key and then the new row. TRUNCATE cannot be expressed as row
+    changes, nor can dropping the table (changes of a table of that name whose OID is not
+    `table_oid`, the current one's): errors naming the way out."""
     relations: dict[int, pgoutput.Relation] = {}
     changes: list[RowChange] = []
     commit_time = None
+    meter = meter or ByteMeter()
+    start = meter.read  # where the chunk under way began
     row_change = (pgoutput.Insert, pgoutput.Update, pgoutput.Delete)
     for lsn, message in messages:
         if type(message) in row_change:  # nearly every message: tested first
@@ -118,16 +153,17 @@ def transactions(
                     + NEW_SNAPSHOT
                 )
             changes.extend(_row_changes(message, relation, lsn, commit_time, primary_key))
-            if len(changes) >= CHUNK_CHANGES:  # memory stays flat in a huge transaction
+            # memory stays flat in a huge transaction, and whatever the row width
+            if len(changes) >= CHUNK_CHANGES or meter.read - start >= max_bytes:
                 yield Transaction(None, changes)
-                changes = []
+                changes, start = [], meter.read
         elif isinstance(message, pgoutput.Begin):
-            changes, commit_time = [], message.commit_time
+            changes, commit_time, start = [], message.commit_time, meter.read
         elif isinstance(message, pgoutput.Relation):
             relations[message.oid] = message
         elif isinstance(message, pgoutput.Commit):
             yield Transaction(message.end_lsn, changes)
-            changes = []
+            changes, start = [], meter.read
         elif isinstance(message, pgoutput.Truncate) and any(
             (relations[oid].namespace, relations[oid].name) == table
             for oid in message.relation_oids

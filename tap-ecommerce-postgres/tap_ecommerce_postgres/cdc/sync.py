@@ -44,9 +44,11 @@ from typing import Any
 
 from tap_ecommerce_postgres.cdc import slot as slots
 from tap_ecommerce_postgres.cdc.changes import (
+    DEFAULT_CHUNK_BYTES,
     DELETED_AT_COLUMN,
     LSN_COLUMN,
     REREAD_COLUMN,
+    ByteMeter,
     RecordRenderer,
     peek,
     transactions,
@@ -280,11 +282,17 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
         tally: collections.Counter[str] = collections.Counter()  # who rendered the changes
         renderer = _renderer(stream, conn, tally=tally)
-        messages = peek(conn, names.slot, names.publication, upto)
+        chunk_bytes = int(stream.config.get("log_based_max_chunk_bytes") or DEFAULT_CHUNK_BYTES)
+        meter = ByteMeter()
+        messages = peek(
+            conn, names.slot, names.publication, upto, meter=meter, fetch_bytes=chunk_bytes // 4
+        )
         (oid,) = conn.execute(
             "select %s::regclass::oid::int8", [stream.relation.as_string(conn)]
         ).fetchone()
-        found = transactions(messages, table, stream.primary_keys, oid)
+        found = transactions(
+            messages, table, stream.primary_keys, oid, meter=meter, max_bytes=chunk_bytes
+        )
         try:
             for transaction in found:
                 if any(
