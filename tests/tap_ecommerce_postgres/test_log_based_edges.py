@@ -222,7 +222,9 @@ def test_drop_command_drops_one_states_slots_and_explains_what_it_keeps(
         config_file = tmp_path / "drop-config.json"
         config_file.write_text(json.dumps({**config, **user}))
         state_file = tmp_path / "drop-state.json"
-        state_file.write_text(json.dumps({"singer_state": state}))  # as `meltano state get`
+        bookmarks = {**state["bookmarks"], "a_custom_query": {"replication_key_value": 1}}
+        # as `meltano state get` prints it, with a custom stream's bookmark beside
+        state_file.write_text(json.dumps({"singer_state": {"bookmarks": bookmarks}}))
         command = [sys.executable, "-m", "tap_ecommerce_postgres.cdc.drop"]
         return subprocess.run(
             [*command, "--config", str(config_file), "--state", str(state_file)],

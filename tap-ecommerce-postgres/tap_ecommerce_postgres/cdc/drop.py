@@ -121,10 +121,12 @@ class Dropper:
 
 
 def streams_of(args: argparse.Namespace, state: dict | None) -> Iterable[str]:
-    """The `--stream`s, else every stream of the state (none: every prefixed one)."""
+    """The `--stream`s, else every LOG_BASED stream of the state (a bookmark with a slot
+    or an LSN; none: every prefixed one)."""
     if args.stream:
         return args.stream
-    return list((state or {}).get("bookmarks", {}))
+    bookmarks = (state or {}).get("bookmarks", {})
+    return [name for name, mark in bookmarks.items() if mark.get("slot") or "lsn" in mark]
 
 
 def main(argv: list[str] | None = None) -> int:
