@@ -330,8 +330,10 @@ class RecordRenderer:
             stop = start + 1
             while stop < len(changes) and changes[stop].relation is changes[start].relation:
                 stop += 1
-            run = [filled.get(i, c) for i, c in enumerate(changes[start:stop], start)]
-            kept = [c for c in run if c is not None]
+            run = changes[start:stop]
+            if filled:  # changes with a re-read value are replaced (None: the row is gone)
+                run = [filled.get(i, c) for i, c in enumerate(run, start)]
+            kept = [c for c in run if c is not None] if filled else run
             if kept:
                 rendered = self._render_run(kept)
                 if filled:  # the re-read ones are marked
