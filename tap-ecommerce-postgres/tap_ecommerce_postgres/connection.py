@@ -35,6 +35,21 @@ URL_PARTS = {
     "application_name": "application_name",
 }
 DEFAULT_PORT = 5432
+#: Session settings that change the text of a value, pinned on every session the tap
+#: opens (psycopg, ADBC, the replication connection), so its output is the same whatever
+#: the server's or the role's settings (a role's `ALTER ROLE ... SET extra_float_digits
+#: = 0` printed floats with 15 digits). Settings given at connection start win over the
+#: role's and the database's.
+PINNED_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "3",  # any value > 0: the shortest exact text of a float
+    "bytea_output": "hex",
+    "standard_conforming_strings": "on",
+    "lc_monetary": "C",
+}
+CLIENT_ENCODING = "UTF8"
 DEFAULT_APPLICATION_NAME = "tap-ecommerce-postgres"
 
 
@@ -100,8 +115,11 @@ class ConnectionParameters:
         )
 
     def render_conninfo(self) -> str:
-        """libpq keywords; sessions are read-only, UTC, and named for the DBA."""
-        options = "-c default_transaction_read_only=on -c TimeZone=UTC -c DateStyle=ISO"
+        """libpq keywords; sessions are read-only, with the output settings pinned
+        (`PINNED_SETTINGS`), and named for the DBA."""
+        options = "-c default_transaction_read_only=on " + " ".join(
+            f"-c {name}={value.replace(' ', '')}" for name, value in PINNED_SETTINGS.items()
+        )
         if self.statement_timeout_ms:
             options += f" -c statement_timeout={self.statement_timeout_ms}"
         values = {
@@ -115,6 +133,7 @@ class ConnectionParameters:
             "sslcert": self.sslcert,
             "sslkey": self.sslkey,
             "application_name": self.application_name,
+            "client_encoding": CLIENT_ENCODING,
             "options": options,
         }
         return make_conninfo(**{key: value for key, value in values.items() if value is not None})

@@ -10,6 +10,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_ecommerce_postgres.arrow_reader import AdbcSessions
+from tap_ecommerce_postgres.cdc.changes import DEFAULT_CHUNK_BYTES
 from tap_ecommerce_postgres.config_checks import (
     check_custom_streams,
     check_log_based,
@@ -155,7 +156,8 @@ class TapEcommercePostgres(Tap):
             th.IntegerType,
             default=1 << 30,
             description="LOG_BASED: warn when a stream's slot keeps more WAL than this "
-            "(a forgotten slot fills the server's disk).",
+            "(a forgotten slot fills the server's disk), and drop an idle slot of the table "
+            "that is not this state's (a cleared state's) once it keeps more.",
         ),
         th.Property(
             "log_based_max_run_seconds",
@@ -164,6 +166,14 @@ class TapEcommercePostgres(Tap):
             description="LOG_BASED: end a stream's change run after this many seconds, at a "
             "transaction's end, bookmarked there; the rest follows next run (0 = no limit: "
             "every change committed before the run started).",
+        ),
+        th.Property(
+            "log_based_max_chunk_bytes",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_CHUNK_BYTES,
+            description="LOG_BASED: changes are read, rendered and written in chunks of at "
+            "most 5,000 changes and about this many bytes of change data, so memory stays "
+            "bounded whatever the row width (a single larger row is one chunk).",
         ),
         th.Property(
             "parallel_readers",

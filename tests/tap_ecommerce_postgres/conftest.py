@@ -59,6 +59,28 @@ def tap_config(pg_env: dict[str, str], scratch_db: str) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def cdc_db(pg_env, scratch_db):
+    """The scratch database with logical decoding; its slots are dropped afterwards
+    (a database with a slot cannot be dropped)."""
+    with connect(pg_env, scratch_db) as conn:
+        if conn.execute("show wal_level").fetchone()[0] != "logical":
+            pytest.skip("LOG_BASED needs a server with wal_level=logical (PG_TEST_DSN's has not)")
+        conn.execute("create schema if not exists cdc")
+    yield scratch_db
+    with connect(pg_env, scratch_db) as conn:
+        for (slot,) in conn.execute(
+            "select slot_name from pg_replication_slots where database = current_database()"
+        ).fetchall():
+            conn.execute("select pg_drop_replication_slot(%s)", [slot])
+
+
+@pytest.fixture()
+def cdc(pg_env, cdc_db):
+    with connect(pg_env, cdc_db) as conn:
+        yield conn
+
+
 def run_tap(
     config: dict, tmp_path: Path, state: dict | None = None, extra: list[str] | None = None
 ) -> tuple[list[dict], subprocess.CompletedProcess]:

@@ -30,7 +30,7 @@ from tap_ecommerce_postgres.prefetch import prefetched_rows
 
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.catalogs import discover, selecting, write_catalog
-from tests.tap_ecommerce_postgres.conftest import TAP, connect, last_state, records, run_tap
+from tests.tap_ecommerce_postgres.conftest import TAP, last_state, records, run_tap
 from tests.tap_ecommerce_postgres.test_fidelity import SETUP as FIDELITY_SETUP
 
 # -- the decoder, on messages built byte by byte from the protocol's documentation -----
@@ -182,28 +182,6 @@ def test_transactions_refuse_a_truncate_of_their_table() -> None:
 
 
 # -- real slots ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cdc_db(pg_env, scratch_db):
-    """The scratch database with logical decoding; its slots are dropped afterwards
-    (a database with a slot cannot be dropped)."""
-    with connect(pg_env, scratch_db) as conn:
-        if conn.execute("show wal_level").fetchone()[0] != "logical":
-            pytest.skip("LOG_BASED needs a server with wal_level=logical (PG_TEST_DSN's has not)")
-        conn.execute("create schema if not exists cdc")
-    yield scratch_db
-    with connect(pg_env, scratch_db) as conn:
-        for (slot,) in conn.execute(
-            "select slot_name from pg_replication_slots where database = current_database()"
-        ).fetchall():
-            conn.execute("select pg_drop_replication_slot(%s)", [slot])
-
-
-@pytest.fixture()
-def cdc(pg_env, cdc_db):
-    with connect(pg_env, cdc_db) as conn:
-        yield conn
 
 
 def log_based_config(tap_config: dict, *streams: str, **extra) -> dict:
@@ -416,8 +394,10 @@ def test_drop_command_and_retained_wal_warning(tap_config, cdc, tmp_path) -> Non
     config_file = tmp_path / "drop-config.json"
     config_file.write_text(json.dumps(config))
     command = [sys.executable, "-m", "tap_ecommerce_postgres.cdc.drop"]
+    state_file = tmp_path / "drop-state.json"
+    state_file.write_text(json.dumps(first.states[-1]))
     dropped = subprocess.run(
-        [*command, "--config", str(config_file), "--stream", "cdc-dropme"],
+        [*command, "--config", str(config_file), "--state", str(state_file)],
         capture_output=True,
         text=True,
         check=True,

@@ -63,9 +63,10 @@ def ensure_publications(
             ).fetchone()
             if row is None:
                 conn.execute(
-                    sql.SQL("create publication {} for table {}").format(
-                        sql.Identifier(name), relation
-                    )
+                    sql.SQL(
+                        "create publication {} for table {}"
+                        " with (publish_via_partition_root = true)"  # a partitioned table's root
+                    ).format(sql.Identifier(name), relation)
                 )
             elif not row[0]:
                 conn.execute(

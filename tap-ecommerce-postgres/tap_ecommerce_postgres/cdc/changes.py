@@ -2,7 +2,13 @@
 
 `peek()` reads the slot's pgoutput messages up to an LSN through a server-side cursor
 (memory stays flat in the number of changes) and decodes them (pgoutput.py).
-`Transactions` groups them into committed transactions of row changes for one table.
+`transactions()` groups them into committed transactions of row changes for one table,
+and cuts a big one into chunks of at most `CHUNK_CHANGES` changes and about
+`max_bytes` bytes of messages (`log_based_max_chunk_bytes`): what is held at once is
+bounded by bytes, whatever the row width (10,000 changes of 60 kB rows once took
+1.1 GB). A fetch takes as many messages as would fit in a quarter of that budget if
+each were as big as the biggest seen so far (limit: a long run of small changes
+followed at once by big ones may overshoot once, by at most one fetch).
 `RecordRenderer` writes each change as record JSON carrying exactly the value a full read
 of the same row would (exact decimals, timestamps with zone, arrays, json): in Python
 for the common types whose text is already that value (record_json.py), else by handing
@@ -10,10 +16,13 @@ the rows back to Postgres as text, cast to each column's type and rendered by th
 expressions the full-table path uses (`queries.column_expression` + `row_to_json`).
 
 Unchanged TOASTed values: pgoutput sends a marker ('u'), not the value. They are taken
-from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the row's current
-value is read by key. A row that no longer exists was deleted later, and that delete is
-in the slot after this change: the update is then skipped (counted and logged), never
-emitted with NULL in place of the value.
+from the old row when the table has `REPLICA IDENTITY FULL`; otherwise the rows' current
+values are read by key, one query per chunk of changes (typed keys: the primary key's
+index is used). Such a value is the row's value *now*: a later update's, or, after a
+delete and a re-insert of the key, the new row's; the record says so
+(`_sdc_toast_reread: true`). A row that no longer exists was deleted later, and that
+delete is in the slot after this change: the update is then skipped (counted and
+logged), never emitted with NULL in place of the value.
 """
 
 from __future__ import annotations
@@ -37,9 +46,12 @@ from tap_ecommerce_postgres.type_mapping import Column
 
 LSN_COLUMN = "_sdc_lsn"
 DELETED_AT_COLUMN = "_sdc_deleted_at"
+REREAD_COLUMN = "_sdc_toast_reread"  # true: an unchanged TOASTed value read by key (later)
+REREAD_MARK = b',"_sdc_toast_reread":true}'
 ROW_COLUMN = "_sdc_cdc_row"  # input order inside the rendering query (not in records)
-FETCH_MESSAGES = 5_000
-CHUNK_CHANGES = 5_000  # changes rendered by one query
+FETCH_MESSAGES = 5_000  # at most, per fetch (fewer when messages are big)
+CHUNK_CHANGES = 5_000  # changes rendered by one query, at most
+DEFAULT_CHUNK_BYTES = 16 << 20  # bytes of messages per chunk, about (a single row may be more)
 NEW_SNAPSHOT = (
     "Take a new snapshot: drop the slot (python -m tap_ecommerce_postgres.cdc.drop) and "
     "clear this stream's state"
@@ -54,19 +66,41 @@ PEEK_SQL = (
 )
 
 
+class ByteMeter:
+    """Bytes of messages read so far: `peek()` counts, `transactions()` cuts by them."""
+
+    __slots__ = ("read",)
+
+    def __init__(self) -> None:
+        self.read = 0
+
+
 def peek(
-    conn: psycopg.Connection, slot: str, publication: str, upto: int
+    conn: psycopg.Connection,
+    slot: str,
+    publication: str,
+    upto: int,
+    *,
+    meter: ByteMeter | None = None,
+    fetch_bytes: int = DEFAULT_CHUNK_BYTES // 4,
 ) -> Iterator[tuple[int, pgoutput.Message]]:
     """(change LSN, decoded message) for every transaction committed before `upto`; the
-    slot does not move. `conn` must not be in autocommit (the cursor lives in a
-    transaction)."""
+    slot does not move. A fetch takes as many messages as fit in `fetch_bytes` if each
+    were as big as the biggest seen so far (1 to `FETCH_MESSAGES`; the first takes one,
+    and each at most twice the last: sizes are learnt before many are asked for).
+    `conn` must not be in autocommit (the cursor lives in a transaction)."""
+    meter = meter or ByteMeter()
+    count = biggest = 1
     # binary: the messages arrive as bytes, not as hex text to decode
     with conn.cursor(name="tap_ecommerce_postgres_changes", binary=True) as cursor:
         cursor.execute(PEEK_SQL, [slot, int_to_lsn(upto), publication])
         decode = pgoutput.decode
-        while rows := cursor.fetchmany(FETCH_MESSAGES):
+        while rows := cursor.fetchmany(count):
+            biggest = max(biggest, max(len(data) for _, data in rows))
             for lsn, data in rows:
+                meter.read += len(data)
                 yield lsn, decode(data)
+            count = max(1, min(FETCH_MESSAGES, 2 * count, fetch_bytes // biggest))
 
 
 class RowChange(NamedTuple):
@@ -79,8 +113,8 @@ class RowChange(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    """Row changes of one transaction, or the next `CHUNK_CHANGES` of a big one (then
-    `end_lsn` is None: only a whole transaction may be bookmarked)."""
+    """Row changes of one transaction, or the next chunk of a big one (then `end_lsn` is
+    None: only a whole transaction may be bookmarked)."""
 
     end_lsn: int | None  # confirming this LSN skips this transaction and every earlier one
     changes: list[RowChange]
@@ -91,15 +125,21 @@ def transactions(
     table: tuple[str, str],
     primary_key: Sequence[str],
     table_oid: int | None = None,
+    *,
+    meter: ByteMeter | None = None,
+    max_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Iterator[Transaction]:
-    """Committed transactions of row changes to `table` (schema, name). An update that
-    changes the primary key is a delete of the old key and then the new row. TRUNCATE
-    cannot be expressed as row changes, nor can dropping the table (changes of a table
-    of that name whose OID is not `table_oid`, the current one's): errors naming the way
-    out."""
+    """Committed transactions of row changes to `table` (schema, name), a big one in
+    chunks of at most `CHUNK_CHANGES` changes and about `max_bytes` of messages (as
+    `meter`, the one `peek()` counts in, says). An update that changes the primary key is
+    a delete of the old key and then the new row. TRUNCATE cannot be expressed as row
+    changes, nor can dropping the table (changes of a table of that name whose OID is not
+    `table_oid`, the current one's): errors naming the way out."""
     relations: dict[int, pgoutput.Relation] = {}
     changes: list[RowChange] = []
     commit_time = None
+    meter = meter or ByteMeter()
+    start = meter.read  # where the chunk under way began
     row_change = (pgoutput.Insert, pgoutput.Update, pgoutput.Delete)
     for lsn, message in messages:
         if type(message) in row_change:  # nearly every message: tested first
@@ -113,16 +153,17 @@ def transactions(
                     + NEW_SNAPSHOT
                 )
             changes.extend(_row_changes(message, relation, lsn, commit_time, primary_key))
-            if len(changes) >= CHUNK_CHANGES:  # memory stays flat in a huge transaction
+            # memory stays flat in a huge transaction, and whatever the row width
+            if len(changes) >= CHUNK_CHANGES or meter.read - start >= max_bytes:
                 yield Transaction(None, changes)
-                changes = []
+                changes, start = [], meter.read
         elif isinstance(message, pgoutput.Begin):
-            changes, commit_time = [], message.commit_time
+            changes, commit_time, start = [], message.commit_time, meter.read
         elif isinstance(message, pgoutput.Relation):
             relations[message.oid] = message
         elif isinstance(message, pgoutput.Commit):
             yield Transaction(message.end_lsn, changes)
-            changes = []
+            changes, start = [], meter.read
         elif isinstance(message, pgoutput.Truncate) and any(
             (relations[oid].namespace, relations[oid].name) == table
             for oid in message.relation_oids
@@ -183,23 +224,36 @@ class RecordRenderer:
         self.source_timezone = source_timezone
         self._queries: dict[tuple, sql.Composable] = {}
         self._plans: dict[tuple, record_json.RecordPlan | None] = {}
+        self._cast_types: dict[tuple[int, int], str] = {}
         self.python_rendering = python_rendering
         self.tally = collections.Counter() if tally is None else tally  # python / postgres
         self.skipped_gone = 0
         self.relation_columns: tuple | None = None  # the relation version it was made for
 
     def _type_names(self, relation: pgoutput.Relation) -> list[str]:
-        return [
-            row[0]
-            for row in self.conn.execute(
-                "select format_type(t.oid, t.typmod) from unnest(%s::oid[], %s::int4[])"
-                " with ordinality as t(oid, typmod, n) order by t.n",
-                [
-                    [c.type_oid for c in relation.columns],
-                    [c.type_modifier for c in relation.columns],
-                ],
-            )
-        ]
+        """The type each column's text is cast to: its own, but an enum's as text and a
+        domain's as its base type (arrays alike). A change's text is what the value was
+        *then*: cast to today's enum (a label renamed since) or domain (a NOT VALID check
+        added since) it could fail, and every later run with it."""
+        return [self._cast_type(c.type_oid, c.type_modifier) for c in relation.columns]
+
+    def _cast_type(self, type_oid: int, type_modifier: int) -> str:
+        key = (type_oid, type_modifier)
+        if key not in self._cast_types:
+            kind, base, base_modifier, element, name = self.conn.execute(
+                "select typtype, typbasetype, typtypmod,"
+                " case when typcategory = 'A' then typelem end, format_type(oid, %s)"
+                " from pg_type where oid = %s",
+                [type_modifier, type_oid],
+            ).fetchone()
+            if kind == "e":
+                name = "text"
+            elif kind == "d":
+                name = self._cast_type(base, base_modifier)
+            elif element:
+                name = self._cast_type(element, type_modifier) + "[]"
+            self._cast_types[key] = name  # format_type(): quoted by Postgres
+        return self._cast_types[key]
 
     def _query(self, relation: pgoutput.Relation) -> sql.Composable:
         """SELECT rendering a batch of this relation's rows (text[][] of values, LSNs,
@@ -269,16 +323,26 @@ class RecordRenderer:
     def render(self, changes: Sequence[RowChange]) -> list[bytes]:
         """Record JSON of each change (same order); updates whose unchanged TOASTed value
         cannot be known any more are left out (see the module docstring)."""
+        filled = self._filled(changes)
         lines: list[bytes] = []
         start = 0
         while start < len(changes):  # runs of one relation version share a plan
             stop = start + 1
             while stop < len(changes) and changes[stop].relation is changes[start].relation:
                 stop += 1
-            run = [c if UNCHANGED not in c.values else self._filled(c) for c in changes[start:stop]]
-            run = [c for c in run if c is not None]
-            if run:
-                lines.extend(self._render_run(run))
+            run = changes[start:stop]
+            if filled:  # changes with a re-read value are replaced (None: the row is gone)
+                run = [filled.get(i, c) for i, c in enumerate(run, start)]
+            kept = [c for c in run if c is not None] if filled else run
+            if kept:
+                rendered = self._render_run(kept)
+                if filled:  # the re-read ones are marked
+                    reread = [i in filled for i, c in enumerate(run, start) if c is not None]
+                    rendered = [
+                        line[:-1] + REREAD_MARK if mark else line
+                        for line, mark in zip(rendered, reread, strict=True)
+                    ]
+                lines.extend(rendered)
             start = stop
         return lines
 
@@ -312,29 +376,69 @@ class RecordRenderer:
         rows = self.conn.execute(self._query(run[0].relation), [payload]).fetchall()
         return [row[0].encode() for row in rows]
 
-    def _filled(self, change: RowChange) -> RowChange | None:
-        """The change with unchanged TOASTed values read by key (see module docstring)."""
-        missing = [i for i, v in enumerate(change.values) if v is UNCHANGED]
-        if not missing:
-            return change
-        columns = change.relation.columns
-        keys = key_positions(change.relation, self.primary_key)
+    def _filled(self, changes: Sequence[RowChange]) -> dict[int, RowChange | None]:
+        """The changes with an unchanged TOASTed value (by position), their values read
+        by key, one query per relation version (see the module docstring); None: the
+        row is gone."""
+        waiting: dict[pgoutput.Relation, list[int]] = {}
+        for i, change in enumerate(changes):
+            if UNCHANGED in change.values:
+                waiting.setdefault(change.relation, []).append(i)
+        filled: dict[int, RowChange | None] = {}
+        for relation, positions in waiting.items():
+            current = self._current_values(relation, [changes[i] for i in positions])
+            for i, row in zip(positions, current, strict=True):
+                filled[i] = self._with_current(changes[i], row)
+        return filled
+
+    def _current_values(
+        self, relation: pgoutput.Relation, changes: list[RowChange]
+    ) -> list[dict[int, bytes | None] | None]:
+        """Each change's row as it is now (column position -> text) for the columns some
+        change left unchanged, or None when the row is gone: one query, keys typed."""
+        columns = relation.columns
+        keys = key_positions(relation, self.primary_key)
         if len(keys) != len(self.primary_key):
             raise LogBasedError(
-                f"{change.relation.namespace}.{change.relation.name}: an unchanged TOASTed "
-                "value cannot be re-read without the primary key (use REPLICA IDENTITY FULL)"
+                f"{relation.namespace}.{relation.name}: an unchanged TOASTed value cannot be "
+                "re-read without the primary key (use REPLICA IDENTITY FULL)"
             )
-        query = sql.SQL("select {cols} from {rel} where {cond}").format(
+        missing = sorted({i for c in changes for i, v in enumerate(c.values) if v is UNCHANGED})
+        types = self._type_names(relation)
+        aliases = [sql.Identifier(f"k{n}") for n in range(len(keys))]
+        query = sql.SQL(
+            "select k.n, {cols} from unnest({arrays}) with ordinality as k({aliases}, n)"
+            " join {rel} as t on {cond}"
+        ).format(
             cols=sql.SQL(", ").join(
-                sql.SQL("{}::text").format(sql.Identifier(columns[i].name)) for i in missing
+                sql.SQL("t.{}::text").format(sql.Identifier(columns[i].name)) for i in missing
             ),
+            arrays=sql.SQL(", ").join(sql.SQL("%s::text[]") for _ in keys),
+            aliases=sql.SQL(", ").join(aliases),
             rel=self.relation_sql,
             cond=sql.SQL(" and ").join(
-                sql.SQL("{}::text = %s").format(sql.Identifier(columns[i].name)) for i in keys
+                sql.SQL("t.{} = k.{}::{}").format(
+                    sql.Identifier(columns[i].name), alias, sql.SQL(types[i])
+                )
+                for i, alias in zip(keys, aliases, strict=True)
             ),
         )
-        row = self.conn.execute(query, [change.values[i].decode() for i in keys]).fetchone()
-        if row is None:
+        params = [[c.values[i].decode() for c in changes] for i in keys]
+        found = {row[0]: row[1:] for row in self.conn.execute(query, params)}
+        return [
+            None
+            if n not in found
+            else {
+                i: (None if value is None else value.encode())
+                for i, value in zip(missing, found[n], strict=True)
+            }
+            for n in range(1, len(changes) + 1)
+        ]
+
+    def _with_current(
+        self, change: RowChange, current: dict[int, bytes | None] | None
+    ) -> RowChange | None:
+        if current is None:
             self.skipped_gone += 1
             log.warning(
                 "%s.%s: an update at %s left a TOASTed value unchanged and the row is gone "
@@ -344,7 +448,5 @@ class RecordRenderer:
                 int_to_lsn(change.lsn),
             )
             return None
-        values = list(change.values)
-        for i, value in zip(missing, row, strict=True):
-            values[i] = value if value is None else value.encode()
-        return RowChange(change.kind, change.relation, tuple(values), change.lsn)
+        values = tuple(current[i] if v is UNCHANGED else v for i, v in enumerate(change.values))
+        return RowChange(change.kind, change.relation, values, change.lsn)

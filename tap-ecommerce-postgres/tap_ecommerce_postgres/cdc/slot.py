@@ -72,7 +72,7 @@ def stream_slots(conn: psycopg.Connection, stream_slot: str) -> list[tuple[str, 
     return [
         (name, int(retained or 0))
         for name, retained in conn.execute(
-            "select slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+            "select slot_name, pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn)::bigint"
             " from pg_replication_slots where database = current_database()"
             " and (slot_name = %s or slot_name like %s) order by slot_name",
             [stream_slot, pattern],
@@ -80,36 +80,66 @@ def stream_slots(conn: psycopg.Connection, stream_slot: str) -> list[tuple[str, 
     ]
 
 
+def drop_if_idle(conn: psycopg.Connection, slot: str) -> bool:
+    """Drop `slot` unless a session is using it; whether it was dropped."""
+    try:
+        return bool(
+            conn.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
+                " where slot_name = %s and not active",
+                [slot],
+            ).fetchall()
+        )
+    except psycopg.errors.ObjectInUse:  # taken between the check and the drop
+        return False
+
+
 def wal_level(conn: psycopg.Connection) -> str:
     return str(conn.execute("show wal_level").fetchone()[0])
 
 
 def ensure_publication(conn: psycopg.Connection, names_: SlotNames, table: sql.Composable) -> None:
-    """The stream's publication must publish its table; created when missing (which
-    needs ownership of the table), else a clear error with the DBA's command."""
+    """The stream's publication must publish its table, and a partitioned table's
+    changes under the table's own name (`publish_via_partition_root`: else pgoutput
+    names the partition, and no change would match the stream). Created or corrected
+    when needed (which needs ownership of the table), else a clear error with the DBA's
+    command."""
     rows = conn.execute(
         "select p.pubname, exists (select 1 from pg_publication_rel r"
-        " where r.prpubid = p.oid and r.prrelid = %s::regclass) or p.puballtables"
+        " where r.prpubid = p.oid and r.prrelid = %s::regclass) or p.puballtables,"
+        " p.pubviaroot, (select relkind = 'p' from pg_class where oid = %s::regclass)"
         " from pg_publication p where p.pubname = %s",
-        [table.as_string(conn), names_.publication],
+        [table.as_string(conn), table.as_string(conn), names_.publication],
     ).fetchall()
+    publication = sql.Identifier(names_.publication)
     if rows and rows[0][1]:
+        if rows[0][2] or not rows[0][3]:
+            return
+        change = sql.SQL("alter publication {} set (publish_via_partition_root = true)")
+        problem = "publishes the partitioned table under its partitions' names"
+        _run_as_owner(conn, change.format(publication), names_, problem)
         return
-    create = sql.SQL("create publication {} for table {}").format(
-        sql.Identifier(names_.publication), table
-    )
+    create = sql.SQL("create publication {} for table {} with (publish_via_partition_root = true)")
+    command = create.format(publication, table)
     if rows:
-        create = sql.SQL("alter publication {} add table {}").format(
-            sql.Identifier(names_.publication), table
-        )
+        command = sql.SQL("alter publication {} add table {}").format(publication, table)
+    _run_as_owner(conn, command, names_, "is missing its table")
+    if rows and not rows[0][2] and rows[0][3]:  # added a partitioned table to a DBA's
+        ensure_publication(conn, names_, table)
+
+
+def _run_as_owner(
+    conn: psycopg.Connection, command: sql.Composable, names_: SlotNames, problem: str
+) -> None:
     try:
         with conn.transaction():
             conn.execute("set transaction read write")
-            conn.execute(create)
+            conn.execute(command)
     except psycopg.errors.InsufficientPrivilege:
         raise LogBasedError(
-            f"publication {names_.publication!r} is missing and this role may not create it "
-            f"(it must own the table); ask a DBA to run: {create.as_string(conn)}"
+            f"publication {names_.publication!r} {problem} and this role may not change it "
+            f"(it must own the table and the publication); ask a DBA to run: "
+            f"{command.as_string(conn)}"
         ) from None
 
 
@@ -205,29 +235,16 @@ def advance(conn: psycopg.Connection, slot: str, bookmark: int) -> None:
 def retained_wal_bytes(conn: psycopg.Connection, slot: str) -> int:
     """WAL the server keeps for this slot (from its restart point to the current end)."""
     row = conn.execute(
-        "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+        "select pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn)::bigint"
         " from pg_replication_slots where slot_name = %s",
         [slot],
     ).fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def current_wal_lsn(conn: psycopg.Connection) -> int:
-    return lsn_to_int(conn.execute("select pg_current_wal_lsn()::text").fetchone()[0])
-
-
-def drop(conn: psycopg.Connection, names_: SlotNames) -> list[str]:
-    """Drop the stream's slots (every state's) and its publication (what exists of them);
-    what was dropped."""
-    dropped = []
-    for slot, _ in stream_slots(conn, names_.slot):
-        conn.execute("select pg_drop_replication_slot(%s)", [slot])
-        dropped.append(f"replication slot {slot}")
-    if conn.execute(
-        "select 1 from pg_publication where pubname = %s", [names_.publication]
-    ).fetchone():
-        with conn.transaction():
-            conn.execute("set transaction read write")
-            conn.execute(sql.SQL("drop publication {}").format(sql.Identifier(names_.publication)))
-        dropped.append(f"publication {names_.publication}")
-    return dropped
+def flushed_wal_lsn(conn: psycopg.Connection) -> int:
+    """Where a run's changes end: the WAL *flushed* so far. Logical decoding reads only
+    flushed WAL, and a commit on `synchronous_commit = off` is written before it is
+    flushed: a run that ended (and bookmarked) at the written position
+    (`pg_current_wal_lsn()`) would skip the commits between the two for good."""
+    return lsn_to_int(conn.execute("select pg_current_wal_flush_lsn()::text").fetchone()[0])

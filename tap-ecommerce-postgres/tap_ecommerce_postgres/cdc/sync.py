@@ -16,13 +16,16 @@ slot, so it comes twice, each time as the full row (or delete) with, from the sl
 refuses replication connections (no `replication` line in pg_hba.conf): the slot is then
 created with the SQL function, whose snapshot cannot be exported (a WARNING says so). A
 fresh snapshot (no bookmark, no resume key) always creates a new slot of this state's
-own (slot.py), so it is always exact; a slot a cleared state or a dead first run left
-behind is reported at every run (WARNING, with the WAL it retains), never dropped: it
-may be another state's.
+own (slot.py), so it is always exact. Its name is in a STATE *before* the slot is
+created: a first run killed before its snapshot ended leaves a state that names it, and
+the next run drops it and starts again. A slot of this table that is not the state's (a
+cleared state, another state's) is reported at every run (WARNING, with the WAL it
+retains), and dropped once it is idle and retains more than
+`log_based_max_retained_wal_bytes`.
 
 Later runs: the slot is confirmed up to the bookmarked LSN (the previous run's persisted
 STATE proves everything before it was delivered), then the changes committed before the
-WAL position at the start of this run are emitted, STATE at transaction ends, and the
+WAL flushed at the start of this run are emitted, STATE at transaction ends, and the
 run ends (the batch style of Meltano schedules); `log_based_max_run_seconds` ends it
 earlier, at a transaction's end, bookmarked there.
 """
@@ -41,12 +44,16 @@ from typing import Any
 
 from tap_ecommerce_postgres.cdc import slot as slots
 from tap_ecommerce_postgres.cdc.changes import (
+    DEFAULT_CHUNK_BYTES,
     DELETED_AT_COLUMN,
     LSN_COLUMN,
+    REREAD_COLUMN,
+    ByteMeter,
     RecordRenderer,
     peek,
     transactions,
 )
+from tap_ecommerce_postgres.cdc.identity import check_replica_identity
 from tap_ecommerce_postgres.cdc.pgoutput import int_to_lsn
 from tap_ecommerce_postgres.discovery import discover_tables
 
@@ -59,8 +66,8 @@ SLOT = "slot"  # the stream state's key: the name of this state's replication sl
 
 
 def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """A LOG_BASED stream's schema: `_sdc_lsn` and `_sdc_deleted_at` added, and every
-    non-key property nullable (a delete carries only the key)."""
+    """A LOG_BASED stream's schema: `_sdc_lsn`, `_sdc_deleted_at` and `_sdc_toast_reread`
+    added, and every non-key property nullable (a delete carries only the key)."""
     properties = {}
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type")
@@ -71,6 +78,7 @@ def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, An
         properties[name] = prop
     properties[LSN_COLUMN] = {"type": ["integer", "null"]}
     properties[DELETED_AT_COLUMN] = {"type": ["string", "null"], "format": "date-time"}
+    properties[REREAD_COLUMN] = {"type": ["boolean", "null"]}  # see cdc/changes.py
     return {**schema, "properties": properties}
 
 
@@ -114,6 +122,7 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 f"stream {stream.name}: LOG_BASED needs wal_level=logical (the server has "
                 f"{level!r}; set it in postgresql.conf and restart)"
             )
+        check_replica_identity(conn, stream.relation, stream.primary_keys)  # before publishing
         slots.ensure_publication(conn, stream_names, stream.relation)
         position = None
         if bookmark is None:
@@ -121,13 +130,14 @@ def sync(stream, read_table: Callable[[], Iterator]):
                 position = slots.slot_position(conn, slot)
             if position is None:  # a fresh snapshot, in a slot of this state's own
                 state.pop("resume_after", None)
-                slot = slots.state_slot(stream_names.slot)
+                slot = _recorded_slot(stream, conn, slot) or slots.state_slot(stream_names.slot)
                 state[SLOT] = slot
+                stream._emit_state()  # the name is this state's before the slot exists
         else:
             slots.advance(conn, slot, int(bookmark))
-            upto = slots.current_wal_lsn(conn)
+            upto = slots.flushed_wal_lsn(conn)
             _report_retained_wal(stream, conn, slot)
-        _warn_other_slots(stream, conn, stream_names.slot, slot)
+        _other_slots(stream, conn, stream_names.slot, slot)
     names = dataclasses.replace(stream_names, slot=slot)
     if bookmark is None:
         position = yield from _snapshot(stream, names, position, read_table)
@@ -140,21 +150,61 @@ def sync(stream, read_table: Callable[[], Iterator]):
     yield from ()
 
 
-def _warn_other_slots(stream, conn, stream_slot: str, own: str) -> None:
+def _recorded_slot(stream, conn, slot: str | None) -> str | None:
+    """The slot this state recorded for a snapshot that never finished (a first run
+    killed before its snapshot's end): dropped if it was created, its name used again,
+    so a dead first run never leaves a slot behind."""
+    if slot and slots.slot_position(conn, slot) is not None:
+        stream.logger.info(
+            "stream %s: slot %s of a snapshot that never finished is dropped; a new "
+            "snapshot follows in a new slot of the same name",
+            stream.name,
+            slot,
+        )
+        conn.execute("select pg_drop_replication_slot(%s)", [slot])
+    return slot
+
+
+def _other_slots(stream, conn, stream_slot: str, own: str) -> None:
     """Slots of this table that are not this state's keep WAL for someone else, or for
-    nobody (a state cleared, a first run that died before its first STATE)."""
+    nobody (a state cleared, a first run killed before the tap recorded its slot). One
+    that is idle and retains more than `log_based_max_retained_wal_bytes` is dropped
+    (the limit is the WAL the operator tolerates for a slot; a state whose slot it was
+    is told at its next run that its slot is gone); the others are reported."""
+    limit = _retained_wal_limit(stream)
     for other, retained in slots.stream_slots(conn, stream_slot):
-        if other != own:
+        if other == own:
+            continue
+        if retained > limit and slots.drop_if_idle(conn, other):
             stream.logger.warning(
-                "stream %s: slot %s (retains %d bytes of WAL) is not this state's (%s): "
-                "another state reads this table with the same log_based_prefix, or it was "
-                "abandoned; drop an abandoned one with pg_drop_replication_slot('%s')",
+                "stream %s: dropped slot %s, not this state's (%s) and idle, which retained "
+                "%d bytes of WAL, over log_based_max_retained_wal_bytes (%d); a state that "
+                "still reads it takes a new snapshot (clear its state)",
                 stream.name,
                 other,
-                retained,
                 own,
-                other,
+                retained,
+                limit,
             )
+            continue
+        stream.logger.warning(
+            "stream %s: slot %s (retains %d bytes of WAL) is not this state's (%s): "
+            "another state reads this table with the same log_based_prefix, or it was "
+            "abandoned; drop an abandoned one with pg_drop_replication_slot('%s') (dropped "
+            "by the tap once it retains more than log_based_max_retained_wal_bytes)",
+            stream.name,
+            other,
+            retained,
+            own,
+            other,
+        )
+
+
+def _retained_wal_limit(stream) -> int:
+    return int(
+        stream.config.get("log_based_max_retained_wal_bytes")
+        or slots.DEFAULT_MAX_RETAINED_WAL_BYTES
+    )
 
 
 def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
@@ -203,10 +253,7 @@ def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
 
 def _report_retained_wal(stream, conn, slot: str) -> None:
     retained = slots.retained_wal_bytes(conn, slot)
-    limit = int(
-        stream.config.get("log_based_max_retained_wal_bytes")
-        or slots.DEFAULT_MAX_RETAINED_WAL_BYTES
-    )
+    limit = _retained_wal_limit(stream)
     stream.logger.info("stream %s: slot %s retains %d bytes of WAL", stream.name, slot, retained)
     if retained > limit:
         stream.logger.warning(
@@ -235,11 +282,17 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
     with contextlib.closing(parameters.connect()) as conn, stream.get_record_counter() as counter:
         tally: collections.Counter[str] = collections.Counter()  # who rendered the changes
         renderer = _renderer(stream, conn, tally=tally)
-        messages = peek(conn, names.slot, names.publication, upto)
+        chunk_bytes = int(stream.config.get("log_based_max_chunk_bytes") or DEFAULT_CHUNK_BYTES)
+        meter = ByteMeter()
+        messages = peek(
+            conn, names.slot, names.publication, upto, meter=meter, fetch_bytes=chunk_bytes // 4
+        )
         (oid,) = conn.execute(
             "select %s::regclass::oid::int8", [stream.relation.as_string(conn)]
         ).fetchone()
-        found = transactions(messages, table, stream.primary_keys, oid)
+        found = transactions(
+            messages, table, stream.primary_keys, oid, meter=meter, max_bytes=chunk_bytes
+        )
         try:
             for transaction in found:
                 if any(
