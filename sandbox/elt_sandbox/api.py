@@ -8,7 +8,16 @@ from elt_sandbox.nights.advance import SandboxNotUp
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services import all_services, by_name
 
-__all__ = ["SandboxNotUp", "advance", "down", "ground_truth", "status", "today", "up"]
+__all__ = [
+    "SandboxNotUp",
+    "advance",
+    "down",
+    "ground_truth",
+    "start_clock",
+    "status",
+    "today",
+    "up",
+]
 
 
 def up(
@@ -54,6 +63,16 @@ def advance(
     from elt_sandbox.nights.advance import advance as run
 
     return run(home or SandboxHome.default(), days=days, seed=seed, anomalies=anomalies)
+
+
+def start_clock(home: SandboxHome | None = None) -> dt.datetime:
+    """Start the sandbox clock the Stripe and CRM stand-ins send as their `Date` header, at
+    the run moment of the last simulated day (before any: 2026-01-01 00:30 UTC); each
+    `advance` then moves it to its night's run moment. The taps bound a run by the
+    server's clock, so runs on the real machine see the simulated nights."""
+    from elt_sandbox.nights.advance import start_clock as start
+
+    return start(home or SandboxHome.default())
 
 
 def today(home: SandboxHome | None = None) -> dt.date | None:

@@ -86,6 +86,29 @@ def print_truth(home: SandboxHome, day: str | None) -> int:
     return 0
 
 
+def sandbox_clock(home: SandboxHome, start: bool, stop: bool) -> int:
+    import datetime as dt
+
+    from elt_sandbox.nights.clock import clear_clock, clock_path, read_clock, simulated_now
+
+    path = clock_path(home.root)
+    try:
+        if start:
+            api.start_clock(home)
+        elif stop:
+            clear_clock(path)
+    except api.SandboxNotUp as error:
+        print(f"elt-sandbox clock: {error}", file=sys.stderr)
+        return 1
+    setting = read_clock(path)
+    if setting is None:
+        print("no sandbox clock: the stand-ins send the real time")
+    else:
+        now = dt.datetime.fromtimestamp(simulated_now(setting), dt.UTC)
+        print(now.isoformat(timespec="seconds"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="elt-sandbox", description=__doc__)
     parser.add_argument("--home", type=Path, help="sandbox directory (default .sandbox)")
@@ -122,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         help="an upstream problem on each of these days (repeatable): "
         + ", ".join(sorted(ANOMALIES)),
     )
+    clock = sub.add_parser(
+        "clock",
+        help="the simulated time the Stripe and CRM stand-ins send (their Date header)",
+    )
+    clock.add_argument(
+        "--start",
+        action="store_true",
+        help="start it at the run moment of the last simulated day (before any: "
+        "2026-01-01T00:30Z); advance moves it night by night",
+    )
+    clock.add_argument("--stop", action="store_true", help="send the real time again")
     truth = sub.add_parser("truth", help="print the recorded ground truth as JSON lines")
     truth.add_argument("--day", default=None, help="one night (YYYY-MM-DD); all by default")
     args = parser.parse_args(argv)
@@ -144,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return advance_days(home, args.days, args.seed, args.anomaly)
     elif args.command == "truth":
         return print_truth(home, args.day)
+    elif args.command == "clock":
+        return sandbox_clock(home, args.start, args.stop)
     elif args.command == "down":
         api.down(home)
         print("sandbox stopped", file=sys.stderr)

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from elt_sandbox.nights.clock import clock_path
+
 STRIPE = "stripe"
 CRM = "crm"
 MARKETING = "marketing"
@@ -27,10 +29,11 @@ def journal_path(root: Path, name: str) -> Path:
 
 
 def forget_nights(home) -> None:
-    """Remove every journal (a re-seed starts the clock again). Stand-ins already running
-    keep the nights they applied until they restart."""
+    """Remove every journal and the sandbox clock (a re-seed starts the clock again).
+    Stand-ins already running keep the nights they applied until they restart."""
     for name in (STRIPE, CRM, MARKETING):
         journal_path(home.root, name).unlink(missing_ok=True)
+    clock_path(home.root).unlink(missing_ok=True)
 
 
 def append(path: Path, entries: list[dict]) -> None:

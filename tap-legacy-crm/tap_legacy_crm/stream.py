@@ -10,7 +10,10 @@ retries - resumes there: by key (after the last delivered id) when the listing i
 by id, else by page number. With `on_unrecoverable_page: skip` such a page is recorded as
 skipped instead, retried once more at the end of the stream, and, if still failing, kept
 in STATE so that the next run fetches it first. A listing ends with a reconciliation
-against the API's own total (`reconcile`); an unexplained difference fails the run.
+against the API's own total (`reconcile`); an unexplained difference fails the run. Its
+start time, the next run's `updated_since`, is the earlier of the local clock and the
+CRM's (the `Date` of its first page, `run_boundary`): a machine whose clock runs ahead
+must not bookmark a moment in the CRM's future.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tap_legacy_crm.pages import PageRequest, page_mismatch, unverifiable
 from tap_legacy_crm.reconcile import listing_difference, run_difference
 from tap_legacy_crm.records import SCHEMA, normalise, record_id
 from tap_legacy_crm.retry_after import retry_after_seconds
+from tap_legacy_crm.run_boundary import log_boundary, run_boundary
 
 RETRY_EXHAUSTED = (
     RetriableAPIError,
@@ -92,6 +96,7 @@ class CustomersStream(RESTStream):
         super().__init__(*args, **kwargs)
         self._asked = PageRequest(page=1, per_page=1)
         self._body: dict[str, Any] | None = None  # parsed once, in validate_response
+        self._date: tuple[str | None, float] = (None, 0.0)  # last page's Date, round trip
 
     @property
     def url_base(self) -> str:
@@ -141,6 +146,7 @@ class CustomersStream(RESTStream):
         if mismatch:
             raise WrongPage(mismatch, response)
         self._body = body
+        self._date = (response.headers.get("Date"), response.elapsed.total_seconds())
 
     def backoff_wait_generator(self) -> Iterator[float]:
         """Full-jitter exponential waits, capped; a 429/503 waits at least its Retry-After
@@ -290,9 +296,11 @@ class CustomersStream(RESTStream):
         skip_mode = self.config.get("on_unrecoverable_page", "fail") == "skip"
         yield from self._carried_pages(state)
         still_failing = list(state["skipped_pages"])
+        local_start = dt.datetime.now(dt.UTC)
+        new_listing = not state.get("listing")
         listing = state.get("listing") or {
             "updated_since": state.get("updated_since") or self.config.get("start_date"),
-            "started_at": dt.datetime.now(dt.UTC).isoformat(),
+            "started_at": local_start.isoformat(),  # until the CRM's clock is known
             "next_page": 1,
             "per_page": per_page,
             "last_id": None,
@@ -332,6 +340,9 @@ class CustomersStream(RESTStream):
                 state["skipped_pages"] = still_failing + skipped_now
                 self._checkpoint()
                 continue
+            if new_listing:  # its first page: bound the listing by the CRM's clock too
+                new_listing = False
+                listing["started_at"] = self._listing_start(local_start)
             pagination = body["pagination"]
             total_pages = int(pagination["total_pages"])
             if pagination.get("total_records") is not None:
@@ -354,6 +365,13 @@ class CustomersStream(RESTStream):
             yield from self._page_records(body, skipped["page"], seen, None, listing)
         state["skipped_pages"] = still_failing + skipped_now
         self._reconcile(state, listing, api_total, len(skipped_now) * listing["per_page"])
+
+    def _listing_start(self, local_start: dt.datetime) -> str:
+        """min(local start, the CRM's clock from the page just fetched), ISO 8601."""
+        header, round_trip = self._date
+        boundary = run_boundary(local_start.timestamp(), header, round_trip)
+        log_boundary(self.logger, boundary, "The CRM API")
+        return dt.datetime.fromtimestamp(boundary.moment, dt.UTC).isoformat()
 
     def _reconcile(
         self, state: dict, listing: dict, api_total: int | None, skipped_rows: int

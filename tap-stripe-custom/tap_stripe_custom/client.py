@@ -33,6 +33,7 @@ from tap_stripe_custom.errors import (
 )
 from tap_stripe_custom.http_client import CheckedRequestsClient
 from tap_stripe_custom.retry_after import parse_retry_after
+from tap_stripe_custom.run_boundary import RunBoundary, log_boundary, run_boundary
 
 
 def is_stripe_error_body(body: bytes) -> bool:
@@ -55,13 +56,14 @@ class StripeApi:
 
     def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.logger = logger
+        self.http_client = CheckedRequestsClient(self.validate_response)
         self.client = stripe.StripeClient(
             config["api_key"],
             stripe_account=config.get("account_id") or None,
             stripe_version=config.get("stripe_api_version") or None,
             base_addresses={"api": config.get("api_base") or "https://api.stripe.com"},
             max_network_retries=0,
-            http_client=CheckedRequestsClient(self.validate_response),
+            http_client=self.http_client,
         )
         self.max_retries = int(config.get("max_retries", 8))
         self.backoff_base = float(config.get("backoff_base_seconds", 0.5))
@@ -223,6 +225,15 @@ class StripeApi:
             raise StripeRequestFailed(
                 f"Stripe GET {endpoint} failed after {tries} tries: {error}"
             ) from None
+
+    def run_boundary(self, resource: str) -> RunBoundary:
+        """The run's boundary: the local clock, or Stripe's when it is behind, from the
+        `Date` of one cheap request (`limit=1` on `resource`, retried like any page)."""
+        local = time.time()
+        self.request_page(resource, {"limit": 1}, lambda page: None)
+        boundary = run_boundary(local, self.http_client.last_date, self.http_client.last_round_trip)
+        log_boundary(self.logger, boundary, "Stripe")
+        return boundary
 
     def list_all(self, resource: str, params: dict[str, Any], page_size: int) -> Iterator[dict]:
         """Every object matching `params`, following starting_after until has_more is

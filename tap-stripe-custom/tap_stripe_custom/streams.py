@@ -15,7 +15,6 @@ last good window and lets the other streams run; the tap then exits non-zero.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -91,7 +90,7 @@ class StripeStream(Stream):
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         state = self.stream_state
-        run_started = self._tap.run_started
+        run_started = self._tap.run_boundary(self.resource)
         page_size = min(100, int(self.config.get("page_size", 100)))
         lookback = int(self.config.get("lookback_window", 0))
         created_cursor = state.get("created_cursor")
@@ -129,7 +128,7 @@ class StripeStream(Stream):
     ) -> Iterator[dict]:
         """Updated and deleted objects from events in [start, run start), newest first;
         only the newest version of each object is emitted."""
-        if start < time.time() - EVENT_RETENTION_DAYS * DAY:
+        if start < self._tap.run_started - EVENT_RETENTION_DAYS * DAY:  # in Stripe's time
             self.logger.warning(
                 "%s: the events bookmark (%s) is older than Stripe's %d-day event retention; "
                 "updates older than that cannot be fetched. Run a full re-sync (clear this "

@@ -112,6 +112,7 @@ class TapStripeCustom(Tap):
             bool(self.config.get("allow_insecure_http", False)),
         )
         self.failed_streams: dict[str, StripeRequestFailed] = {}
+        self._run_started: int | None = None
 
     @cached_property
     def api(self) -> StripeApi:
@@ -123,9 +124,21 @@ class TapStripeCustom(Tap):
                           stream, error)  # fmt: skip
         self.failed_streams[stream] = error
 
-    @cached_property
+    def run_boundary(self, resource: str) -> int:
+        """The run's boundary (epoch seconds): objects created before it are listed, and
+        it is bookmarked. The earlier of the local clock and Stripe's (`run_boundary`), so
+        a machine whose clock runs ahead never bookmarks a moment in Stripe's future. Read
+        once per run, with a `limit=1` request on the first stream that asks."""
+        if self._run_started is None:
+            self._run_started = int(self.api.run_boundary(resource).moment)
+        return self._run_started
+
+    @property
     def run_started(self) -> int:
-        return int(time.time())
+        """The boundary read by `run_boundary`."""
+        if self._run_started is None:
+            raise RuntimeError("run_started read before run_boundary() was called")
+        return self._run_started
 
     def discover_streams(self):
         return [stream_type(self) for stream_type in STREAM_TYPES]

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from elt_sandbox.crm_api.data import CrmData, distinct_count
 from elt_sandbox.crm_api.faults import CrmFaultInjector
 from elt_sandbox.journal import JournalFollower
+from elt_sandbox.nights.clock import CLOCK_FILE, ClockReader
 
 MAX_PER_PAGE = 1000
 GATEWAY_PAGE = (
@@ -45,6 +46,10 @@ class CrmHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the sandbox clock's time when one is set (nights/clock.py)."""
+        return super().date_time_string(self.server.clock.now() if timestamp is None else timestamp)
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
               declared_length: int | None = None,
@@ -189,6 +194,9 @@ class CrmServer(ThreadingHTTPServer):
         self._listings: dict[str | None, tuple[list[dict], int]] = {}
         self._lock = threading.Lock()
         self.journal = JournalFollower(journal_path, self.apply_journal)
+        self.clock = ClockReader(
+            journal_path.parent / CLOCK_FILE if journal_path is not None else None
+        )
 
     def apply_journal(self, entries: list[dict]) -> None:
         """A night's updates: the records change, every cached listing is dropped."""

@@ -7,10 +7,12 @@ marketing journals are appended, the export files rewritten (and mirrored to S3)
 running stand-ins told to sync; then the night is `complete`. A night stopped between the
 two halves is refused by the next advance (`NightInterrupted`) rather than guessed at.
 
-The API taps bookmark their own clock (Stripe's `created_cursor`, the CRM's
-`updated_since` = the run's start), so a job that should pick up simulated day D must run
-with its clock after D (e.g. libfaketime at `night_run_moment(D)`), and the first load at
-or before the first night (`night_run_moment(FIRST_DAY - 1 day)`).
+The API taps bookmark the earlier of their clock and the API server's (its `Date`
+header): Stripe's `created_cursor`, the CRM's `updated_since`. So with the sandbox clock
+started (`start_clock`, `elt-sandbox clock --start`, before the first load) every night
+moves it to `night_run_moment(day)` and a job run on the real machine right after
+`advance` picks up exactly the simulated day. Without it, a job must run with its own
+clock at that moment (libfaketime), the first load at `night_run_moment(FIRST_DAY - 1 day)`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from elt_sandbox import journal
 from elt_sandbox.marketing.generate import apply_journal, build_exports, write_exports
 from elt_sandbox.nights import ledger
 from elt_sandbox.nights.anomalies import validate
+from elt_sandbox.nights.clock import clock_path, read_clock, set_clock
 from elt_sandbox.nights.crm import crm_entries
 from elt_sandbox.nights.marketing import marketing_entries
-from elt_sandbox.nights.plan import DEFAULT_SEED, Volumes, volumes
+from elt_sandbox.nights.plan import DEFAULT_SEED, FIRST_DAY, Volumes, volumes
 from elt_sandbox.nights.shop import ShopDay
 from elt_sandbox.nights.stripe import StripeDay, seeded_truth
 from elt_sandbox.runtime import SandboxHome, pid_alive
@@ -72,6 +75,18 @@ class Night:
 def night_run_moment(day: dt.date) -> dt.datetime:
     """When the nightly job after simulated `day` runs (UTC)."""
     return dt.datetime.combine(day + dt.timedelta(days=1), RUN_HOUR, dt.UTC)
+
+
+def start_clock(home: SandboxHome | None = None) -> dt.datetime:
+    """Start the sandbox clock (the stand-ins' `Date` header) at the run moment of the last
+    simulated day, or of the day before the first night when none was simulated yet;
+    `advance` then moves it night by night. Returns the moment set."""
+    home = home or SandboxHome.default()
+    with admin_connection(sandbox_env(home)) as conn:
+        last = ledger.today(conn)
+    moment = night_run_moment(last or FIRST_DAY - dt.timedelta(days=1))
+    set_clock(clock_path(home.root), moment)
+    return moment
 
 
 def admin_connection(env: dict[str, str]) -> psycopg.Connection:
@@ -202,6 +217,8 @@ def _one_night(home, conn, scale, seed, names, seeded_late, exports: Exports) ->
     journal.append(journal.journal_path(home.root, journal.STRIPE), stripe_entries)
     journal.append(journal.journal_path(home.root, journal.CRM), crm)
     exports.add(marketing)
+    if read_clock(clock_path(home.root)) is not None:  # started: the night's run is next
+        set_clock(clock_path(home.root), night_run_moment(day))
     _post(home, "stripe", "/_sandbox/sync")
     _post(home, "crm", "/_sandbox/sync")
     night.seconds = time.monotonic() - started

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from elt_sandbox.journal import JournalFollower
+from elt_sandbox.nights.clock import CLOCK_FILE, ClockReader
 from elt_sandbox.stripe_api.data import StripeData
 from elt_sandbox.stripe_api.faults import FaultInjector
 
@@ -46,6 +47,10 @@ class StripeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # quiet: one line per error only
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the sandbox clock's time when one is set (nights/clock.py)."""
+        return super().date_time_string(self.server.clock.now() if timestamp is None else timestamp)
 
     def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(body, separators=(",", ":")).encode(), headers)
@@ -251,6 +256,8 @@ class StripeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), StripeHandler)
         self.data = data
         self.journal = journal or JournalFollower(None, data.apply_journal)
+        path = self.journal.path
+        self.clock = ClockReader(path.parent / CLOCK_FILE if path is not None else None)
         self.faults = faults
         self.api_key = api_key
         # listing -> (last id, body) of the last page served, for replay faults
