@@ -11,8 +11,8 @@ The API taps bookmark the earlier of their clock and the API server's (its `Date
 header): Stripe's `created_cursor`, the CRM's `updated_since`. So with the sandbox clock
 started (`start_clock`, `elt-sandbox clock --start`, before the first load) every night
 moves it to `night_run_moment(day)` and a job run on the real machine right after
-`advance` picks up exactly the simulated day. Without it, a job must run with its own
-clock at that moment (libfaketime), the first load at `night_run_moment(FIRST_DAY - 1 day)`.
+`advance` picks up exactly the simulated day. Without it, the stand-ins answer with the
+real time, and the API taps never see a simulated day after a run at the real date.
 """
 
 from __future__ import annotations
