@@ -120,6 +120,35 @@ def baseline(
 # -- rules ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DayBand:
+    """What an event day is expected to hold: the baseline's median and the band around
+    it (`volume_z` below, `spike_z` above)."""
+
+    median: float
+    lower: float
+    upper: float
+
+
+def day_band(
+    totals_before: Counter, day: str, limits: Thresholds, first_load_hwm: str | None = None
+) -> DayBand | None:
+    """The band of one event day, None before three baseline days exist. Without three
+    same-weekday days to compare with, the band is `weekday_floor` of the median wider
+    on each side: a mix of weekdays and weekends is not one distribution."""
+    values, same_weekday = baseline(totals_before, day, int(limits.baseline_days), first_load_hwm)
+    if len(values) < 3:
+        return None
+    median, spread = robust_center(values)
+    # weekdays and weekends mixed: their difference is no anomaly
+    mixed = 0.0 if same_weekday else limits.weekday_floor * median
+    return DayBand(
+        median,
+        median - count_band(median, spread, limits.volume_z) - mixed,
+        median + count_band(median, spread, limits.spike_z) + mixed,
+    )
+
+
 def volume_by_day(
     history: list[dict[str, Any]],
     current: dict[str, Any],
@@ -128,9 +157,7 @@ def volume_by_day(
     first_load_hwm: str | None = None,
 ) -> list[Issue]:
     """Spikes and drops of the event days this run touched (drops only of complete days:
-    the day in progress is still filling up). Without three same-weekday days to compare
-    with, the band is at least `weekday_floor` of the median wide: a mix of weekdays and
-    weekends is not one distribution."""
+    the day in progress is still filling up), against `day_band`."""
     totals_before = day_totals(history)
     totals = with_run(history, current)
     hwm = max(totals_before, default=None)
@@ -138,17 +165,12 @@ def volume_by_day(
     for day, count in sorted((current.get("event_dates") or {}).items()):
         if hwm and (_day(hwm) - _day(day)).days > limits.late_days:
             continue  # late rows: judged by late_rows
-        values, same_weekday = baseline(
-            totals_before, day, int(limits.baseline_days), first_load_hwm
-        )
-        if len(values) < 3:
+        band = day_band(totals_before, day, limits, first_load_hwm)
+        if band is None:
             continue
-        median, spread = robust_center(values)
-        if not same_weekday:
-            spread = max(spread, limits.weekday_floor * median / limits.volume_z)
+        median, upper, lower = band.median, band.upper, band.lower
         total = totals[day]
         details = {"event_date": day, "rows": total, "expected": median, "run_rows": count}
-        upper = median + count_band(median, spread, limits.spike_z)
         if total > upper:
             ratio = total / median if median else math.inf
             severity = CRITICAL if ratio >= limits.spike_critical_ratio else WARNING
@@ -161,20 +183,18 @@ def volume_by_day(
                     details | {"upper": round(upper, 1)},
                 )
             )
-        elif _day(day) < complete_before:
-            lower = median - count_band(median, spread, limits.volume_z)
-            if total < lower:
-                drop = (median - total) / median * 100 if median else 0.0
-                severity = CRITICAL if drop >= limits.critical_drop_pct else WARNING
-                found.append(
-                    Issue(
-                        "VOLUME_DROP",
-                        severity,
-                        f"{total} rows for {day}, expected about {median:g} (lower bound "
-                        f"{lower:.0f}; {drop:.0f}% below)",
-                        details | {"lower": round(lower, 1), "drop_pct": round(drop, 1)},
-                    )
+        elif _day(day) < complete_before and total < lower:
+            drop = (median - total) / median * 100 if median else 0.0
+            severity = CRITICAL if drop >= limits.critical_drop_pct else WARNING
+            found.append(
+                Issue(
+                    "VOLUME_DROP",
+                    severity,
+                    f"{total} rows for {day}, expected about {median:g} (lower bound "
+                    f"{lower:.0f}; {drop:.0f}% below)",
+                    details | {"lower": round(lower, 1), "drop_pct": round(drop, 1)},
                 )
+            )
     return found
 
 

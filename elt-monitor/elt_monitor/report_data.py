@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from elt_monitor.data_rules import baseline, count_band, day_totals, profile_of, robust_center
+from elt_monitor.data_rules import count_band, day_band, day_totals, profile_of, robust_center
 from elt_monitor.ledger import JOB_ROW, QUARANTINE_SUFFIX
 from elt_monitor.rules import Finding, comparable, job_runs, overall
 from elt_monitor.settings import SEVERITIES, MonitorSettings
@@ -142,16 +142,16 @@ def event_volume(settings: MonitorSettings, name: str, rows: list[dict]) -> Seri
         return None
     limits = settings.for_stream(*name.split("/", 1))
     totals = day_totals(p for r in good if (p := profile_of(r)))
+    first = day_totals(p for r in good if r["run_kind"] == "initial" and (p := profile_of(r)))
+    first_hwm = max(first, default=None)
     points = []
     for day in sorted(shown):
-        values = baseline(totals, day, int(limits.baseline_days))
+        band = day_band(totals, day, limits, first_hwm)
         low = high = None
         note = f"{day}: {totals[day]} rows"
-        if len(values) >= 3:
-            median, spread = robust_center(values)
-            low = median - count_band(median, spread, limits.volume_z)
-            high = median + count_band(median, spread, limits.spike_z)
-            note += f", expected {median:g} ({max(low, 0):.0f}..{high:.0f})"
+        if band is not None:
+            low, high = band.lower, band.upper
+            note += f", expected {band.median:g} ({max(low, 0):.0f}..{high:.0f})"
         else:
             note += ", no band yet (fewer than 3 earlier days)"
         points.append(Point(day, float(totals[day]), low, high, note))

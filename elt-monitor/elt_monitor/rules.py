@@ -337,7 +337,11 @@ def _data_findings(
         everything = _profiles(successes)
         same_kind = _profiles(h for h in successes if comparable(kind, h["run_kind"]))
         if kind == "incremental":
-            issues += data_rules.volume_by_day(everything, profile, limits, _complete_before(row))
+            first = _profiles(h for h in successes if h["run_kind"] == "initial")
+            first_hwm = max(data_rules.day_totals(first), default=None)
+            issues += data_rules.volume_by_day(
+                everything, profile, limits, _complete_before(row), first_hwm
+            )
             issues += data_rules.event_dates_out_of_range(everything, profile, limits)
         issues += data_rules.duplicate_keys(everything, profile)
         issues += data_rules.null_shares(same_kind, profile, limits)

@@ -39,9 +39,9 @@ class Thresholds:
     # a spike this many times the expected rows is critical (else a warning)
     spike_critical_ratio: float = 2.0
     # days before an event day that it is compared with (same weekday when possible); a
-    # band from mixed weekdays is at least this share of the median wide
+    # band from mixed weekdays is this share of the median wider on each side
     baseline_days: int = 28
-    weekday_floor: float = 0.35
+    weekday_floor: float = 0.4
     # rows for event days this far behind the stream's latest are late-arriving
     late_days: float = 7.0
     late_min_rows: int = 3
