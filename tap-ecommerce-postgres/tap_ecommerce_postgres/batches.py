@@ -42,8 +42,12 @@ def raw_arrow_type(column: Column) -> pa.DataType:
     return pa.string()  # text, and exact text for decimals, dates and timestamps
 
 
-def raw_schema(columns: list[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, raw_arrow_type(c)) for c in columns])
+def raw_schema(columns: list[Column], constants: tuple[tuple[str, int], ...] = ()) -> pa.Schema:
+    """The file's columns: the record's, then the plan's integer constants."""
+    return pa.schema(
+        [pa.field(c.name, raw_arrow_type(c)) for c in columns]
+        + [pa.field(name, pa.int64()) for name, _ in constants]
+    )
 
 
 def tracked_schema(columns: list[Column], tracked: list[str]) -> list[pa.Field]:

@@ -107,6 +107,9 @@ class ReadPlan:
     key_range: tuple[Any, Any] | None = None  # order_by[0] in [lo, hi); None = open
     selected: tuple[str, ...] | None = None  # record columns (the SDK's selection); None: all
     limit: int | None = None  # at most this many rows (the SDK's record limit, `--test`)
+    # integer columns of the same value on every row, after the table's (a LOG_BASED
+    # snapshot's generation, cdc/generations.py)
+    constants: tuple[tuple[str, int], ...] = ()
 
     @property
     def record_columns(self) -> list[Column]:
@@ -184,11 +187,20 @@ class ReadPlan:
     def _record_expressions(self) -> sql.Composable:
         """The record's columns, each under its own name, for `row_to_json`."""
         return sql.SQL(", ").join(
-            sql.SQL("{} as {}").format(
-                column_expression(c, self.source_timezone), sql.Identifier(c.name)
-            )
-            for c in self.record_columns
+            [
+                sql.SQL("{} as {}").format(
+                    column_expression(c, self.source_timezone), sql.Identifier(c.name)
+                )
+                for c in self.record_columns
+            ]
+            + self._constant_expressions()
         )
+
+    def _constant_expressions(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("{}::int8 as {}").format(sql.Literal(int(value)), sql.Identifier(name))
+            for name, value in self.constants
+        ]
 
     def render(self) -> tuple[sql.Composable, list]:
         """SELECT the record as JSON text, then the raw tracked column values (as the
@@ -213,10 +225,13 @@ class ReadPlan:
         bytea as hex, as in the JSON), then the raw tracked columns. Filter values are
         bound as quoted literals, since the statement goes to another driver."""
         expressions = sql.SQL(", ").join(
-            column_expression(c, self.source_timezone)
-            if c.base_type in NATIVE_ARROW_TYPES and not c.is_array
-            else sql.SQL("({})::text").format(column_expression(c, self.source_timezone))
-            for c in self.record_columns
+            [
+                column_expression(c, self.source_timezone)
+                if c.base_type in NATIVE_ARROW_TYPES and not c.is_array
+                else sql.SQL("({})::text").format(column_expression(c, self.source_timezone))
+                for c in self.record_columns
+            ]
+            + self._constant_expressions()
         )
         clause, _ = self._filter_and_order(literals=True)
         statement = sql.SQL("select {exprs}{tracked} from {rel} as src{clause}").format(

@@ -50,6 +50,7 @@ from tap_ecommerce_postgres.batches import (
     write_batch_file,
 )
 from tap_ecommerce_postgres.bookmarks import Progress
+from tap_ecommerce_postgres.cdc import generations
 from tap_ecommerce_postgres.cdc import sync as log_based
 from tap_ecommerce_postgres.discovery import TableInfo
 from tap_ecommerce_postgres.prefetch import prefetched_rows
@@ -89,6 +90,7 @@ class PostgresStream(Stream):
         self._progress: Progress | None = None  # the SDK path's bookmark (get_records)
         self._row_tracked: tuple = ()  # raw tracked values of the row the SDK handles
         self._snapshot_id: str | None = None  # LOG_BASED: read in the slot's snapshot
+        self._snapshot_lsn: int | None = None  # LOG_BASED: the snapshot's generation
         self._in_log_based_snapshot = False  # LOG_BASED + BATCH: the snapshot's read
         options = (tap.config.get("stream_options") or {}).get(self.name, {})
         self._configured_key = options.get("replication_key")
@@ -165,6 +167,7 @@ class PostgresStream(Stream):
             resume_after=None if key else self.stream_state.get("resume_after"),
             selected=self._selected_columns(),
             limit=None if limit is None else limit + 1,  # one more row: the SDK aborts on it
+            constants=generations.snapshot_constants(self),
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -370,7 +373,7 @@ class PostgresStream(Stream):
             yield from super().get_batches(batch_config, context)
             return
         progress = Progress(plan)
-        schema = raw_schema(plan.record_columns)
+        schema = raw_schema(plan.record_columns, plan.constants)
         tracked_fields = tracked_schema(self.table.columns, progress.tracked)
         read_schema = pa.schema([*schema, *tracked_fields])
         size = int(batch_config.batch_size or 100_000)

@@ -27,6 +27,7 @@ from tests.e2e.change_lake import (
     CURRENT_ITEMS,
     CURRENT_ORDERS,
     DELETED_ORDERS,
+    GENERATION,
     ITEMS_TOTAL,
     LSN,
     ORDERS_TOTAL,
@@ -163,6 +164,7 @@ def load_snowflake_runs(cursor: Any, database: str) -> None:
             columns = {**columns, "_sdc_deleted_at": "timestamp_ntz"}
             if stream in CHANGE_STREAMS:
                 columns[LSN] = "number(38, 0)"
+                columns[GENERATION] = "number(38, 0)"
             name = f"{database}.{schema}.{table}"
             if name not in created:
                 cursor.execute(f"create schema if not exists {database}.{schema}")

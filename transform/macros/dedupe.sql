@@ -52,6 +52,12 @@
   changes of later runs: full rows for inserts and updates, the key alone with
   `_sdc_deleted_at` for deletes, each with its WAL position `_sdc_lsn`. The latest
   version of a key is its latest change by change order:
+    0. snapshot generations (`_sdc_snapshot_lsn`, where bronze has it): every snapshot
+       row carries its snapshot's generation, and a complete snapshot ends with one
+       record whose key is null. Only the rows of the latest complete snapshot (the
+       generation of the latest end record) and the rows loaded after that end record
+       count: a key the new snapshot does not hold is gone (deleted while no slot
+       watched: a TRUNCATE, a lost slot, a state reset), even though no delete says so;
     1. the key's most recent snapshot row by load order (`latest_version_order`: a later
        run first) ends everything loaded before it (a new snapshot after a state reset
        replaces the old history; rows of a stream's INCREMENTAL past count as snapshots);
@@ -63,8 +69,9 @@
   A key whose latest change is a delete has no row. The history stays in bronze.
 #}
 {% macro current_state(relation, key, replication_key=none) -%}
-    {%- if '_sdc_lsn' in bronze_columns(relation) -%}
-        select * from ({{ latest_change(relation, key) }}) as latest
+    {%- set columns = bronze_columns(relation) -%}
+    {%- if '_sdc_lsn' in columns -%}
+        select * from ({{ latest_change(relation, key, '_sdc_snapshot_lsn' in columns) }}) as latest
         where _sdc_deleted_at is null
     {%- else -%}
         {{ latest_version(relation, key, replication_key) }}
@@ -73,32 +80,65 @@
 
 {#
   Keys whose latest change is a delete, with the time of the delete (the commit time);
-  no rows for a stream without change capture.
+  no rows for a stream without change capture. Over the whole history: a delete
+  recorded before a new snapshot stays a delete (a key the new snapshot retired without
+  a recorded delete is in neither the current state nor here).
 #}
 {% macro deleted_keys(relation, key) -%}
     {%- if '_sdc_lsn' in bronze_columns(relation) -%}
         select {{ key }}, _sdc_deleted_at
-        from ({{ latest_change(relation, key) }}) as latest
+        from ({{ latest_change(relation, key, false) }}) as latest
         where _sdc_deleted_at is not null
     {%- else -%}
         select {{ key }}, _sdc_deleted_at from {{ bronze_relation(relation) }} where 1 = 0
     {%- endif -%}
 {%- endmacro %}
 
-{% macro latest_change(relation, key) -%}
-    {{ return(adapter.dispatch('latest_change')(relation, key)) }}
+{% macro latest_change(relation, key, generations) -%}
+    {{ return(adapter.dispatch('latest_change')(relation, key, generations)) }}
 {%- endmacro %}
 
-{% macro default__latest_change(relation, key) -%}
-    {{ latest_change_sql(relation, key, file_tiebreak=true) }}
+{% macro default__latest_change(relation, key, generations) -%}
+    {{ latest_change_sql(relation, key, true, generations) }}
 {%- endmacro %}
 
-{% macro snowflake__latest_change(relation, key) -%}
-    {{ latest_change_sql(relation, key, file_tiebreak=false) }}
+{% macro snowflake__latest_change(relation, key, generations) -%}
+    {{ latest_change_sql(relation, key, false, generations) }}
+{%- endmacro %}
+
+{#-
+  The rows of a LOG_BASED stream that count (rule 0 above), snapshot end records left
+  out. An end record's `_sdc_batched_at` is its load time; the latest one is the latest
+  complete snapshot's.
+-#}
+{% macro live_generation_rows(relation, key, generations) -%}
+    {%- if generations %}
+    select bronze.*
+    from {{ bronze_relation(relation) }} as bronze
+    cross join (
+        select max(_sdc_batched_at) as completed_at
+        from {{ bronze_relation(relation) }}
+        where {{ key }} is null and _sdc_snapshot_lsn is not null
+    ) as completion
+    left join (
+        select _sdc_snapshot_lsn as generation, max(_sdc_batched_at) as completed_at
+        from {{ bronze_relation(relation) }}
+        where {{ key }} is null and _sdc_snapshot_lsn is not null
+        group by _sdc_snapshot_lsn
+    ) as ends on bronze._sdc_snapshot_lsn = ends.generation
+    where bronze.{{ key }} is not null
+        and (
+            completion.completed_at is null
+            or bronze._sdc_batched_at > completion.completed_at
+            or ends.completed_at = completion.completed_at
+        )
+    {%- else %}
+    select * from {{ bronze_relation(relation) }} as bronze where {{ key }} is not null
+    {%- endif %}
 {%- endmacro %}
 
 {#- Plain subqueries, no QUALIFY: the same SQL on every engine. -#}
-{% macro latest_change_sql(relation, key, file_tiebreak) -%}
+{% macro latest_change_sql(relation, key, file_tiebreak, generations) -%}
     select *
     from (
         select
@@ -114,13 +154,13 @@
                     over (partition by {{ key }}) as _snapshot_recency
             from (
                 select
-                    bronze.*,
+                    generation_rows.*,
                     row_number() over (
                         partition by {{ key }}
                         order by
                             {{ latest_version_order(none, file_tiebreak) }}
                     ) as _load_recency
-                from {{ bronze_relation(relation) }} as bronze
+                from ({{ live_generation_rows(relation, key, generations) }}) as generation_rows
             ) as loads
         ) as live
         where _snapshot_recency is null or _load_recency <= _snapshot_recency

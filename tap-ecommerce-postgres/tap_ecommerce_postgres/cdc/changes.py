@@ -118,6 +118,7 @@ class Transaction:
 
     end_lsn: int | None  # confirming this LSN skips this transaction and every earlier one
     changes: list[RowChange]
+    commit_lsn: int | None = None  # the commit record's own position (no change has it)
 
 
 def transactions(
@@ -162,7 +163,7 @@ def transactions(
         elif isinstance(message, pgoutput.Relation):
             relations[message.oid] = message
         elif isinstance(message, pgoutput.Commit):
-            yield Transaction(message.end_lsn, changes)
+            yield Transaction(message.end_lsn, changes, message.commit_lsn)
             changes, start = [], meter.read
         elif isinstance(message, pgoutput.Truncate) and any(
             (relations[oid].namespace, relations[oid].name) == table

@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tap_ecommerce_postgres.cdc import generations, key_moves
 from tap_ecommerce_postgres.cdc import slot as slots
 from tap_ecommerce_postgres.cdc.changes import (
     DEFAULT_CHUNK_BYTES,
@@ -79,6 +80,7 @@ def with_change_columns(schema: dict[str, Any], keys: list[str]) -> dict[str, An
     properties[LSN_COLUMN] = {"type": ["integer", "null"]}
     properties[DELETED_AT_COLUMN] = {"type": ["string", "null"], "format": "date-time"}
     properties[REREAD_COLUMN] = {"type": ["boolean", "null"]}  # see cdc/changes.py
+    properties[generations.SNAPSHOT_COLUMN] = {"type": ["integer", "null"]}
     return {**schema, "properties": properties}
 
 
@@ -124,6 +126,15 @@ def sync(stream, read_table: Callable[[], Iterator]):
             )
         check_replica_identity(conn, stream.relation, stream.primary_keys)  # before publishing
         slots.ensure_publication(conn, stream_names, stream.relation)
+        columns = generations.current_columns(conn, stream.relation)
+        changed = generations.changed_columns(state, columns)
+        if bookmark is not None and changed:  # a new snapshot, a new generation
+            generations.warn_and_drop_slot(stream, conn, slot, changed)
+            state.pop(BOOKMARK, None)
+            state.pop("resume_after", None)
+            bookmark = slot = None
+        if generations.COLUMNS not in state or bookmark is None:
+            generations.record_columns(state, columns)
         position = None
         if bookmark is None:
             if slot and state.get("resume_after") is not None:  # a snapshot cut short
@@ -211,6 +222,7 @@ def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
     """The full read of a first run (generator, as `_sync_table`); returns the slot's
     consistent point. `position`: the slot of a snapshot cut short, else None."""
     parameters = stream._tap.connection_parameters
+    fast = stream._uses_fast_path()
     if position is None:
         try:
             with slots.created_with_snapshot(parameters, names.slot) as (position, snapshot):
@@ -223,7 +235,9 @@ def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
                 )
                 stream._snapshot_id = snapshot
                 try:
-                    yield from read_table()
+                    yield from generations.read_generation(
+                        stream, position, read_table, lambda lines: _write(stream, lines, fast)
+                    )
                 finally:
                     stream._snapshot_id = None
             return position
@@ -247,7 +261,9 @@ def _snapshot(stream, names: slots.SlotNames, position: int | None, read_table):
             names.slot,
             int_to_lsn(position),
         )
-    yield from read_table()
+    yield from generations.read_generation(
+        stream, position, read_table, lambda lines: _write(stream, lines, fast)
+    )
     return position
 
 
@@ -293,6 +309,7 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
         found = transactions(
             messages, table, stream.primary_keys, oid, meter=meter, max_bytes=chunk_bytes
         )
+        moves = key_moves.for_table(conn, stream.relation, stream.primary_keys)
         try:
             for transaction in found:
                 if any(
@@ -300,6 +317,10 @@ def _emit_changes(stream, names: slots.SlotNames, bookmark: int, upto: int) -> N
                 ):
                     renderer = _renderer(stream, conn, transaction.changes, tally=tally)
                 lines = renderer.render(transaction.changes)
+                if moves is not None:  # a deferrable key: keys that held two rows
+                    moves.note(transaction.changes)
+                    if transaction.end_lsn is not None:
+                        lines += renderer.render(moves.settle(conn, transaction.commit_lsn))
                 _write(stream, lines, fast)
                 counter.increment(len(lines))
                 emitted += len(lines)
