@@ -70,6 +70,11 @@ case "${1:-help}" in
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .
     exec "$VENV/bin/pytest" "$@" ;;
+  scenarios)
+    # 20 normal nights and 14 upstream problems through the real job (~35 min)
+    install
+    shift
+    exec "$VENV/bin/pytest" -m scenarios tests/e2e/test_scenarios.py -s "$@" ;;
   bench)
     install
     shift
@@ -80,6 +85,6 @@ case "${1:-help}" in
     shift
     exec "$PY" -m elt_orchestration.serve "$@" ;;
   *)
-    echo "usage: ./dev.sh demo|test|bench|orchestrate|install" >&2
+    echo "usage: ./dev.sh demo|test|scenarios|bench|orchestrate|install" >&2
     exit 2 ;;
 esac

@@ -199,18 +199,24 @@ def volume_by_day(
 
 
 def event_dates_out_of_range(
-    history: list[dict[str, Any]], current: dict[str, Any], limits: Thresholds
+    history: list[dict[str, Any]],
+    current: dict[str, Any],
+    limits: Thresholds,
+    job_latest: str | None = None,
 ) -> list[Issue]:
     """Rows far behind the stream's high-water mark (late-arriving: a closed period
-    changes) or far ahead of it (dates misread, a clock off)."""
+    changes), or far ahead of the latest event date of the job's data (`job_latest`, the
+    median over its streams of each one's latest: dates misread, a clock off). A sparse
+    stream (a product launched after weeks) is ahead of its own mark, not of the job's."""
     hwm_text = max(day_totals(history), default=None)
     dates = current.get("event_dates") or {}
     rows = sum(dates.values())
     if not hwm_text or not rows:
         return []
     hwm = _day(hwm_text)
+    reference = max(hwm, _day(job_latest)) if job_latest else hwm
     late = {d: n for d, n in dates.items() if (hwm - _day(d)).days > limits.late_days}
-    ahead = {d: n for d, n in dates.items() if (_day(d) - hwm).days > limits.max_days_ahead}
+    ahead = {d: n for d, n in dates.items() if (_day(d) - reference).days > limits.max_days_ahead}
     found = []
     late_rows = sum(late.values())
     if late_rows >= max(limits.late_min_rows, limits.late_share * rows):
@@ -233,12 +239,23 @@ def event_dates_out_of_range(
                 "EVENT_DATE_AHEAD",
                 severity,
                 f"{ahead_rows} of {rows} rows are dated more than {limits.max_days_ahead:g} "
-                f"days after the stream's latest event date {hwm_text}: "
+                f"days after the data's latest event date {reference}: "
                 f"{min(ahead)}..{max(ahead)} (dates misread, e.g. day-first?)",
-                {"rows": ahead_rows, "dates": dict(sorted(ahead.items())[:31]), "hwm": hwm_text},
+                {
+                    "rows": ahead_rows,
+                    "dates": dict(sorted(ahead.items())[:31]),
+                    "reference": str(reference),
+                },
             )
         )
     return found
+
+
+def job_latest_date(profiles: Iterable[dict[str, Any]]) -> str | None:
+    """The latest event date of a job run's data: the median over its streams of each
+    one's latest, so one stream's misdated rows do not move it."""
+    latest = sorted(max(p["event_dates"]) for p in profiles if p.get("event_dates"))
+    return latest[(len(latest) - 1) // 2] if latest else None
 
 
 def duplicate_keys(history: list[dict[str, Any]], current: dict[str, Any]) -> list[Issue]:
@@ -313,6 +330,8 @@ def numeric_means(
         means = [_mean(c) for c in usable]
         if len(means) < limits.min_column_runs or min(means) <= 0:
             continue
+        if any(float(c.get("min") or 0) < 0 for c in usable):
+            continue  # signed amounts (charges and refunds mixed): the mean is no level
         median, spread = robust_center([math.log(m) for m in means])
         # the centre pools the runs (less noisy than the median of small runs' means),
         # leaving out runs that were far off themselves (one bad night is no new normal)
@@ -406,9 +425,13 @@ def event_hours(
         if p.get("event_hours"):
             runs += 1
             pooled = [a + b for a, b in zip(pooled, p["event_hours"], strict=True)]
-    if runs < limits.min_column_runs or sum(pooled) < 200:
+    if runs < limits.min_column_runs or sum(pooled) < 500:
         return []
     usual = [n / sum(pooled) for n in pooled]
+    # a rhythm close to flat (events spread evenly over the day) cannot show a shift
+    rhythm = sum(p * math.log(p * 24) for p in usual)  # KL divergence from uniform, nats
+    if rhythm < limits.hour_rhythm_min:
+        return []
     smallest = math.ceil(limits.hour_shift_hours)
     gain, shift = max(
         (_shift_gain(hours, usual, k), k) for k in range(-11, 13) if abs(k) >= smallest
@@ -427,9 +450,11 @@ def event_hours(
 
 
 def activity(history_rows: Sequence[int], rows: int, limits: Thresholds) -> list[Issue]:
-    """A stream that normally brings rows every run and brought none: quiet for one run is
-    a warning, for `stale_runs` runs in a row critical. Streams that are often empty
-    (disputes, refunds) are not expected to bring rows, so they never raise this."""
+    """A stream that brought no row, judged by how unlikely that is for it: with `mean`
+    rows a run (its last `activity_runs` runs, Poisson-like), `k` quiet runs in a row have
+    a chance of exp(-mean x k). Below 1/1000 it is a warning, below one in a million and
+    `stale_runs` runs long critical. Streams that are often empty (disputes, refunds at a
+    small shop) never raise it; one that brings hundreds a run does at the first quiet run."""
     if rows > 0:
         return []
     history_rows = list(history_rows)
@@ -440,17 +465,20 @@ def activity(history_rows: Sequence[int], rows: int, limits: Thresholds) -> list
     recent = history_rows[: len(history_rows) - (quiet_runs - 1)][-int(limits.activity_runs) :]
     if len(recent) < limits.min_column_runs:
         return []
-    active = sum(1 for n in recent if n > 0) / len(recent)
-    if active < limits.active_share:
+    mean = statistics.fmean(recent)
+    chance = math.exp(-mean * quiet_runs)
+    if chance >= limits.quiet_chance:
         return []
-    severity = CRITICAL if quiet_runs >= limits.stale_runs else WARNING
+    severity = (
+        CRITICAL if quiet_runs >= limits.stale_runs and chance < limits.quiet_chance**2 else WARNING
+    )
     return [
         Issue(
             "STREAM_QUIET",
             severity,
-            f"no new rows for {quiet_runs} run(s); it brought rows in {active:.0%} of its "
-            f"last {len(recent)} runs",
-            {"quiet_runs": quiet_runs, "active_share": round(active, 3)},
+            f"no new rows for {quiet_runs} run(s); it brings about {mean:.1f} a run "
+            f"(chance of this quiet: {chance:.1e})",
+            {"quiet_runs": quiet_runs, "mean_rows": round(mean, 2), "chance": chance},
         )
     ]
 

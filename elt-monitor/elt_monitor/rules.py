@@ -156,8 +156,11 @@ def evaluate(settings: MonitorSettings, rows: list[dict[str, Any]]) -> list[Find
         findings.append(
             Finding("STREAM_MISSING", CRITICAL, name, "expected stream not loaded in this run")
         )
+    latest_date = data_rules.job_latest_date(
+        p for r in by_stream_latest.values() if r["status"] == "success" and (p := profile_of(r))
+    )
     for name, row in sorted(by_stream_latest.items()):
-        findings.extend(judge_stream(settings, row, history.get(name, [])))
+        findings.extend(judge_stream(settings, row, history.get(name, []), latest_date))
     findings.extend(judge_related(settings, by_stream_latest, history))
     return findings
 
@@ -233,7 +236,10 @@ def judge_related(
 
 
 def judge_stream(
-    settings: MonitorSettings, row: dict[str, Any], history: list[dict[str, Any]]
+    settings: MonitorSettings,
+    row: dict[str, Any],
+    history: list[dict[str, Any]],
+    job_latest: str | None = None,
 ) -> list[Finding]:
     """Every rule for one stream's latest run against its earlier runs (oldest first)."""
     name = _name(row)
@@ -301,7 +307,7 @@ def judge_stream(
                     {"rows": rows, "median": median, "drop_pct": round(drop, 1)},
                 )
             )
-    found.extend(_data_findings(name, row, successes, kind, limits))
+    found.extend(_data_findings(name, row, successes, kind, limits, job_latest))
     share = quarantine_share(rows, row["quarantine_rows"])
     if share > limits.quarantine_warn_share:
         found.append(
@@ -323,6 +329,7 @@ def _data_findings(
     successes: list[dict[str, Any]],
     kind: str,
     limits: Thresholds,
+    job_latest: str | None = None,
 ) -> list[Finding]:
     """The column-profile rules (data_rules.py) for one stream's run."""
     issues: list[data_rules.Issue] = []
@@ -342,7 +349,7 @@ def _data_findings(
             issues += data_rules.volume_by_day(
                 everything, profile, limits, _complete_before(row), first_hwm
             )
-            issues += data_rules.event_dates_out_of_range(everything, profile, limits)
+            issues += data_rules.event_dates_out_of_range(everything, profile, limits, job_latest)
         issues += data_rules.duplicate_keys(everything, profile)
         issues += data_rules.null_shares(same_kind, profile, limits)
         issues += data_rules.numeric_means(same_kind, profile, limits)

@@ -63,9 +63,11 @@ class Thresholds:
     # this much evidence (log-likelihood ratio, nats): a time zone shift
     hour_shift_hours: float = 3.0
     hour_shift_evidence: float = 8.0
-    # a stream that brought rows in this share of its last `activity_runs` runs is
-    # expected to bring rows: quiet one run is a warning, `stale_runs` runs critical
-    active_share: float = 0.8
+    # the usual time of day must differ from flat by this much (KL divergence, nats)
+    hour_rhythm_min: float = 0.05
+    # a run without rows whose chance (Poisson, from the mean of the last `activity_runs`
+    # runs) is below quiet_chance: warning; below its square and `stale_runs` long: critical
+    quiet_chance: float = 0.001
     activity_runs: int = 14
     stale_runs: int = 3
 

@@ -52,7 +52,7 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures)
 from tests.e2e.install import project_lock
 from tests.sandbox.conftest import NIGHT_SCALE, env_of, night_home  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.scenarios]
 
 NORMAL_NIGHTS = 20
 JOB = "ecommerce-elt"

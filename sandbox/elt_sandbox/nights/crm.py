@@ -23,7 +23,7 @@ def crm_entries(
     entries = []
     for crm_id in ids:
         fields = {
-            "updated_at": (start + dt.timedelta(seconds=rng.randrange(86400))).strftime(
+            "updated_at": (start + dt.timedelta(seconds=rng.randrange(1800, 86400))).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"
             )
         }

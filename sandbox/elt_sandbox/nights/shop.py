@@ -63,9 +63,18 @@ class ShopNight:
     truth: list[Truth] = field(default_factory=list)
 
 
+# A shop's day (UTC, for a US store): quiet nights, busy evenings. Orders, their items and
+# their Stripe charges follow it; a time zone error shows as a shifted rhythm.
+HOUR_WEIGHTS = (3, 2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 7, 7, 7, 8, 9, 10, 10, 9, 7, 5, 4)
+
+
 def _moment(rng: random.Random, day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time()) + dt.timedelta(
-        seconds=rng.randrange(86400), microseconds=rng.randrange(10**6)
+    """A moment of `day` on the shop's rhythm, never before 00:30: the previous night's
+    job ran then, and the API taps read up to the moment they ran, so what a simulated
+    day put before it would never be read (a real shop's 00:00-00:30 is read by that run)."""
+    hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
+    return dt.datetime.combine(day, dt.time(hour)) + dt.timedelta(
+        seconds=rng.randrange(1800 if hour == 0 else 0, 3600), microseconds=rng.randrange(10**6)
     )
 
 

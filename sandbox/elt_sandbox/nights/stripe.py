@@ -29,7 +29,7 @@ def epoch(moment: dt.datetime) -> int:
 
 
 def _in_day(rng: random.Random, day: dt.date) -> int:
-    return epoch(dt.datetime.combine(day, dt.time())) + rng.randrange(86400)
+    return epoch(dt.datetime.combine(day, dt.time())) + rng.randrange(1800, 86400)  # after 00:30
 
 
 class StripeDay:
