@@ -15,10 +15,8 @@ from tap_ecommerce_postgres.cdc import generations
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.conftest import TAP, last_state
 
-# the LOG_BASED module's database fixtures and helpers, not copied
-from tests.tap_ecommerce_postgres.test_log_based import (  # noqa: F401 (fixtures)
-    cdc,
-    cdc_db,
+# the LOG_BASED module's helpers, not copied (its database fixtures are the package's)
+from tests.tap_ecommerce_postgres.test_log_based import (
     is_end_record,
     log_based_config,
     records,
@@ -51,7 +49,7 @@ def slots_of(conn, table: str) -> set[str]:
     return {name for (name,) in found}
 
 
-def test_a_snapshot_marks_its_rows_and_ends_with_its_end_record(tap_config, cdc, tmp_path):  # noqa: F811
+def test_a_snapshot_marks_its_rows_and_ends_with_its_end_record(tap_config, cdc, tmp_path):
     cdc.execute("create table cdc.marked (id int primary key, v text)")
     cdc.execute("insert into cdc.marked select i, 'v' || i from generate_series(1, 3) i")
     config = log_based_config(tap_config, "cdc-marked")
@@ -84,7 +82,7 @@ def test_a_snapshot_marks_its_rows_and_ends_with_its_end_record(tap_config, cdc,
 )
 def test_columns_changed_without_changes_take_a_new_snapshot(
     tap_config,
-    cdc,  # noqa: F811
+    cdc,
     tmp_path,
     table,
     alter,
@@ -119,7 +117,7 @@ def test_columns_changed_without_changes_take_a_new_snapshot(
     ]
 
 
-def test_an_added_nullable_column_needs_no_new_snapshot(tap_config, cdc, tmp_path):  # noqa: F811
+def test_an_added_nullable_column_needs_no_new_snapshot(tap_config, cdc, tmp_path):
     cdc.execute("create table cdc.widens (id int primary key, v text)")
     cdc.execute("insert into cdc.widens values (1, 'a')")
     config = log_based_config(tap_config, "cdc-widens")
@@ -129,7 +127,7 @@ def test_an_added_nullable_column_needs_no_new_snapshot(tap_config, cdc, tmp_pat
     assert second.records["cdc-widens"] == [] and "columns changed" not in second.result.stderr
 
 
-def test_a_deferrable_key_shifted_and_swapped_in_one_transaction(tap_config, cdc, tmp_path):  # noqa: F811
+def test_a_deferrable_key_shifted_and_swapped_in_one_transaction(tap_config, cdc, tmp_path):
     """`id = id + 1` moves row 1 onto key 2 before row 2 leaves it; a swap moves each of
     two rows onto the other's key. The records applied by key equal the table."""
     cdc.execute(
