@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import duckdb
 import pytest
 from elt_sandbox import api
 from elt_sandbox.runtime import SandboxHome
@@ -50,6 +49,7 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures)
     meltano_installed,
 )
 from tests.e2e.install import project_lock
+from tests.e2e.test_recovery import mart_totals
 from tests.sandbox.conftest import NIGHT_SCALE, env_of, night_home  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.scenarios]
@@ -131,20 +131,7 @@ class Nights:
 
     def marts(self) -> dict[str, tuple]:
         """Rows and sums of money of every business mart users query."""
-        with duckdb.connect(str(self.runner.warehouse), read_only=True) as conn:
-            totals = {}
-            for mart in business_marts(conn):
-                money = [
-                    row[0]
-                    for row in conn.execute(
-                        "select column_name from information_schema.columns"
-                        " where table_name = ? and data_type like 'DECIMAL%'",
-                        [mart],
-                    ).fetchall()
-                ]
-                select = ", ".join(["count(*)", *(f'sum("{c}")' for c in money)])
-                totals[mart] = conn.execute(f'select {select} from "{mart}"').fetchone()
-        return totals
+        return mart_totals(self.runner.warehouse)
 
 
 @pytest.fixture(scope="module")
