@@ -183,3 +183,20 @@ def test_profiler_merges_tables_and_drops_categories_that_grow_too_many() -> Non
     assert summary["key_duplicates"] == 1
     assert summary["columns"]["id"]["sum"] == 1 + 2 + 2 + 3 + sum(range(10, 40))
     assert "values" not in summary["columns"]["status"]
+
+
+def test_event_days_and_hours_by_arithmetic_match_the_calendar() -> None:
+    """Days and hours come from the instant's arithmetic (not per-value formatting):
+    the same as the calendar's, before 1970 too, for every timestamp unit."""
+    moments = [
+        dt.datetime(1969, 12, 31, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(1970, 1, 1, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(2025, 3, 9, 7, 59, 59, 999999, tzinfo=dt.UTC),
+    ]
+    for unit in ("s", "ms", "us", "ns"):
+        profiler = RunProfiler("t", [], track_keys=False)
+        values = [m.replace(microsecond=0) if unit == "s" else m for m in moments]
+        profiler.observe(pa.table({"t": pa.array(values, pa.timestamp(unit, tz="UTC"))}))
+        summary = profiler.summary()
+        assert summary["event_dates"] == {"1969-12-31": 1, "1970-01-01": 1, "2025-03-09": 1}
+        assert [h for h, n in enumerate(summary["event_hours"]) if n] == [0, 7, 23], unit
