@@ -349,6 +349,8 @@ def numeric_means(
             and c.get("std") is not None
             and (m := _mean(c))
         ]
+        if stds and statistics.median(stds) > limits.mean_max_cv:
+            continue  # mostly zeros with a few large values (amount_refunded): no level
         if stds:
             spread = max(spread, statistics.median(stds) / math.sqrt(column["count"]))
         shift = math.log(mean) - center

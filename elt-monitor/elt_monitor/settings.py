@@ -57,17 +57,19 @@ class Thresholds:
     # usual spread: warning; by mean_critical_ratio: critical
     mean_shift_ratio: float = 1.3
     mean_critical_ratio: float = 1.5
+    # a column whose values usually spread wider than this times their mean has no level
+    mean_max_cv: float = 1.5
     # a value never seen before with this share of the run (a currency switch)
     category_new_share: float = 0.5
     # event times shifted by at least this many hours against the usual time of day, with
     # this much evidence (log-likelihood ratio, nats): a time zone shift
     hour_shift_hours: float = 3.0
-    hour_shift_evidence: float = 8.0
+    hour_shift_evidence: float = 16.0
     # the usual time of day must differ from flat by this much (KL divergence, nats)
     hour_rhythm_min: float = 0.05
     # a run without rows whose chance (Poisson, from the mean of the last `activity_runs`
     # runs) is below quiet_chance: warning; below its square and `stale_runs` long: critical
-    quiet_chance: float = 0.001
+    quiet_chance: float = 0.0001
     activity_runs: int = 14
     stale_runs: int = 3
 

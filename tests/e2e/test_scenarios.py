@@ -194,11 +194,18 @@ SCENARIOS = [
     ("half-price", "MEAN_SHIFT", f"{SHOP}/public-orders", "critical"),
     ("currency-switch", "VALUE_SHIFT", "tap_stripe_custom/charges", "critical"),
     ("stripe-stale", "RELATED_STREAM_GAP", "tap_stripe_custom/charges", "critical"),
-    ("tz-shift", "EVENT_HOUR_SHIFT", f"{SHOP}/public-orders", "critical"),
+    # an order's items share its time, so the items show the shifted rhythm first
+    (
+        "tz-shift",
+        "EVENT_HOUR_SHIFT",
+        (f"{SHOP}/public-orders", f"{SHOP}/public-order_items"),
+        "critical",
+    ),
     ("duplicate-day", "DUPLICATE_KEYS", "tap_csv_marketing/campaign_performance", "critical"),
     ("late-rows", "LATE_ROWS", f"{SHOP}/public-orders", "warning"),
     ("empty-export", "ZERO_ROWS_FILE", "tap_csv_marketing/marketing_spend", "critical"),
-    ("crm-stale", "STREAM_QUIET", "tap_legacy_crm/customers", "warning"),
+    # charges of orders the shop never had: kept and flagged in fct_payments, dbt warns
+    ("orphans", "DBT_TEST_WARNING", None, "warning"),
     ("quiet", "STREAM_QUIET", f"{SHOP}/public-orders", "warning"),
     ("day-first-dates", "EVENT_DATE_AHEAD", "tap_csv_marketing/campaign_performance", "critical"),
 ]
@@ -217,7 +224,13 @@ def test_each_upstream_problem_gives_its_finding_one_alert_and_safe_marts(
         found = _found(verdict)
         alerts = nights.receiver.bodies[alerts_before:]
         problems = []
-        if found.get((code, stream)) != severity:
+        streams = (stream,) if isinstance(stream, str) else stream
+        matched = [
+            s
+            for (c, name), s in found.items()
+            if c == code and (streams is None or name in streams)
+        ]
+        if severity not in matched:
             problems.append(f"expected {severity} {code} on {stream}, found {found}")
         if verdict["severity"] != max(found.values(), key=["ok", "warning", "critical"].index):
             problems.append(f"verdict {verdict['severity']} does not match its findings")
