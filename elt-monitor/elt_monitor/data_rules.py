@@ -155,9 +155,13 @@ def volume_by_day(
     limits: Thresholds,
     complete_before: dt.date,
     first_load_hwm: str | None = None,
+    previous_start: dt.date | None = None,
 ) -> list[Issue]:
     """Spikes and drops of the event days this run touched (drops only of complete days:
-    the day in progress is still filling up), against `day_band`."""
+    the day in progress is still filling up), against `day_band`. A day is reported by
+    the run that takes it out of its band, not again by every later run that touches it
+    (a status update of an order of a spike day); a drop also when the day was still
+    open at the previous run (`previous_start`), which has now completed it."""
     totals_before = day_totals(history)
     totals = with_run(history, current)
     hwm = max(totals_before, default=None)
@@ -169,9 +173,10 @@ def volume_by_day(
         if band is None:
             continue
         median, upper, lower = band.median, band.upper, band.lower
-        total = totals[day]
+        total, before = totals[day], totals_before.get(day, 0)
         details = {"event_date": day, "rows": total, "expected": median, "run_rows": count}
-        if total > upper:
+        still_open = previous_start is not None and _day(day) >= previous_start
+        if total > upper and before <= upper:
             ratio = total / median if median else math.inf
             severity = CRITICAL if ratio >= limits.spike_critical_ratio else WARNING
             found.append(
@@ -183,7 +188,11 @@ def volume_by_day(
                     details | {"upper": round(upper, 1)},
                 )
             )
-        elif _day(day) < complete_before and total < lower:
+        elif (
+            _day(day) < complete_before
+            and total < lower
+            and (before == 0 or before >= lower or still_open)
+        ):
             drop = (median - total) / median * 100 if median else 0.0
             severity = CRITICAL if drop >= limits.critical_drop_pct else WARNING
             found.append(

@@ -218,8 +218,10 @@ def judge_related(
     for lead, follow in settings.related_streams:
         if lead not in latest or follow not in latest:
             continue
-        lead_now, follow_now = profile_of(latest[lead]), profile_of(latest[follow])
-        if not lead_now or not follow_now or latest[follow]["run_kind"] != "incremental":
+        lead_now = profile_of(latest[lead])
+        # a following stream that committed nothing has no profile: it brought no row
+        follow_now = profile_of(latest[follow]) or {"rows": 0, "event_dates": {}}
+        if not lead_now or latest[follow]["run_kind"] != "incremental":
             continue
         limits = settings.for_stream(*follow.split("/", 1))
         for issue in data_rules.related_days(
@@ -346,8 +348,14 @@ def _data_findings(
         if kind == "incremental":
             first = _profiles(h for h in successes if h["run_kind"] == "initial")
             first_hwm = max(data_rules.day_totals(first), default=None)
+            starts = [h["started_at"] for h in successes if h.get("started_at")]
             issues += data_rules.volume_by_day(
-                everything, profile, limits, _complete_before(row), first_hwm
+                everything,
+                profile,
+                limits,
+                _complete_before(row),
+                first_hwm,
+                max(starts).date() if starts else None,
             )
             issues += data_rules.event_dates_out_of_range(everything, profile, limits, job_latest)
         issues += data_rules.duplicate_keys(everything, profile)

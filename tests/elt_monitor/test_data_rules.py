@@ -237,3 +237,19 @@ def test_a_file_read_again_whole_replaces_its_earlier_counts() -> None:
     }
     totals = data_rules.day_totals([first, second])
     assert totals == {"2026-01-05": 3, "2026-01-06": 3}
+
+
+def test_a_spike_day_is_reported_once_not_by_every_run_that_touches_it() -> None:
+    """Status updates of the spike day's orders come in the nights after it (a LOG_BASED
+    stream counts changes): the day is already out of its band, so it is not reported
+    again, and a new problem is not hidden behind a repeated critical."""
+    shop = Shop(11)
+    for _ in range(21):
+        shop.night()
+    spike_day = shop.day
+    assert {f.code for f in shop.night(volume=3.0)} >= {"VOLUME_SPIKE"}
+    updates, charges = shop._day_tables(spike_day, volume=0.1)
+    today, charges = shop._day_tables(shop.day)
+    shop.day += dt.timedelta(days=1)
+    shop._record(pa.concat_tables([today, updates]), charges, "incremental")
+    assert [f.line() for f in rules.evaluate(SETTINGS, shop.rows)] == []
