@@ -143,7 +143,7 @@ class ColumnProfile:
         if self.kind != "time":
             value = pc.sum(column).as_py()
             self.total = value if self.total is None else self.total + value
-            self._merge_moments(pc.cast(column, pa.float64()), present)
+            self._merge_moments(pc.cast(column, pa.float64(), safe=False), present)
 
     def _merge_moments(self, values: pa.ChunkedArray, count: int) -> None:
         mean = pc.mean(values).as_py()

@@ -77,7 +77,9 @@ def test_a_unix_pipe_lands_the_same_rows_as_meltano(
     query = (
         "select distinct order_id, customer_id, order_date, status, total_amount, updated_at"
         " from read_parquet('{root}/tap_ecommerce_postgres/public-orders/*/*.parquet',"
-        " union_by_name = true) order by order_id"
+        " union_by_name = true)"
+        # LOG_BASED under Meltano: a complete snapshot ends with a keyless end record
+        " where order_id is not null order by order_id"
     )
     piped = conn.execute(query.format(root=lake)).fetchall()
     via_meltano = conn.execute(query.format(root=dev_runner.lake_root)).fetchall()
