@@ -184,6 +184,42 @@ def test_normal_nights_raise_nothing(normal_nights: list[str]) -> None:
     assert normal_nights == []
 
 
+def test_a_job_killed_after_its_shop_block_recovers_unattended(
+    nights: Nights, normal_nights: list[str]
+) -> None:
+    """Runs after the normal nights, before the problem nights: a problem night's data
+    stays in the sources (a stale day's orders never get their charges), and dbt's tests
+    rightly fail on every later night."""
+    day = nights.advance()
+    lake = Path(nights.runner.lake_root)
+    before = set(lake.glob("tap_stripe_custom/**/*.parquet"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.run_job", JOB],
+        cwd=REPO_ROOT,
+        env=dict(nights.runner.env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # the shop block has committed once Stripe's block starts writing
+    deadline = time.monotonic() + 900
+    while set(lake.glob("tap_stripe_custom/**/*.parquet")) == before:
+        assert process.poll() is None, "the job ended before it could be killed"
+        assert time.monotonic() < deadline, "Stripe's block never started"
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    alerts_before = len(nights.receiver.bodies)
+    rerun = nights.job(f"{day} re-run")
+    verdict = nights.verdict()
+    assert rerun.returncode == 0, (verdict["findings"], rerun.stderr[-4000:])
+    assert verdict["severity"] != "critical", verdict["findings"]
+    assert verdict["dbt"]["ran"] and not verdict["dbt"]["not_passed"]
+    if verdict.get("marts") is not None:
+        assert verdict["marts"]["published_this_run"]
+    assert len(nights.receiver.bodies) - alerts_before <= 1
+
+
 # (anomaly, code, stream, severity): the order puts `day-first-dates` on a day of the
 # month up to 12 whose day-first reading is another month (9 Jan read as 1 Sep).
 SCENARIOS = [
@@ -265,36 +301,3 @@ def test_each_upstream_problem_gives_its_finding_one_alert_and_safe_marts(
         if problems:
             failures.append(f"{anomaly} ({day}): " + "; ".join(problems))
     assert failures == [], "\n".join(failures)
-
-
-def test_a_job_killed_after_its_shop_block_recovers_unattended(
-    nights: Nights, normal_nights: list[str]
-) -> None:
-    day = nights.advance()
-    lake = Path(nights.runner.lake_root)
-    before = set(lake.glob("tap_stripe_custom/**/*.parquet"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.run_job", JOB],
-        cwd=REPO_ROOT,
-        env=dict(nights.runner.env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    # the shop block has committed once Stripe's block starts writing
-    deadline = time.monotonic() + 900
-    while set(lake.glob("tap_stripe_custom/**/*.parquet")) == before:
-        assert process.poll() is None, "the job ended before it could be killed"
-        assert time.monotonic() < deadline, "Stripe's block never started"
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    alerts_before = len(nights.receiver.bodies)
-    rerun = nights.job(f"{day} re-run")
-    verdict = nights.verdict()
-    assert rerun.returncode == 0, (verdict["findings"], rerun.stderr[-4000:])
-    assert verdict["severity"] != "critical", verdict["findings"]
-    assert verdict["dbt"]["ran"] and not verdict["dbt"]["not_passed"]
-    if verdict.get("marts") is not None:
-        assert verdict["marts"]["published_this_run"]
-    assert len(nights.receiver.bodies) - alerts_before <= 1
