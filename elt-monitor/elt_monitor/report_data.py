@@ -262,23 +262,17 @@ def finding_history(history: list[dict]) -> list[FindingHistory]:
     resolved)."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for verdict in history:
-        for finding in verdict.get("findings") or []:
-            key = (finding["code"], finding["stream"])
-            entry = seen.setdefault(key, {"first": verdict["job_run_id"], "runs": 0})
-            entry |= {
-                "last": verdict["job_run_id"],
-                "severity": finding["severity"],
-                "message": finding["message"],
-            }
-            entry["runs"] += 1
-        for finding in verdict.get("acknowledged") or []:
-            key = (finding["code"], finding["stream"])
-            entry = seen.setdefault(key, {"first": verdict["job_run_id"], "runs": 0})
-            entry |= {
-                "last": verdict["job_run_id"],
-                "severity": finding["severity"],
-                "message": finding["message"],
-            }
+        # acknowledged findings are shown but not counted as raised
+        for part, counted in (("findings", 1), ("acknowledged", 0)):
+            for finding in verdict.get(part) or []:
+                key = (finding["code"], finding["stream"])
+                entry = seen.setdefault(key, {"first": verdict["job_run_id"], "runs": 0})
+                entry |= {
+                    "last": verdict["job_run_id"],
+                    "severity": finding["severity"],
+                    "message": finding["message"],
+                }
+                entry["runs"] += counted
     latest = history[-1] if history else {}
     now = {(f["code"], f["stream"]): f["status"] for f in latest.get("findings") or []}
     acked = {(f["code"], f["stream"]) for f in latest.get("acknowledged") or []}

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from elt_sandbox import api
+from elt_sandbox.nights.advance import admin_connection
 from elt_sandbox.runtime import SandboxHome
 
 NIGHT_SCALE = 0.1  # ~24 orders a day: enough for a weekday pattern over two weeks
@@ -60,14 +61,5 @@ def env_of(home: SandboxHome) -> dict[str, str]:
 
 
 def connect(home: SandboxHome) -> psycopg.Connection:
-    env = env_of(home)
-    conn = psycopg.connect(
-        host=env["PGHOST"],
-        port=env["PGPORT"],
-        user=env["PGUSER"],
-        password=env["PGPASSWORD"],
-        dbname=env["PGDATABASE"],
-        autocommit=True,
-    )
-    conn.execute("set time zone 'UTC'")
-    return conn
+    """The sandbox's admin connection (autocommit, UTC), as `advance` opens it."""
+    return admin_connection(env_of(home))
