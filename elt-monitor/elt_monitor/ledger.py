@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elt_monitor import tap_log
+from elt_monitor import lake_keys, tap_log
 from elt_monitor.lake import Lake
 from elt_monitor.settings import MonitorSettings
 
@@ -74,6 +74,10 @@ SCHEMA = pa.schema(
         ("profile", pa.string()),
         # the id a wrapper (scripts.run_job, the orchestrator) gave the job run (ELT_RUN_ID)
         ("elt_run_id", pa.string()),
+        # the tap's count of the whole source table (INCREMENTAL streams of the Postgres
+        # tap) and the distinct keys the lake held for the stream when it was recorded
+        ("source_rows", pa.int64()),
+        ("lake_keys", pa.int64()),
     ]
 )
 
@@ -282,6 +286,7 @@ def _row(
         "tap_log": counts.source_log if counts else None,
         "error": error,
         "profile": json.dumps(m["profile"]) if m.get("profile") else None,
+        "source_rows": counts.source_rows.get(stream) if counts else None,
     }
 
 
@@ -338,9 +343,13 @@ def record(settings: MonitorSettings, lake: Lake, now: dt.datetime | None = None
     now = now or dt.datetime.now(dt.UTC)
     history = read(lake)
     job_run_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-    rows = build_rows(
-        settings, lake.read_jsonl(MANIFEST_DIR), _schema_changes(lake), history, job_run_id, now
-    )
+    manifests = lake.read_jsonl(MANIFEST_DIR)
+    rows = build_rows(settings, manifests, _schema_changes(lake), history, job_run_id, now)
+    for row in rows:
+        if row.get("source_rows") is not None and row["status"] == "success":
+            row["lake_keys"] = lake_keys.distinct_keys(
+                lake, manifests, row["source"], row["stream"]
+            )
     rows.append(job_row(settings, job_run_id, rows, now))
     write(lake, rows, job_run_id)
     trim(lake, settings.history_runs)

@@ -16,6 +16,9 @@ import re
 # singer-sdk: `METRIC: {"type": "counter", "metric": "record_count", "value": N, ...}`,
 # prefixed in Meltano's log by the plugin name
 METRIC = re.compile(r"(?:\]\s+(?P<plugin>\S+)\s+)?METRIC: (?P<body>\{.*\})\s*$")
+# tap-ecommerce-postgres (source_count.py): the whole table's rows after an INCREMENTAL
+# read, in the same METRIC form, under this metric name
+SOURCE_ROW_COUNT = "source_row_count"
 # tap-csv-marketing (streams.py): one line per export file read
 FILE_LINE = re.compile(
     r"(?P<file>\S+): (?P<good>\d+) good rows, (?P<bad>\d+) quarantined "

@@ -334,7 +334,7 @@ def _data_findings(
     job_latest: str | None = None,
 ) -> list[Finding]:
     """The column-profile rules (data_rules.py) for one stream's run."""
-    issues: list[data_rules.Issue] = []
+    issues = data_rules.source_deletes(row.get("source_rows"), row.get("lake_keys"))
     if kind == "incremental":
         issues += data_rules.activity(
             [h["target_rows"] for h in successes if h["run_kind"] == "incremental"],

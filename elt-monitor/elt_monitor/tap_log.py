@@ -32,6 +32,7 @@ from elt_monitor.log_formats import (
     MELTANO_RUN,
     METRIC,
     REPORT,
+    SOURCE_ROW_COUNT,
 )
 
 
@@ -42,6 +43,9 @@ class TapCounts:
     tap_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     target_received: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed_streams: set[str] = field(default_factory=set)
+    # a tap's count of the whole source table after an INCREMENTAL read (the Postgres
+    # tap's `source_row_count` metric): the lake's keys are compared with it
+    source_rows: dict[str, int] = field(default_factory=dict)
     files: dict[str, tuple[int, int]] = field(default_factory=dict)
     reports: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -88,6 +92,12 @@ def parse(text: str, source_log: str | None = None) -> TapCounts:
                 counts.tap_rows[stream] += point["value"]
             elif role == "target":
                 counts.target_received[stream] += point["value"]
+        if (
+            role == "tap"
+            and point.get("metric") == SOURCE_ROW_COUNT
+            and isinstance(point.get("value"), int)
+        ):
+            counts.source_rows[stream] = point["value"]  # the latest count wins
         if (
             role == "tap"
             and point.get("metric") == "sync_duration"

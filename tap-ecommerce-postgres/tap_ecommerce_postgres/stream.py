@@ -41,6 +41,7 @@ import pyarrow as pa
 from psycopg import sql
 from singer_sdk import Stream
 
+from tap_ecommerce_postgres import source_count
 from tap_ecommerce_postgres.arrow_reader import sliced_batches, string_bytes
 from tap_ecommerce_postgres.batches import (
     batchable,
@@ -280,10 +281,23 @@ class PostgresStream(Stream):
         """The full or incremental read of the table (also a LOG_BASED snapshot)."""
         if not (write_messages and self._uses_fast_path()):
             yield from super()._sync_records(context, write_messages=write_messages)
-            return
-        if self.selected:  # as the SDK: a deselected stream emits nothing
+        elif self.selected:  # as the SDK: a deselected stream emits nothing
             self._fast_sync()
+        if self._counts_source_rows(write_messages):
+            source_count.count_and_log(self._tap.connection_parameters, self.relation, self.name)
         yield from ()
+
+    def _counts_source_rows(self, write_messages: bool) -> bool:
+        """INCREMENTAL reads of a table (not a view or a query) are followed by a count of
+        the whole table (source_count.py), unless `count_source_rows` is off."""
+        return (
+            write_messages
+            and self.selected
+            and self.replication_method == "INCREMENTAL"
+            and self._reads_a_table
+            and not self.table.is_view
+            and bool(self.config.get("count_source_rows", True))
+        )
 
     def _emit_state(self) -> None:
         """STATE after raw RECORD lines: the SDK's writer, told that records went out."""

@@ -145,6 +145,14 @@ class TapEcommercePostgres(Tap):
             "near where it stopped.",
         ),
         th.Property(
+            "count_source_rows",
+            th.BooleanType,
+            default=True,
+            description="After each INCREMENTAL read of a table, count the table's rows "
+            "(one count(*)) and log it as a `source_row_count` metric: elt-monitor compares "
+            "it with the keys in the lake to see hard deletes a replication key cannot.",
+        ),
+        th.Property(
             "log_based_prefix",
             th.StringType,
             default="tap_ecommerce_postgres",

@@ -48,6 +48,9 @@ class StreamManifest:
     # BATCH files), whether or not committed yet: the monitor reconciles it with the
     # tap's count and with `total_rows`
     received_rows: int = 0
+    # the stream's primary key as its SCHEMA message declared it: the monitor counts the
+    # keys the lake holds with it (hard deletes an INCREMENTAL tap cannot see)
+    key_properties: list[str] = field(default_factory=list)
     # the column profile of what was committed (profile.py); not serialised itself
     profiler: RunProfiler | None = field(default=None, repr=False)
 

@@ -130,6 +130,7 @@ class ParquetSink(Sink):
         self._bytes_per_record = 256.0
         self._schema_version: str | None = None
         self.manifest = self.run.manifest_for(stream_name)
+        self.manifest.key_properties = [k for k in (key_properties or []) if k]
         self._event_field_setting = (self.config.get("event_time_fields") or {}).get(stream_name)
         self._profiling = bool(self.config.get("profile_runs", True))
         self._max_rows = int(self.config.get("max_buffer_rows", 50_000))

@@ -261,6 +261,8 @@ SCENARIOS = [
     ),
     ("quiet", "STREAM_QUIET", f"{SHOP}/public-orders", "warning"),
     ("day-first-dates", "EVENT_DATE_AHEAD", "tap_csv_marketing/campaign_performance", "critical"),
+    # last: the deleted product stays in the lake, so the warning repeats every night after
+    ("hard-delete-product", "SOURCE_ROWS_DELETED", f"{SHOP}/public-products", "warning"),
 ]
 
 

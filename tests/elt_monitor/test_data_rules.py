@@ -253,3 +253,18 @@ def test_a_spike_day_is_reported_once_not_by_every_run_that_touches_it() -> None
     shop.day += dt.timedelta(days=1)
     shop._record(pa.concat_tables([today, updates]), charges, "incremental")
     assert [f.line() for f in rules.evaluate(SETTINGS, shop.rows)] == []
+
+
+def test_more_keys_in_the_lake_than_rows_at_the_source_is_a_delete_warning() -> None:
+    (issue,) = data_rules.source_deletes(source_rows=199, lake_keys=200)
+    assert (issue.code, issue.severity, issue.details["deleted"]) == (
+        "SOURCE_ROWS_DELETED",
+        "warning",
+        1,
+    )
+    # a row inserted between the read and the count: not a delete
+    assert data_rules.source_deletes(source_rows=201, lake_keys=200) == []
+    assert data_rules.source_deletes(source_rows=200, lake_keys=200) == []
+    # unknown on either side: nothing is claimed
+    assert data_rules.source_deletes(source_rows=None, lake_keys=200) == []
+    assert data_rules.source_deletes(source_rows=199, lake_keys=None) == []
