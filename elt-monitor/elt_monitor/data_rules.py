@@ -565,3 +565,39 @@ def source_deletes(source_rows: int | None, lake_keys: int | None) -> list[Issue
             {"source_rows": source_rows, "lake_keys": lake_keys, "deleted": gone},
         )
     ]
+
+
+def orphans(entries: list[dict[str, Any]], limits: Thresholds) -> list[Issue]:
+    """Rows whose declared reference names no row of the referenced stream (a charge for
+    an order the shop never had). A small share is a race (an order created after the
+    shop's read, its charge before Stripe's) and is left alone; `orphan_warn_share` is a
+    warning, `orphan_critical_share` with at least 3 rows critical."""
+    found = []
+    for entry in entries:
+        checked, missing = int(entry.get("checked") or 0), int(entry.get("orphans") or 0)
+        if not checked or not missing:
+            continue
+        share = missing / checked
+        if share >= limits.orphan_critical_share and missing >= 3:
+            severity = CRITICAL
+        elif share >= limits.orphan_warn_share:
+            severity = WARNING
+        else:
+            continue
+        found.append(
+            Issue(
+                "ORPHAN_KEYS",
+                severity,
+                f"{missing} of {checked} rows ({share:.1%}) name a {entry['column']} that is "
+                f"not in {entry['references']} (e.g. {', '.join(entry.get('sample') or [])})",
+                {
+                    "column": entry["column"],
+                    "references": entry["references"],
+                    "checked": checked,
+                    "orphans": missing,
+                    "share": round(share, 4),
+                    "sample": entry.get("sample") or [],
+                },
+            )
+        )
+    return found

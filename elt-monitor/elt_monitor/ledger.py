@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elt_monitor import lake_keys, tap_log
+from elt_monitor import foreign_keys, lake_keys, tap_log
 from elt_monitor.lake import Lake
 from elt_monitor.settings import MonitorSettings
 
@@ -78,6 +78,8 @@ SCHEMA = pa.schema(
         # tap) and the distinct keys the lake held for the stream when it was recorded
         ("source_rows", pa.int64()),
         ("lake_keys", pa.int64()),
+        # orphans of the declared foreign keys in this run's rows (JSON; foreign_keys.py)
+        ("orphans", pa.string()),
     ]
 )
 
@@ -350,6 +352,7 @@ def record(settings: MonitorSettings, lake: Lake, now: dt.datetime | None = None
             row["lake_keys"] = lake_keys.distinct_keys(
                 lake, manifests, row["source"], row["stream"]
             )
+    foreign_keys.for_rows(lake, manifests, rows, settings.foreign_keys)
     rows.append(job_row(settings, job_run_id, rows, now))
     write(lake, rows, job_run_id)
     trim(lake, settings.history_runs)

@@ -335,6 +335,7 @@ def _data_findings(
 ) -> list[Finding]:
     """The column-profile rules (data_rules.py) for one stream's run."""
     issues = data_rules.source_deletes(row.get("source_rows"), row.get("lake_keys"))
+    issues += data_rules.orphans(json.loads(row.get("orphans") or "[]"), limits)
     if kind == "incremental":
         issues += data_rules.activity(
             [h["target_rows"] for h in successes if h["run_kind"] == "incremental"],

@@ -23,6 +23,16 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class ForeignKey:
+    """A declared reference checked for orphans (foreign_keys.py)."""
+
+    stream: str  # source/stream of the referencing rows
+    column: str  # its column, or `column.field` inside a JSON object column
+    references: str  # source/stream referenced
+    key: str  # the referenced stream's key column
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """The limits one stream is judged by (defaults from the DQ playbook)."""
 
@@ -69,6 +79,10 @@ class Thresholds:
     hour_rhythm_min: float = 0.05
     # a run without rows whose chance (Poisson, from the mean of the last `activity_runs`
     # runs) is below quiet_chance: warning; below its square and `stale_runs` long: critical
+    # references naming no row of the referenced stream (foreign_keys): this share of the
+    # run's checked rows is a warning, `orphan_critical_share` (and 3 rows) critical
+    orphan_warn_share: float = 0.01
+    orphan_critical_share: float = 0.05
     quiet_chance: float = 0.0001
     activity_runs: int = 14
     stale_runs: int = 3
@@ -111,6 +125,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "pairs [leading, following] of source/stream judged together per event day "
         "(orders -> charges): the following one stopping while the leading one grows",
     ),
+    "foreign_keys": (
+        [],
+        "references to check for orphans: objects {stream, column, references, key} "
+        "(source/stream; `column.field` reads a field of a JSON object column)",
+    ),
     "fail_on": ("critical", "exit 1 at this severity: critical, warning or never"),
     "alert_webhook_url": ("", "Slack-compatible webhook (secret, never logged)"),
     "alert_on": ("warning", "lowest severity that is sent: ok (every run), warning or critical"),
@@ -146,6 +165,7 @@ class MonitorSettings:
     thresholds: Thresholds
     stream_thresholds: Mapping[str, Thresholds]
     related_streams: tuple[tuple[str, str], ...]
+    foreign_keys: tuple[ForeignKey, ...]
     fail_on: str
     alert_on: str
     alert_retries: int
@@ -259,6 +279,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> MonitorSettings:
         thresholds=defaults,
         stream_thresholds=per_stream,
         related_streams=_pairs(raw["related_streams"]),
+        foreign_keys=_foreign_keys(raw["foreign_keys"]),
         fail_on=raw["fail_on"],
         alert_on=raw["alert_on"],
         alert_retries=int(raw["alert_retries"]),
@@ -286,6 +307,25 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((str(pair[0]), str(pair[1])))
     return tuple(pairs)
+
+
+def _foreign_keys(value: Any) -> tuple[ForeignKey, ...]:
+    fields = ("stream", "column", "references", "key")
+    declared = []
+    for entry in value:
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == set(fields)
+            and all(isinstance(entry[f], str) and entry[f] for f in fields)
+            and "/" in entry["stream"]
+            and "/" in entry["references"]
+        ):
+            raise SettingsError(
+                f"setting 'foreign_keys': {entry!r} is not an object with exactly "
+                "stream (source/stream), column, references (source/stream) and key"
+            )
+        declared.append(ForeignKey(**{f: entry[f] for f in fields}))
+    return tuple(declared)
 
 
 def _bad_stream_thresholds(key: str) -> bool:
