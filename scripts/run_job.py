@@ -22,19 +22,24 @@ call instead:
    `ELT_MONITOR_JOB` (the ledger's job name: this job, whatever the utility's default),
    and exits with Meltano's exit code. No `--force`.
 4. A job that judges itself with elt-monitor gets exactly one alert per run, whatever
-   happened: when `meltano run` failed before the job's own last check (a load failed,
-   dbt failed), it runs `elt-monitor finish`, which records what the loads left, judges
-   it with dbt's results and the marts' publication, and sends the alert unless the gate
-   already sent this run's.
+   happened: when `meltano run` failed before the job's own last check (a load failed;
+   a failed dbt build does not stop the job before `finish`, see `wap-in-job`), it runs
+   `elt-monitor finish`, which records what the loads left, judges it with dbt's results
+   and the marts' publication, and sends the alert unless the gate already sent this
+   run's. The stages' verdicts are written to `ELT_VERDICT_FILE` (a file of this run when
+   the caller names none), which says whether the job's own `finish` already ran.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +51,7 @@ from scripts import check_config
 PREFIX = "run_job"
 MONITOR = "elt-monitor"
 RUN_ID_ENV = "ELT_RUN_ID"  # elt_monitor.ledger.RUN_ID_ENV
+VERDICT_FILE_ENV = "ELT_VERDICT_FILE"  # elt_monitor.cli.VERDICT_FILE_ENV
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -177,16 +183,47 @@ def main(argv: list[str] | None = None) -> int:
         RUN_ID_ENV: os.environ.get(RUN_ID_ENV) or uuid.uuid4().hex,
         "ELT_MONITOR_JOB": os.environ.get("ELT_MONITOR_JOB") or job,
     }
+    # each elt-monitor stage writes its verdict here too (the orchestrator names its own)
+    own_verdict_file = VERDICT_FILE_ENV not in env
+    verdict_file = Path(
+        env.setdefault(
+            VERDICT_FILE_ENV, str(Path(tempfile.gettempdir()) / f"elt-verdict-{env[RUN_ID_ENV]}")
+        )
+    )
     meltano = str(Path(sys.executable).parent / "meltano")
-    code = run_forwarding_signals([meltano, "run", job, *args[1:]], env)
-    blocks = check_config.blocks_of([job], root)
-    if code != 0 and any(block.split(":")[0] == MONITOR for block in blocks):
-        # the job ended before its own last check: judge what it left, send its one alert
-        install = ["--no-install"] if "--no-install" in args else []
-        no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
-        print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
-        run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
+    started = time.time()
+    try:
+        code = run_forwarding_signals([meltano, "run", job, *args[1:]], env)
+        blocks = check_config.blocks_of([job], root)
+        monitored = any(block.split(":")[0] == MONITOR for block in blocks)
+        if code != 0 and monitored and not finished_after(verdict_file, started):
+            finish(job, args, blocks, meltano, env, code)
+    finally:
+        if own_verdict_file:
+            verdict_file.unlink(missing_ok=True)
     return code
+
+
+def finished_after(verdict_file: Path, started: float) -> bool:
+    """The job's own `elt-monitor finish` ran in this run (and failed it): its verdict is
+    the run's, judged and alerted; judging again would add nothing."""
+    try:
+        if verdict_file.stat().st_mtime < started:
+            return False
+        return json.loads(verdict_file.read_text()).get("stage") == "finish"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def finish(
+    job: str, args: list[str], blocks: list[str], meltano: str, env: dict[str, str], code: int
+) -> None:
+    """The job ended before its own last check (a load failed): judge what it left and
+    send its one alert."""
+    install = ["--no-install"] if "--no-install" in args else []
+    no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
+    print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
+    run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
 
 
 def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:

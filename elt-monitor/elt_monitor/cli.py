@@ -179,6 +179,8 @@ def _judge(
                 )
             )
         marts_state = marts.state(Path(settings.wap_state_dir), since)
+        if marts_state and marts_state["attempted_this_run"]:
+            findings += marts.findings(settings.job, marts_state)
     result = verdict.build(
         job=settings.job,
         job_run_id=job_run_id,

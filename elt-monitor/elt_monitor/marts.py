@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from elt_monitor.rules import CRITICAL, Finding
+
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
@@ -41,4 +43,28 @@ def state(state_dir: Path, since: dt.datetime) -> dict[str, Any] | None:
         "as_of": (publication or {}).get("finished_at"),
         "location": (publication or attempt or {}).get("location"),
         "engine": (publication or attempt or {}).get("engine"),
+        # why this run's attempt did not publish (dbt's failure, a failed swap)
+        "reason": (attempt or {}).get("reason") if attempted and not published else None,
     }
+
+
+def findings(job: str, state: dict[str, Any]) -> list[Finding]:
+    """This run attempted to publish and did not: users still see an older build. Critical
+    whatever the cause (a failed test, a build error, a failed swap): the night's data is
+    not in the marts, and the job must not end as if it were."""
+    if state["published_this_run"]:
+        return []
+    seen = (
+        f"users still see run {state['as_of_run']} ({state['as_of']})"
+        if state["as_of_run"]
+        else "no build was ever published"
+    )
+    return [
+        Finding(
+            "MARTS_NOT_PUBLISHED",
+            CRITICAL,
+            job,
+            f"this run's marts were not published ({state['reason']}): {seen}",
+            {"reason": state["reason"], "as_of_run": state["as_of_run"]},
+        )
+    ]

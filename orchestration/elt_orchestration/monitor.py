@@ -23,9 +23,18 @@ MONITOR_UTILITY = "elt-monitor"
 LAKE_LOADER = "target-minio-parquet"  # the loader whose runs elt-monitor judges
 NO_RUN = "NO_RUN"  # elt-monitor's finding when the ledger holds no run of the job
 # Findings that say the run itself broke (a tap or target failed, the job was killed, dbt
-# did not finish), not that the data is wrong: another attempt may cure them.
+# did not finish or its marts were not swapped in), not that the data is wrong: another
+# attempt may cure them. MARTS_NOT_PUBLISHED is a consequence: beside a failed test (data)
+# the run is a gate verdict, alone (a failed swap) or beside a node error it is retried.
 RUN_FAILURE_CODES = frozenset(
-    {NO_RUN, "STREAM_FAILED", "STREAM_INCOMPLETE", "DBT_NOT_RUN", "DBT_NODE_FAILED"}
+    {
+        NO_RUN,
+        "STREAM_FAILED",
+        "STREAM_INCOMPLETE",
+        "DBT_NOT_RUN",
+        "DBT_NODE_FAILED",
+        "MARTS_NOT_PUBLISHED",
+    }
 )
 CRITICAL = "critical"
 CHECK_TIMEOUT_SECONDS = 600

@@ -146,6 +146,8 @@ def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) ->
         "DBT_DUCKDB_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
         # dbt-duckdb:wap's publication facts (output/wap/duckdb is the demo's).
         "DBT_DUCKDB_WAP_STATE_DIR": str(workdir / "wap"),
+        # ... which elt-monitor's finish reads (the same default under the project)
+        "ELT_MONITOR_WAP_STATE_DIR": str(workdir / "wap"),
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
     }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -212,3 +213,17 @@ def test_a_schedule_name_resolves_to_its_job() -> None:
     assert run_job.job_for("daily-ecommerce-elt", REPO_ROOT) == "ecommerce-elt"
     assert run_job.job_for("hourly-crm", REPO_ROOT) == "crm-to-lake"
     assert run_job.job_for("stripe-to-lake", REPO_ROOT) == "stripe-to-lake"
+
+
+def test_the_wrapper_does_not_finish_a_run_its_own_finish_already_judged(tmp_path) -> None:
+    verdict = tmp_path / "verdict.json"
+    started = time.time()
+    assert not run_job.finished_after(verdict, started)  # no stage wrote one
+    verdict.write_text(json.dumps({"stage": "gate", "severity": "critical"}))
+    assert not run_job.finished_after(verdict, started)  # the gate stopped the job
+    verdict.write_text(json.dumps({"stage": "finish", "severity": "critical"}))
+    assert run_job.finished_after(verdict, started)
+    os.utime(verdict, (started - 60, started - 60))  # an earlier run's
+    assert not run_job.finished_after(verdict, started)
+    verdict.write_text("{not json")
+    assert not run_job.finished_after(verdict, started)

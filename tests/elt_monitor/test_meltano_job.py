@@ -16,6 +16,7 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures)
     local_lake_runner,
     meltano_installed,
 )
+from tests.elt_monitor.test_alerts_and_report import Receiver
 
 
 @pytest.fixture()
@@ -36,7 +37,9 @@ def _verdicts(runner: MeltanoRunner) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def test_two_job_runs_are_ok_and_every_count_reconciles(runner: MeltanoRunner) -> None:
+def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
+    runner: MeltanoRunner,
+) -> None:
     runner.run("run", "ecommerce-elt")
     second = runner.run("run", "ecommerce-elt")
     verdicts = _verdicts(runner)
@@ -54,6 +57,31 @@ def test_two_job_runs_are_ok_and_every_count_reconciles(runner: MeltanoRunner) -
     # every stream's tap count was found in Meltano's log and equals what was committed
     assert all(row[3] == row[4] == row[5] for row in ledger), [r for r in ledger if r[3] != r[5]]
     assert {row[2] for row in ledger} == {"initial", "incremental"}
+
+    # A third night whose dbt build cannot run (its lake setting points at nothing): a
+    # plain `meltano run` still reaches `finish`, which fails the run with one alert.
+    receiver = Receiver(failures=0)
+    night = MeltanoRunner(
+        dict(runner.env)
+        | {
+            "DBT_DUCKDB_LAKE_ROOT": str(runner.workdir / "no-lake"),
+            "ELT_MONITOR_ALERT_WEBHOOK_URL": receiver.url,
+        },
+        runner.workdir,
+    )
+    try:
+        third = night.run("run", "ecommerce-elt", check=False)
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    last = _verdicts(runner)[-1]
+    assert third.returncode != 0
+    assert last["stage"] == "finish", third.stderr[-3000:]
+    assert ("MARTS_NOT_PUBLISHED", "critical") in {
+        (f["code"], f["severity"]) for f in last["findings"]
+    }, last["findings"]
+    assert last["marts"]["as_of_run"] == verdicts[-1]["marts"]["as_of_run"]
+    assert [body["job_run_id"] for body in receiver.bodies] == [last["job_run_id"]]
 
 
 def test_a_critical_gate_stops_the_job_before_dbt_build(runner: MeltanoRunner) -> None:

@@ -6,11 +6,13 @@ reads them (attempt.json, publication.json)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import time
 
 import duckdb
 import pytest
+from elt_monitor import marts
 
 from tests.transform.bronze import baseline, charge, item, order
 from tests.transform.conftest import DbtProject, output
@@ -181,6 +183,36 @@ def test_a_build_that_breaks_half_way_leaves_the_published_file_untouched(
     # Models before the error were built, in the staging file only.
     assert attempt["counts"]["passed"] > 0
     assert attempt["marts_as_of"]["run_id"] == "run-1"
+
+
+def test_as_a_job_step_the_attempt_leaves_its_verdict_to_the_monitor(
+    nights: Nights, first: dict, broken: dict
+) -> None:
+    """`wap-in-job` (--defer-exit): the same failed attempt, recorded the same way, exits
+    0 so that `meltano run` reaches `elt-monitor finish`, which reads attempt.json and
+    makes the unpublished build critical."""
+    path = nights.project.lake.write("charges", [orderless_charge()], run_id="20250604T000000Z-bad")
+    before = nights.publication_bytes()
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    settings = {
+        "LAKE_ROOT": str(nights.workdir / "lake"),
+        "DBT_DUCKDB_PATH": str(nights.published),
+    }
+    result = run_wap("duckdb", nights.workdir, settings, "run-4", defer_exit=True)
+    path.unlink()
+    assert result.returncode == 0, output(result)
+    assert "exit 1 deferred to elt-monitor finish" in result.stderr
+    assert sha256(nights.published) == first["hash"]
+    assert nights.publication_bytes() == before
+    attempt = nights.attempt()
+    assert attempt["published"] is False and attempt["run_id"] == "run-4"
+    # the monitor's reading of the same files
+    seen = marts.state(nights.workdir / "wap", started)
+    assert seen["attempted_this_run"] and not seen["published_this_run"]
+    (finding,) = marts.findings("ecommerce-elt", seen)
+    assert (finding.code, finding.severity) == ("MARTS_NOT_PUBLISHED", "critical")
+    assert "users still see run run-1" in finding.message
+    assert attempt["reason"] in finding.message
 
 
 def test_a_reader_of_the_old_file_keeps_its_view_across_the_swap(

@@ -26,8 +26,10 @@ def run_wap(
     run_id: str,
     *dbt_args: str,
     timeout: int = 1200,
+    defer_exit: bool = False,
 ) -> subprocess.CompletedProcess:
-    """`python wap_publish.py <engine> [dbt args]` with the state in `workdir/wap`."""
+    """`python wap_publish.py [--defer-exit] <engine> [dbt args]` with the state in
+    `workdir/wap`."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -45,8 +47,9 @@ def run_wap(
             "ELT_RUN_ID": run_id,
         }
     )
+    flags = ["--defer-exit"] if defer_exit else []
     return subprocess.run(
-        [sys.executable, str(WAP_SCRIPT), engine, *dbt_args],
+        [sys.executable, str(WAP_SCRIPT), *flags, engine, *dbt_args],
         env=env,
         capture_output=True,
         text=True,
