@@ -47,6 +47,7 @@ def test_tables_advertise_their_methods_keys_and_kind(tap_config, scratch_db, tm
     assert orders["database-name"] == scratch_db
     assert orders["is-view"] is False
     assert orders["inclusion"] == "available"
+    assert orders["selected-by-default"] is True
     assert "forced-replication-method" not in orders  # nothing forces one
     columns = _columns(catalog, "public-orders")
     assert columns["order_id"]["inclusion"] == "automatic"
