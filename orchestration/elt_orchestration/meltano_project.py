@@ -1,9 +1,9 @@
 """The jobs and schedules of a Meltano project, read with Meltano's own parser.
 
 The reading is `elt_project.meltano_yml` (also used by scripts/run_job.py and
-scripts/check_config.py): Meltano's `Project` resolves what a plain YAML read would miss (`include_paths` files,
-cron aliases such as `@daily`), so Dagster sees exactly what `meltano job list` and
-`meltano schedule list` show, and nothing is listed twice.
+scripts/check_config.py): Meltano's `Project` resolves what a plain YAML read would miss
+(`include_paths` files, cron aliases such as `@daily`), so Dagster sees exactly what
+`meltano job list` and `meltano schedule list` show, and nothing is listed twice.
 """
 
 from __future__ import annotations
