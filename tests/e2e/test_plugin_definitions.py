@@ -43,6 +43,20 @@ def test_committed_definition_equals_a_fresh_generation(plugin_dir) -> None:
 
 
 @pytest.mark.parametrize("plugin_dir", PLUGIN_DIRS, ids=lambda p: p.name)
+def test_committed_lock_file_equals_a_fresh_generation(plugin_dir) -> None:
+    """meltano.yml resolves the plugin's settings from this file: it must be current."""
+    about = defs.read_about(plugin_dir.name)
+    lock = json.loads(defs.lock_path(plugin_dir).read_text())
+    assert defs.lock_path(plugin_dir).read_text() == defs.render_lock(plugin_dir, about)
+    definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())
+    assert lock["settings"] == definition["settings"]
+    assert (lock["plugin_type"], lock["variant"]) == (
+        f"{defs.plugin_type(plugin_dir.name)}s",
+        defs.VARIANT,
+    )
+
+
+@pytest.mark.parametrize("plugin_dir", PLUGIN_DIRS, ids=lambda p: p.name)
 def test_definition_declares_every_setting_of_the_plugin(plugin_dir) -> None:
     about = defs.read_about(plugin_dir.name)
     definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())

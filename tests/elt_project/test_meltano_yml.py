@@ -39,6 +39,8 @@ def project_with_include(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     text = (REPO_ROOT / "meltano.yml").read_text()
     (root / "meltano.yml").write_text("include_paths:\n  - ./extra/*.meltano.yml\n" + text)
+    # the own plugins' definitions (lock files), without which Meltano asks the Hub
+    (root / "plugins").symlink_to(REPO_ROOT / "plugins", target_is_directory=True)
     (root / "extra").mkdir()
     (root / "extra" / "jobs.meltano.yml").write_text(INCLUDED)
     return root
