@@ -13,7 +13,7 @@ PY="$VENV/bin/python"
 # Exported so that the plugin venvs Meltano builds with uv get the same.
 export UV_COMPILE_BYTECODE=1
 
-PLUGINS=(sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet elt-monitor orchestration)
+PLUGINS=(elt-project sandbox tap-ecommerce-postgres tap-stripe-custom tap-legacy-crm tap-csv-marketing target-minio-parquet elt-monitor orchestration)
 
 # dbt-spark's local session runs Spark in a JVM: Java 17+ from the system, or a JRE from apt.
 install_java() {

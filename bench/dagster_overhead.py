@@ -67,7 +67,7 @@ PLUGINS = [
     "elt-monitor",
 ]
 # What the job needs from the checkout (plugin sources are installed from the snapshot).
-PROJECT_PATHS = ["meltano.yml", "scripts", "transform", *PLUGINS[:5], "elt-monitor"]
+PROJECT_PATHS = ["meltano.yml", "plugins", "scripts", "transform", *PLUGINS[:5], "elt-monitor"]
 SKIP = shutil.ignore_patterns(
     "__pycache__", "*.egg-info", "target", "logs", "dbt_packages", "*.duckdb", ".pytest_cache"
 )

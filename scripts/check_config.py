@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from elt_project.meltano_yml import read
 
 
 @dataclass(frozen=True)
@@ -40,27 +40,16 @@ class MissingSetting:
 
 
 def blocks_of(names: list[str], project_root: Path) -> list[str]:
-    """Every block (`tap-x`, `elt-monitor:gate`, ...) named directly or by a job's tasks."""
-    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
-    jobs = {job["name"]: job["tasks"] for job in meltano_yml.get("jobs", [])}
-    blocks: list[str] = []
-    for name in names:
-        tasks = jobs.get(name, [name])
-        for task in [tasks] if isinstance(tasks, str) else tasks:
-            blocks.extend(task.split())
-    return blocks
+    """Every block (`tap-x`, `elt-monitor:gate`, ...) named directly or by a job's tasks
+    (jobs of `include_paths` files too: meltano.yml as Meltano reads it)."""
+    return read(project_root).blocks_of(names)
 
 
 def plugins_of(names: list[str], project_root: Path) -> list[str]:
     """The extractors and loaders named directly or by a job's tasks, in order."""
-    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
-    blocks = blocks_of(names, project_root)
-    el_names = {
-        plugin["name"]
-        for kind in ("extractors", "loaders")
-        for plugin in meltano_yml.get("plugins", {}).get(kind, [])
-    }
-    return list(dict.fromkeys(block for block in blocks if block in el_names))
+    project = read(project_root)
+    el_names = project.plugin_names("extractors", "loaders")
+    return list(dict.fromkeys(b for b in project.blocks_of(names) if b in el_names))
 
 
 def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSetting]:

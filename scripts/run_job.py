@@ -44,7 +44,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from elt_project.meltano_yml import read
 
 from scripts import check_config
 
@@ -145,12 +145,10 @@ def fail_dead_runs(project_root: Path) -> list[str]:
 
 
 def job_for(name: str, project_root: Path) -> str:
-    """A schedule name resolves to its job; anything else is passed to `meltano run`."""
-    meltano_yml = yaml.safe_load((project_root / "meltano.yml").read_text())
-    for schedule in meltano_yml.get("schedules", []):
-        if schedule.get("name") == name and schedule.get("job"):
-            return schedule["job"]
-    return name
+    """A schedule name resolves to its job (schedules of `include_paths` files too);
+    anything else is passed to `meltano run`."""
+    schedule = read(project_root).schedule(name)
+    return schedule.job if schedule and schedule.job else name
 
 
 def project_root() -> Path:

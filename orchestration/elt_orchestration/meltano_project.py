@@ -1,8 +1,9 @@
 """The jobs and schedules of a Meltano project, read with Meltano's own parser.
 
-Meltano's `Project` resolves what a plain YAML read would miss (`include_paths` files,
-cron aliases such as `@daily`), so Dagster sees exactly what `meltano job list` and
-`meltano schedule list` show, and nothing is listed twice.
+The reading is `elt_project.meltano_yml` (also used by scripts/run_job.py and
+scripts/check_config.py): Meltano's `Project` resolves what a plain YAML read would miss
+(`include_paths` files, cron aliases such as `@daily`), so Dagster sees exactly what
+`meltano job list` and `meltano schedule list` show, and nothing is listed twice.
 """
 
 from __future__ import annotations
@@ -94,24 +95,21 @@ def load(root: Path) -> MeltanoProjectSpec:
     A schedule of an `extractor`/`loader` pair (Meltano's legacy ELT schedule) or of a job
     that does not exist is an error naming the schedule: it would otherwise be dropped.
     """
-    from meltano.core.project import Project
-    from meltano.core.schedule import JobSchedule
+    from elt_project.meltano_yml import MeltanoYmlError, read
 
-    root = Path(root).resolve()
-    if not (root / "meltano.yml").is_file():
-        raise MeltanoProjectError(f"no meltano.yml in {root} (set MELTANO_PROJECT_ROOT)")
-    manifest = Project(root).meltano
-    exclusive = {p.name for p in manifest.plugins.extractors} | {
-        p.name for p in manifest.plugins.utilities
-    }
+    try:
+        project = read(root)
+    except MeltanoYmlError as error:
+        raise MeltanoProjectError(str(error)) from None
+    exclusive = project.plugin_names("extractors", "utilities")
     jobs = []
-    for declared in manifest.jobs:
-        job = MeltanoJob(name=declared.name, tasks=tuple(_flat_tasks(declared.tasks)))
+    for declared in project.jobs:
+        job = MeltanoJob(name=declared.name, tasks=declared.tasks)
         jobs.append(MeltanoJob(job.name, job.tasks, tuple(sorted(job.plugins & exclusive))))
     names = {job.name for job in jobs}
     schedules = []
-    for schedule in manifest.schedules:
-        if not isinstance(schedule, JobSchedule):
+    for schedule in project.schedules:
+        if schedule.job is None:
             raise MeltanoProjectError(
                 f"schedule '{schedule.name}' runs an extractor/loader pair, not a job:"
                 " declare a job in meltano.yml and schedule that"
@@ -126,23 +124,13 @@ def load(root: Path) -> MeltanoProjectSpec:
                 name=schedule.name,
                 job=schedule.job,
                 interval=schedule.interval,
-                cron=schedule.cron_interval,
-                env={str(k): str(v) for k, v in (schedule.env or {}).items()},
+                cron=schedule.cron,
+                env=dict(schedule.env),
             )
         )
     _check_unique_dagster_names([job.name for job in jobs], "job")
     _check_unique_dagster_names([s.name for s in schedules], "schedule")
-    return MeltanoProjectSpec(root=root, jobs=tuple(jobs), schedules=tuple(schedules))
-
-
-def _flat_tasks(tasks: object) -> list[str]:
-    """Meltano accepts a string, a list of strings or a list of lists."""
-    if isinstance(tasks, str):
-        return [tasks]
-    flat: list[str] = []
-    for task in tasks:  # type: ignore[attr-defined]
-        flat.extend(_flat_tasks(task) if not isinstance(task, str) else [task])
-    return flat
+    return MeltanoProjectSpec(root=project.root, jobs=tuple(jobs), schedules=tuple(schedules))
 
 
 def _check_unique_dagster_names(names: list[str], kind: str) -> None:

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     delete = sub.add_parser(
         "delete",
         help="delete customers (with their orders and items) and orders (with their items),"
-        " chosen by a seed; recorded in _sandbox_deletions",
+        " chosen by a seed; recorded in sandbox.deletions",
     )
     delete.add_argument("--customers", type=int, default=3, help="customers to delete (3)")
     delete.add_argument("--orders", type=int, default=5, help="further orders to delete (5)")

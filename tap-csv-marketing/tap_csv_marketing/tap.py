@@ -25,6 +25,7 @@ class TapCsvMarketing(Tap):
             "source",
             th.StringType,
             required=True,
+            secret=True,  # a URL may carry credentials (user:pass@, signed query values)
             description="Local directory, s3://bucket/prefix, or http(s) URL of one CSV file. "
             "No '..' or empty path segments. Credentials in it (user:pass@, query values) "
             "are redacted in logs, lineage and state.",
@@ -32,6 +33,7 @@ class TapCsvMarketing(Tap):
         th.Property(
             "urls",
             th.ArrayType(th.StringType),
+            secret=True,
             description="For an http(s) source that is not a single file: the file URLs "
             "(matched against file_patterns by the last segment of their path).",
         ),

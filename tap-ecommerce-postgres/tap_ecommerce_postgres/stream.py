@@ -51,6 +51,7 @@ from tap_ecommerce_postgres.batches import (
     write_batch_file,
 )
 from tap_ecommerce_postgres.bookmarks import Progress
+from tap_ecommerce_postgres.catalog_metadata import PostgresStreamMetadata, advertised
 from tap_ecommerce_postgres.cdc import generations
 from tap_ecommerce_postgres.cdc import sync as log_based
 from tap_ecommerce_postgres.discovery import TableInfo
@@ -102,6 +103,20 @@ class PostgresStream(Stream):
             self.replication_key = self._configured_key
 
     # -- replication settings -------------------------------------------------------------
+
+    @property
+    def metadata(self):
+        """The SDK's metadata plus the replication methods and keys this stream supports
+        (`catalog_metadata`), so a discovered catalog says what a user may choose."""
+        mapping = super().metadata
+        if not isinstance(mapping.root, PostgresStreamMetadata):
+            mapping[()] = advertised(
+                mapping.root,
+                self.table,
+                reads_a_table=self._reads_a_table,
+                database=self._tap.connection_parameters.database,
+            )
+        return mapping
 
     def apply_catalog(self, catalog) -> None:
         super().apply_catalog(catalog)

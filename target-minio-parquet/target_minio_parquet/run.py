@@ -25,10 +25,19 @@ class LakeRun:
     """The run id and everything numbered or listed per run."""
 
     def __init__(
-        self, lake: Lake, source_name: str, started: dt.datetime, load_method: str
+        self,
+        lake: Lake,
+        source_name: str,
+        started: dt.datetime,
+        load_method: str,
+        *,
+        unnamed_source: bool = False,
     ) -> None:
         self.lake = lake
         self.source_name = source_name
+        # no source_name was given: `unnamed_source` guards its folders (one stream each)
+        self.unnamed_source = unnamed_source
+        self.schemas_recorded: dict[str, set[str]] = {}  # stream -> hashes written this run
         # in every manifest from the first one on: a run that fails half way says what
         # it was doing (an overwrite run's "running" manifest said append-only)
         self.load_method = load_method

@@ -38,6 +38,7 @@ from target_minio_parquet.arrow_schema import (
     TABLE_VERSION,
     arrow_schema,
     declared_names,
+    schema_hash,
 )
 from target_minio_parquet.columns import (
     ColumnConversionError,
@@ -51,6 +52,7 @@ from target_minio_parquet.profile import RunProfiler, choose_event_field
 from target_minio_parquet.reader import decode_envelope
 from target_minio_parquet.storage import PrintableArguments, printable, safe_name
 from target_minio_parquet.undeclared import UndeclaredFields
+from target_minio_parquet.unnamed_source import check_one_stream_per_folder
 from target_minio_parquet.wire_schema import (
     JsonTextReader,
     json_text_fields,
@@ -371,9 +373,15 @@ class ParquetSink(Sink):
         table = self._with_metadata_columns(payload, received, batched_at)
         run = self.run
         if self._schema_version is None:
+            recorded = run.schemas_recorded.setdefault(self.stream_name, set())
+            if run.unnamed_source:
+                check_one_stream_per_folder(
+                    run.lake, self.stream_name, schema_hash(self.arrow_schema), recorded
+                )
             self._schema_version = record_schema_version(
                 run.lake, run.source_name, self.stream_name, self.arrow_schema
             )
+            recorded.add(self._schema_version)
         key = run.bookmark_key(self.stream_name)
         if self._profiling:
             self._profiler(key).observe(payload)

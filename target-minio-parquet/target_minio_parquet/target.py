@@ -37,6 +37,7 @@ from target_minio_parquet.storage import (
     printable,
     safe_name,
 )
+from target_minio_parquet.unnamed_source import UNNAMED_SOURCE
 
 METRIC_EVERY = 10_000  # records between record_count metrics and max-age checks
 APPEND_ONLY = "append-only"
@@ -214,6 +215,7 @@ class TargetMinioParquet(Target):
             self.source_name,
             self._started,
             self.config.get("load_method", APPEND_ONLY),
+            unnamed_source=self.source_name_is_unnamed,
         )
         self.logger.info(RUN_STARTED_LINE.format(run_id=run.run_id, source=self.source_name))
         return run
@@ -224,8 +226,13 @@ class TargetMinioParquet(Target):
             self.config.get("source_name")
             or os.environ.get("MELTANO_EXTRACTOR_NAMESPACE")
             or os.environ.get("MELTANO_EXTRACTOR_NAME")
-            or "default"
+            or UNNAMED_SOURCE
         )
+
+    @property
+    def source_name_is_unnamed(self) -> bool:
+        """Neither the config nor Meltano named the source (a pipe without source_name)."""
+        return self.source_name == UNNAMED_SOURCE and not self.config.get("source_name")
 
     # -- records ---------------------------------------------------------------------
 

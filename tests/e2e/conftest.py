@@ -109,6 +109,8 @@ def project_copy(root: Path, plugins: list[str]) -> Path:
     The caller installs the plugins it runs into `root/.meltano`."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "meltano.yml").write_text((REPO_ROOT / "meltano.yml").read_text())
+    # the own plugins' definitions (lock files): Meltano would look for them on the Hub
+    (root / "plugins").symlink_to(REPO_ROOT / "plugins", target_is_directory=True)
     for name in plugins:
         if (REPO_ROOT / name).is_dir():
             (root / name).symlink_to(REPO_ROOT / name, target_is_directory=True)

@@ -115,3 +115,23 @@ def test_the_shop_tap_is_complete_with_a_url_alone_or_the_separate_settings(
         "TAP_ECOMMERCE_POSTGRES_SQLALCHEMY_URL", "postgresql://u:p@db.example:6543/shop"
     )
     assert check_config.missing_settings("tap-ecommerce-postgres", REPO_ROOT) == []
+
+
+def test_a_job_and_schedule_of_an_include_paths_file_are_resolved_and_checked(tmp_path) -> None:
+    """meltano.yml as Meltano reads it: a schedule declared in an `include_paths` file
+    resolves to its job, and that job's plugins are checked before anything starts."""
+    from scripts import run_job as wrapper
+    from tests.elt_project.test_meltano_yml import project_with_include
+
+    root = project_with_include(tmp_path / "project")
+    assert wrapper.job_for("included-daily", root) == "included-job"
+    assert check_config.plugins_of(["included-job"], root) == [
+        "tap-stripe-custom",
+        "target-snowflake",
+    ]
+    env = {k: v for k, v in isolated_env(tmp_path).items() if not k.startswith("SNOWFLAKE_")}
+    result = run_job({**env, "MELTANO_PROJECT_ROOT": str(root)}, "included-daily")
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("target-snowflake is missing required settings: account (set ")
+    assert not (tmp_path / "meltano.db").exists()  # nothing ran

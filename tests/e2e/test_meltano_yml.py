@@ -39,10 +39,26 @@ def test_setting_has_no_stray_keys_from_a_cut_description(plugin: str, setting: 
 
 
 @pytest.mark.parametrize("plugin_dir", defs.plugin_dirs(), ids=lambda p: p.name)
-def test_every_setting_in_meltano_yml_exists_in_the_plugin(plugin_dir) -> None:
-    """meltano.yml mirrors the plugin's config_jsonschema; a setting only in meltano.yml
-    is a typo or a removed setting that Meltano would pass on silently."""
-    (plugin,) = [p for p in project_plugins() if p["name"] == plugin_dir.name]
-    declared = set(defs.read_about(plugin_dir.name)["settings"]["properties"])
-    mirrored = {setting["name"] for setting in plugin.get("settings", [])}
-    assert mirrored <= declared, mirrored - declared
+def test_own_plugins_take_every_setting_from_their_generated_lock_file(plugin_dir) -> None:
+    """Settings are declared once, in the plugin's config_jsonschema: meltano.yml holds no
+    copy, and Meltano (offline) resolves them from the generated lock file, equal to the
+    plugin definition's, with namespace and executable."""
+    from meltano.core.project import Project
+
+    (raw,) = [p for p in project_plugins() if p["name"] == plugin_dir.name]
+    assert raw.get("variant") == defs.VARIANT
+    assert not {"settings", "namespace", "executable"} & set(raw), "an inline copy"
+    project = Project(REPO_ROOT)
+    plugin = project.plugins.ensure_parent(project.plugins.find_plugin(plugin_dir.name))
+    definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())
+    resolved = {  # `a.b` entries are Meltano's views of nested config values, not settings
+        s.name: (str(s.kind.value), bool(s.sensitive))
+        for s in plugin.all_settings
+        if "." not in s.name
+    }
+    declared = {s["name"]: (s["kind"], s["sensitive"]) for s in definition["settings"]}
+    assert resolved == declared
+    assert (plugin.namespace, plugin.executable) == (
+        definition["namespace"],
+        definition["executable"],
+    )

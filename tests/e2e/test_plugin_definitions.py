@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -41,6 +43,20 @@ def test_committed_definition_equals_a_fresh_generation(plugin_dir) -> None:
 
 
 @pytest.mark.parametrize("plugin_dir", PLUGIN_DIRS, ids=lambda p: p.name)
+def test_committed_lock_file_equals_a_fresh_generation(plugin_dir) -> None:
+    """meltano.yml resolves the plugin's settings from this file: it must be current."""
+    about = defs.read_about(plugin_dir.name)
+    lock = json.loads(defs.lock_path(plugin_dir).read_text())
+    assert defs.lock_path(plugin_dir).read_text() == defs.render_lock(plugin_dir, about)
+    definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())
+    assert lock["settings"] == definition["settings"]
+    assert (lock["plugin_type"], lock["variant"]) == (
+        f"{defs.plugin_type(plugin_dir.name)}s",
+        defs.VARIANT,
+    )
+
+
+@pytest.mark.parametrize("plugin_dir", PLUGIN_DIRS, ids=lambda p: p.name)
 def test_definition_declares_every_setting_of_the_plugin(plugin_dir) -> None:
     about = defs.read_about(plugin_dir.name)
     definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())
@@ -52,8 +68,74 @@ def test_definition_declares_every_setting_of_the_plugin(plugin_dir) -> None:
         assert entry["description"] in (schema.get("description"), schema.get("title"))
         assert entry["sensitive"] is bool(schema.get("secret") or schema.get("writeOnly"))
         assert entry["kind"] == defs.setting_kind(schema)
-    assert definition["pip_url"].startswith("git+https://")
     assert definition["pip_url"].endswith(f"#subdirectory={plugin_dir.name}")
+
+
+def _resolve(pip_url: str) -> tuple[Path, str]:
+    """(local repository, subdirectory) of a `git+file://...#subdirectory=...` pip_url."""
+    assert pip_url.startswith("git+file:///"), f"{pip_url} does not install on this machine"
+    location, _, fragment = pip_url.removeprefix("git+file://").partition("#subdirectory=")
+    return Path(location), fragment
+
+
+@pytest.mark.parametrize("plugin_dir", PLUGIN_DIRS, ids=lambda p: p.name)
+def test_committed_pip_url_resolves_on_this_machine_unedited(plugin_dir) -> None:
+    """The committed pip_url names a git repository whose HEAD holds this plugin's package
+    with its console script: what `meltano install` clones and builds."""
+    definition = yaml.safe_load(defs.definition_path(plugin_dir).read_text())
+    repo, subdirectory = _resolve(definition["pip_url"])
+    assert subdirectory == plugin_dir.name
+    pyproject = subprocess.run(
+        ["git", "-C", str(repo), "show", f"HEAD:{subdirectory}/pyproject.toml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pyproject.returncode == 0, pyproject.stderr
+    scripts = tomllib.loads(pyproject.stdout)["project"]["scripts"]
+    assert definition["executable"] in scripts
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_source_repository_follows_local_clones_to_the_upstream(tmp_path, monkeypatch) -> None:
+    """Worktrees and local clones of one repository generate the same pip_url; a clone of
+    a published repository uses its URL; the setting overrides both."""
+    monkeypatch.delenv(defs.GIT_URL_VARIABLE, raising=False)
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    _git(upstream, "init", "-q")
+    _git(
+        upstream,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    worktree = tmp_path / "worktree"
+    _git(clone, "worktree", "add", "-q", str(worktree))
+
+    assert defs.source_repository(upstream) == upstream.as_uri()
+    assert defs.source_repository(clone) == upstream.as_uri()
+    assert defs.source_repository(worktree) == upstream.as_uri()
+
+    _git(upstream, "remote", "add", "origin", "https://github.com/acme/elt-plugins.git")
+    assert defs.source_repository(worktree) == "https://github.com/acme/elt-plugins.git"
+
+    monkeypatch.setenv(defs.GIT_URL_VARIABLE, "https://example.org/fork.git")
+    assert defs.source_repository(worktree) == "https://example.org/fork.git"
+    assert defs.pip_url(PLUGIN_DIRS[0], defs.source_repository(worktree)) == (
+        f"git+https://example.org/fork.git#subdirectory={PLUGIN_DIRS[0].name}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,3 +244,30 @@ def test_a_new_meltano_project_adds_every_plugin_from_its_definition_and_runs_it
     assert result.returncode == 0, result.stderr[-4000:]
     ids = pq.read_table(lake / "tap_legacy_crm" / "customers", columns=["id"]).column("id")
     assert len(set(ids.to_pylist())) == len(crm_build(TEST_SCALE).distinct_ids)
+
+
+@pytest.mark.e2e
+def test_a_new_meltano_project_installs_a_plugin_from_the_committed_file_unedited(
+    tmp_path,
+) -> None:
+    """`meltano add --from-ref <committed file>` then `meltano install`, as an adopter on
+    this machine would (the smallest plugin; every pip_url is checked to resolve above)."""
+    plugin_dir = next(p for p in PLUGIN_DIRS if p.name == "tap-legacy-crm")
+    project = tmp_path / "adopter"
+    project.mkdir()
+    (project / "meltano.yml").write_text(
+        "default_environment: dev\nproject_id: adopter\nsend_anonymous_usage_stats: false\n"
+        "environments:\n- name: dev\n"
+    )
+    env = isolated_env(project)
+    ref = str(defs.definition_path(plugin_dir))
+    for args in (
+        ["add", "--plugin-type", "extractor", plugin_dir.name, "--from-ref", ref, "--no-install"],
+        ["install"],
+        ["invoke", plugin_dir.name, "--about", "--format", "json"],
+    ):
+        result = subprocess.run(
+            [MELTANO, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["name"] == plugin_dir.name

@@ -5,7 +5,8 @@ how each night was made (seed, anomalies, status, seconds); `sandbox.truth` hold
 ground truth of each night: rows created, updated or deleted per source, stream and event
 day, with their money sum, so tests and the monitor's scenario suite can reconcile;
 `sandbox.stripe_charges` remembers the nights' charges, from which later nights refund and
-dispute. Only the admin role reads the schema: the taps' role has no USAGE on it, so
+dispute (`elt_sandbox.bookkeeping`; the seed marker and the deletions live there too). Only
+the admin role reads the schema: the taps' role has no USAGE on it, so
 it never appears in their catalogs. A re-seed drops it (`shop.seed`).
 """
 
@@ -17,9 +18,8 @@ from decimal import Decimal
 
 import psycopg
 
+from elt_sandbox.bookkeeping import SCHEMA
 from elt_sandbox.nights.plan import FIRST_DAY
-
-SCHEMA = "sandbox"
 
 DDL = f"""
 create schema if not exists {SCHEMA};

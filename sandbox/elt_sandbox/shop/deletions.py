@@ -3,9 +3,11 @@
 Between two pipeline runs this shows what only a LOG_BASED stream can see: rows that are
 gone. The choice is seeded, so the same database state and seed always delete the same
 keys. The foreign keys are respected: a customer goes with all of their orders, an order
-with all of its items. Every deleted key is recorded in `_sandbox_deletions` (one row per
+with all of its items. Every deleted key is recorded in `sandbox.deletions` (one row per
 table and key, with the batch's seed and time), so a test or a person can compare the
-marts with what went: `elt-sandbox sql "select * from _sandbox_deletions"`.
+marts with what went: `elt-sandbox sql "select * from sandbox.deletions"`. The table sits
+in the sandbox's own schema (`elt_sandbox.bookkeeping`), out of the shop's `public` that
+the taps discover.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-DELETIONS_TABLE = "_sandbox_deletions"
+from elt_sandbox.bookkeeping import SCHEMA, ensure_schema
+
+DELETIONS_TABLE = f"{SCHEMA}.deletions"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ def delete_customers_and_orders(
         conn.execute("delete from orders where order_id = any(%s)", [order_ids])
         conn.execute("delete from customers where customer_id = any(%s)", [chosen_customers])
         deletions = Deletions(chosen_customers, order_ids, sorted(item_ids))
+        ensure_schema(conn)
         conn.execute(
             f"create table if not exists {DELETIONS_TABLE} (table_name text not null,"
             " key integer not null, seed integer not null, deleted_at timestamptz not null,"

@@ -7,7 +7,7 @@ import time
 
 import psycopg
 
-from elt_sandbox.shop.deletions import DELETIONS_TABLE
+from elt_sandbox.bookkeeping import LEGACY_PUBLIC_TABLES, SCHEMA, ensure_schema
 from elt_sandbox.shop.generate import generate_shop
 
 TABLES = ("customers", "products", "orders", "order_items")
@@ -17,7 +17,8 @@ PRIMARY_KEYS = {
     "orders": "order_id",
     "order_items": "order_item_id",
 }
-SEED_MARKER = "_sandbox_seed"
+# The scale of the last complete seed, in the sandbox's own schema (never `public`).
+SEED_MARKER = f"{SCHEMA}.seed"
 
 
 def schema_sql() -> str:
@@ -41,9 +42,10 @@ def seed(conn: psycopg.Connection, scale: float) -> dict[str, float]:
     timings["generate"] = time.monotonic() - started
     started = time.monotonic()
     with conn.transaction():
-        conn.execute(f"drop table if exists {SEED_MARKER}, {DELETIONS_TABLE}")
-        # the simulated nights' clock and ground truth belong to the data they describe
-        conn.execute("drop schema if exists sandbox cascade")
+        conn.execute(f"drop table if exists {', '.join(LEGACY_PUBLIC_TABLES)}")
+        # the seed marker, the deletions, the simulated nights' clock and ground truth all
+        # belong to the data they describe
+        conn.execute(f"drop schema if exists {SCHEMA} cascade")
         conn.execute(schema_sql())
         with conn.cursor() as cur:
             for table, (columns, rows) in data.tables().items():
@@ -55,6 +57,7 @@ def seed(conn: psycopg.Connection, scale: float) -> dict[str, float]:
                     f"select setval(pg_get_serial_sequence('{table}', '{key}'), "
                     f"(select coalesce(max({key}), 1) from {table}))"
                 )
+        ensure_schema(conn)
         conn.execute(f"create table {SEED_MARKER} (scale numeric not null, seeded_at timestamptz)")
         conn.execute(f"insert into {SEED_MARKER} values (%s, now())", (scale,))
     conn.execute("analyze")
