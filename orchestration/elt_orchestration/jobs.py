@@ -25,6 +25,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetKey,
     AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
@@ -210,6 +211,9 @@ def _asset_job(
     gated = monitor.MONITOR_UTILITY in meltano_job.plugins
     bronze = [lineage.bronze_spec(stream, meltano_job) for stream in owned_streams]
     checks = [lineage.gate_check(stream) for stream in owned_streams] if gated else []
+    if gated:
+        bronze.append(lineage.ledger_spec(meltano_job))
+        checks.append(lineage.ledger_check())
 
     @multi_asset(
         name=_op_name(meltano_job),
@@ -234,7 +238,13 @@ def _asset_job(
             for stream in owned_streams:
                 yield MaterializeResult(asset_key=lineage.bronze_key(stream), metadata=metadata)
                 if gated:
-                    yield _gate_result(stream, findings)
+                    yield _gate_result(lineage.bronze_key(stream), findings_of(stream, findings))
+            if gated:
+                yield MaterializeResult(asset_key=lineage.LEDGER_KEY, metadata=metadata)
+                placed = {f"{stream}" for stream in owned_streams}
+                rest = [f for f in findings if f.get("stream") not in placed]
+                verdict_failed = attempt.verdict is not None and attempt.verdict.failed
+                yield _gate_result(lineage.LEDGER_KEY, rest, failed=verdict_failed)
         if attempt.code == 0:  # dbt published the models (wap exits 0 only then)
             for spec in dbt_specs:
                 yield MaterializeResult(asset_key=spec.key, metadata=_run_metadata(attempt))
@@ -257,12 +267,18 @@ def _run_metadata(attempt: Attempt) -> dict:
     return {key: value for key, value in attempt.metadata.items() if key in keep}
 
 
-def _gate_result(stream: str, findings: Sequence[dict]) -> AssetCheckResult:
-    """elt-monitor's findings on one stream as its gate check: passed when there are none."""
-    own = lineage.findings_of(stream, findings)
+def findings_of(stream: str, findings: Sequence[dict]) -> list[dict]:
+    return [dict(f) for f in lineage.findings_of(stream, findings)]
+
+
+def _gate_result(key: AssetKey, own: Sequence[dict], failed: bool = False) -> AssetCheckResult:
+    """elt-monitor's findings on one asset as its gate check: passed when there are none
+    (`failed`: the verdict failed the run, whatever these findings are)."""
     severity = lineage.check_severity(own)
+    if failed:
+        severity = AssetCheckSeverity.ERROR
     return AssetCheckResult(
-        asset_key=lineage.bronze_key(stream),
+        asset_key=key,
         check_name=lineage.GATE_CHECK,
         passed=severity is None,
         severity=severity or AssetCheckSeverity.WARN,

@@ -8,7 +8,11 @@ elt-monitor's judgement of each stream as an asset check.
   so the graph runs stream -> staging -> intermediate -> marts.
 - Each bronze stream has the blocking check `elt_monitor_gate`: elt-monitor's findings on
   that stream (severity ERROR for critical, WARN for warning; metadata code and message).
-  A failing gate stops `ecommerce-elt` before dbt, and the graph shows it there.
+- elt-monitor's run ledger (`<lake>/_meta/ledger`, which the gate records and the dbt
+  source `monitor.ledger` reads) is the asset `elt_monitor/ledger`, produced by the gated
+  job; its `elt_monitor_gate` check holds the findings that name no bronze stream of the
+  job (an expected stream that never arrived, dbt's results) and fails when the verdict
+  does. A failing gate stops `ecommerce-elt` before dbt, and the graph shows it there.
 
 An asset has one producer in Dagster, while several Meltano jobs load the same streams
 (`crm-to-lake` and `ecommerce-elt` both load the CRM's customers). The producer is the
@@ -28,6 +32,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, buil
 from elt_orchestration.meltano_project import MeltanoJob
 
 BRONZE = "bronze"
+LEDGER_KEY = AssetKey(["elt_monitor", "ledger"])  # meta.dagster.asset_key of source monitor.ledger
 GATE_CHECK = "elt_monitor_gate"
 DBT_UTILITY = "dbt-duckdb"  # the dbt project's warehouse the manifest's models describe
 MONITOR_UTILITY = "elt-monitor"
@@ -82,6 +87,27 @@ def gate_check(stream: str) -> AssetCheckSpec:
         blocking=True,
         description="elt-monitor's findings on this stream (the gate: critical stops the job"
         " before dbt).",
+    )
+
+
+def ledger_spec(meltano_job: MeltanoJob) -> AssetSpec:
+    return AssetSpec(
+        key=LEDGER_KEY,
+        group_name=BRONZE,
+        kinds={"parquet"},
+        skippable=True,
+        description="elt-monitor's run ledger (<lake>/_meta/ledger), recorded by the gate of"
+        f" Meltano job `{meltano_job.name}`.",
+    )
+
+
+def ledger_check() -> AssetCheckSpec:
+    return AssetCheckSpec(
+        GATE_CHECK,
+        asset=LEDGER_KEY,
+        blocking=True,
+        description="elt-monitor's verdict on the run: fails when the gate (or finish) fails"
+        " it; holds the findings that name no bronze stream of the job.",
     )
 
 
