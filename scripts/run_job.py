@@ -26,6 +26,9 @@ call instead:
    dbt failed), it runs `elt-monitor finish`, which records what the loads left, judges
    it with dbt's results and the marts' publication, and sends the alert unless the gate
    already sent this run's.
+5. A job that judges itself then writes elt-monitor's HTML report (`elt-monitor report`,
+   to its `report_path`), whatever the run's outcome. A report that fails is one warning
+   line: the exit code stays Meltano's, so the run's verdict is never hidden by it.
 """
 
 from __future__ import annotations
@@ -180,13 +183,27 @@ def main(argv: list[str] | None = None) -> int:
     meltano = str(Path(sys.executable).parent / "meltano")
     code = run_forwarding_signals([meltano, "run", job, *args[1:]], env)
     blocks = check_config.blocks_of([job], root)
-    if code != 0 and any(block.split(":")[0] == MONITOR for block in blocks):
-        # the job ended before its own last check: judge what it left, send its one alert
+    if any(block.split(":")[0] == MONITOR for block in blocks):
         install = ["--no-install"] if "--no-install" in args else []
-        no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
-        print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
-        run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
+        if code != 0:
+            # the job ended before its own last check: judge what it left, send its one alert
+            no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
+            print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
+            run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
+        write_report(meltano, install, env)
     return code
+
+
+def write_report(meltano: str, install: list[str], env: dict[str, str]) -> None:
+    """elt-monitor's HTML report of the run just judged; a failure is reported, not raised:
+    the run's exit code is its verdict's."""
+    report = run_forwarding_signals([meltano, "invoke", *install, MONITOR, "report"], env)
+    if report != 0:
+        print(
+            f"run_job: warning: `meltano invoke {MONITOR} report` exited {report}:"
+            " the HTML report was not written (the run's result stands)",
+            file=sys.stderr,
+        )
 
 
 def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:

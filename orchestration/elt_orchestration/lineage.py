@@ -24,6 +24,7 @@ materializations of the same assets (runtime events), so every run shows up.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from graphlib import TopologicalSorter
 from typing import Any
 
 from dagster import AssetCheckSeverity, AssetCheckSpec, AssetKey, AssetSpec
@@ -61,10 +62,18 @@ class LakeSourceTranslator(DagsterDbtTranslator):
 
 
 def dbt_specs(manifest: Mapping[str, Any]) -> list[AssetSpec]:
-    """One spec per dbt model and seed, skippable: a run that stops before dbt (the gate)
-    materializes the bronze streams only."""
+    """One spec per dbt model and seed, skippable (a run that stops before dbt, at the
+    gate, materializes the bronze streams only), upstream first: a multi_asset must yield
+    its materializations in the graph's order."""
     specs = build_dbt_asset_specs(manifest=manifest, dagster_dbt_translator=LakeSourceTranslator())
-    return [spec.replace_attributes(skippable=True) for spec in specs]
+    by_key = {spec.key: spec.replace_attributes(skippable=True) for spec in specs}
+    order = TopologicalSorter(
+        {
+            key: [dep.asset_key for dep in spec.deps if dep.asset_key in by_key]
+            for key, spec in by_key.items()
+        }
+    ).static_order()
+    return [by_key[key] for key in order]
 
 
 def bronze_spec(stream: str, meltano_job: MeltanoJob) -> AssetSpec:
