@@ -55,6 +55,8 @@ install() {
   "$PY" -m compileall -q "${PLUGINS[@]}" >/dev/null
   # DuckDB cannot download extensions here: install httpfs from its PyPI wheel.
   "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
+  # dbt's manifest for Dagster's dbt assets (parsed again only when transform/ changed)
+  "$PY" -m elt_orchestration.dbt_manifest "$ROOT"
 }
 
 case "${1:-help}" in

@@ -28,6 +28,9 @@ call instead:
    and the marts' publication, and sends the alert unless the gate already sent this
    run's. The stages' verdicts are written to `ELT_VERDICT_FILE` (a file of this run when
    the caller names none), which says whether the job's own `finish` already ran.
+5. A job that judges itself then writes elt-monitor's HTML report (`elt-monitor report`,
+   to its `report_path`), whatever the run's outcome. A report that fails is one warning
+   line: the exit code stays Meltano's, so the run's verdict is never hidden by it.
 """
 
 from __future__ import annotations
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         monitored = any(block.split(":")[0] == MONITOR for block in blocks)
         if code != 0 and monitored and not finished_after(verdict_file, started):
             finish(job, args, blocks, meltano, env, code)
+        if monitored:
+            write_report(meltano, ["--no-install"] if "--no-install" in args else [], env)
     finally:
         if own_verdict_file:
             verdict_file.unlink(missing_ok=True)
@@ -222,6 +227,18 @@ def finish(
     no_dbt = [] if any(block.startswith("dbt-") for block in blocks) else ["--no-dbt"]
     print(f"run_job: meltano run {job} exited {code}: elt-monitor finish", file=sys.stderr)
     run_forwarding_signals([meltano, "invoke", *install, MONITOR, "finish", *no_dbt], env)
+
+
+def write_report(meltano: str, install: list[str], env: dict[str, str]) -> None:
+    """elt-monitor's HTML report of the run just judged; a failure is reported, not raised:
+    the run's exit code is its verdict's."""
+    report = run_forwarding_signals([meltano, "invoke", *install, MONITOR, "report"], env)
+    if report != 0:
+        print(
+            f"run_job: warning: `meltano invoke {MONITOR} report` exited {report}:"
+            " the HTML report was not written (the run's result stands)",
+            file=sys.stderr,
+        )
 
 
 def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:

@@ -47,6 +47,16 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Extractor:
+    """An extractor as the project resolves it: its namespace (from meltano.yml, or from
+    the lock file of a `variant` plugin) and its `select` rules."""
+
+    name: str
+    namespace: str
+    select: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MeltanoYml:
     """What meltano.yml and its `include_paths` files declare, merged as Meltano merges."""
 
@@ -54,6 +64,7 @@ class MeltanoYml:
     jobs: tuple[Job, ...]
     schedules: tuple[Schedule, ...]
     plugins: Mapping[str, tuple[str, ...]]  # plugin type (extractors, ...) -> names
+    extractors: Mapping[str, Extractor] = field(default_factory=dict)
 
     def job(self, name: str) -> Job | None:
         return next((job for job in self.jobs if job.name == name), None)
@@ -84,12 +95,29 @@ def flat_tasks(tasks: object) -> tuple[str, ...]:
     return tuple(flat)
 
 
-def _manifest(root: Path) -> Any:
-    """Meltano's merged project file (`meltano.core`: the one place its internals are
-    used; tests/elt_project pins the names)."""
+def _manifest(root: Path) -> tuple[Any, Any]:
+    """Meltano's project and its merged project file (`meltano.core`: the one place its
+    internals are used; tests/elt_project pins the names)."""
     from meltano.core.project import Project
 
-    return Project(root).meltano
+    project = Project(root)
+    return project, project.meltano
+
+
+def _extractor(project: Any, plugin: Any) -> Extractor:
+    """A `variant` plugin's namespace is in its lock file: Meltano's `ensure_parent` reads
+    it (offline: lock files come before any Hub lookup)."""
+    namespace = plugin.namespace
+    if not namespace:
+        try:
+            namespace = project.plugins.ensure_parent(plugin).namespace
+        except Exception as error:  # Meltano raises several kinds; all mean "unresolved"
+            raise MeltanoYmlError(
+                f"extractor '{plugin.name}': its namespace is not in meltano.yml and its "
+                f"definition cannot be resolved ({error})"
+            ) from None
+    select = tuple(str(rule) for rule in plugin.extras.get("select") or ())
+    return Extractor(plugin.name, str(namespace), select)
 
 
 def read(root: Path | str) -> MeltanoYml:
@@ -97,7 +125,7 @@ def read(root: Path | str) -> MeltanoYml:
     root = Path(root).resolve()
     if not (root / "meltano.yml").is_file():
         raise MeltanoYmlError(f"no meltano.yml in {root} (set MELTANO_PROJECT_ROOT)")
-    manifest = _manifest(root)
+    project, manifest = _manifest(root)
     jobs = tuple(Job(job.name, flat_tasks(job.tasks)) for job in manifest.jobs)
     schedules = tuple(
         Schedule(
@@ -115,4 +143,9 @@ def read(root: Path | str) -> MeltanoYml:
         str(getattr(kind, "value", kind)): tuple(plugin.name for plugin in declared)
         for kind, declared in manifest.plugins
     }
-    return MeltanoYml(root=root, jobs=jobs, schedules=schedules, plugins=plugins)
+    extractors = {
+        plugin.name: _extractor(project, plugin) for plugin in manifest.plugins.extractors
+    }
+    return MeltanoYml(
+        root=root, jobs=jobs, schedules=schedules, plugins=plugins, extractors=extractors
+    )

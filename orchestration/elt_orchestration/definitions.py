@@ -24,7 +24,7 @@ from dagster._core.definitions.definitions_load_context import (
     DefinitionsLoadType,
 )
 
-from elt_orchestration import meltano_project
+from elt_orchestration import dbt_manifest, lineage, meltano_project
 from elt_orchestration.jobs import build_job
 from elt_orchestration.meltano_project import MeltanoProjectSpec
 from elt_orchestration.resources import MeltanoProject
@@ -46,6 +46,7 @@ def build_definitions(
     install_plugins: bool = True,
     executor: ExecutorDefinition = in_process_executor,
     spec: MeltanoProjectSpec | None = None,
+    parse_dbt: bool = True,
 ) -> Definitions:
     """Jobs and schedules generated from the project's meltano.yml (or from `spec`, what
     an earlier `meltano_project.load` read).
@@ -55,9 +56,26 @@ def build_definitions(
     `install_plugins=False` runs Meltano with `--no-install` (plugins installed at deploy).
     `executor`: each job is one op, run in the run worker's process by default; a Celery
     deployment passes `celery_executor` (docs/scaling.md).
+
+    Assets (lineage.py): each job's bronze streams and, for the job that runs dbt-duckdb,
+    every dbt model of the manifest (`dbt parse` first when it is stale and `parse_dbt`).
     """
-    spec = spec or meltano_project.load(_root(project_root))
-    jobs = {job.name: build_job(job, retry_policy, executor) for job in spec.jobs}
+    spec = spec or load_project(_root(project_root))
+    owned = lineage.owned_streams(spec.jobs)
+    dbt_job = lineage.dbt_owner(spec.jobs)
+    manifest = dbt_manifest.read(spec.root, parse_if_stale=parse_dbt) if dbt_job else None
+    dbt_specs = lineage.dbt_specs(manifest) if manifest else []
+    jobs, assets = {}, []
+    for job in spec.jobs:
+        jobs[job.name], produced = build_job(
+            job,
+            retry_policy,
+            executor,
+            owned_streams=owned[job.name],
+            dbt_specs=dbt_specs if job.name == dbt_job else (),
+        )
+        if produced is not None:
+            assets.append(produced)
     schedules = [
         build_schedule(schedule, jobs[schedule.job])
         for schedule in spec.schedules
@@ -67,8 +85,16 @@ def build_definitions(
         project_root=str(spec.root), env=dict(env or {}), install_plugins=install_plugins
     )
     return Definitions(
-        jobs=list(jobs.values()), schedules=schedules, resources={"meltano": resource}
+        assets=assets,
+        jobs=list(jobs.values()),
+        schedules=schedules,
+        resources={"meltano": resource},
     )
+
+
+def load_project(root: Path) -> MeltanoProjectSpec:
+    """meltano.yml's jobs and schedules: the one place this package reads it."""
+    return meltano_project.load(root)
 
 
 def code_location(**options: Any) -> Definitions:
@@ -83,9 +109,10 @@ def code_location(**options: Any) -> Definitions:
         if context.load_type == DefinitionsLoadType.RECONSTRUCTION
         else None
     )
-    spec = MeltanoProjectSpec.from_json(stored) if stored else meltano_project.load(_root())
+    spec = MeltanoProjectSpec.from_json(stored) if stored else load_project(_root())
     context.add_to_pending_reconstruction_metadata(RECONSTRUCTION_KEY, spec.to_json())
-    return build_definitions(spec=spec, **options)
+    # a run worker reads the manifest the code server parsed: it never runs dbt parse
+    return build_definitions(spec=spec, parse_dbt=not stored, **options)
 
 
 @lazy_definitions

@@ -13,9 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from elt_project.meltano_yml import Extractor
 
 # Dagster names allow letters, digits and underscores only.
 _NOT_DAGSTER = re.compile(r"[^A-Za-z0-9_]")
+# The loader whose output is the bronze lake (`<namespace>/<stream>/...`): elt-monitor
+# judges its loads and dbt's sources read them.
+LAKE_LOADER = "target-minio-parquet"
 
 
 class MeltanoProjectError(ValueError):
@@ -36,6 +43,8 @@ class MeltanoJob:
     # extractors and utilities it runs: their files in `.meltano/run/<plugin>/` (a tap's
     # catalog and state) and outputs (dbt's warehouse) are one per project, not per run
     exclusive_plugins: tuple[str, ...] = ()
+    # bronze streams it loads into the lake, as elt-monitor names them: `<namespace>/<stream>`
+    streams: tuple[str, ...] = ()
 
     @property
     def plugins(self) -> frozenset[str]:
@@ -82,7 +91,12 @@ class MeltanoProjectSpec:
         return cls(
             root=Path(data["root"]),
             jobs=tuple(
-                MeltanoJob(j["name"], tuple(j["tasks"]), tuple(j["exclusive_plugins"]))
+                MeltanoJob(
+                    j["name"],
+                    tuple(j["tasks"]),
+                    tuple(j["exclusive_plugins"]),
+                    tuple(j.get("streams", ())),
+                )
                 for j in data["jobs"]
             ),
             schedules=tuple(MeltanoSchedule(**s) for s in data["schedules"]),
@@ -105,7 +119,16 @@ def load(root: Path) -> MeltanoProjectSpec:
     jobs = []
     for declared in project.jobs:
         job = MeltanoJob(name=declared.name, tasks=declared.tasks)
-        jobs.append(MeltanoJob(job.name, job.tasks, tuple(sorted(job.plugins & exclusive))))
+        streams: tuple[str, ...] = ()
+        if LAKE_LOADER in job.plugins:
+            streams = tuple(
+                stream
+                for name in sorted(job.plugins & set(project.extractors))
+                for stream in _selected_streams(project.extractors[name], job.name)
+            )
+        jobs.append(
+            MeltanoJob(job.name, job.tasks, tuple(sorted(job.plugins & exclusive)), streams)
+        )
     names = {job.name for job in jobs}
     schedules = []
     for schedule in project.schedules:
@@ -131,6 +154,32 @@ def load(root: Path) -> MeltanoProjectSpec:
     _check_unique_dagster_names([job.name for job in jobs], "job")
     _check_unique_dagster_names([s.name for s in schedules], "schedule")
     return MeltanoProjectSpec(root=project.root, jobs=tuple(jobs), schedules=tuple(schedules))
+
+
+def _selected_streams(extractor: Extractor, job: str) -> list[str]:
+    """`<namespace>/<stream>` for each stream the extractor's `select` names (`stream.*`):
+    the bronze assets are declared in meltano.yml, not discovered (discovery needs the
+    source up). A `!` rule only drops properties or streams, so it adds none."""
+    namespace, rules, name = extractor.namespace, extractor.select, extractor.name
+    streams = []
+    for rule in rules:
+        stream = str(rule).split(".", 1)[0]
+        if stream.startswith("!"):
+            continue
+        if any(char in stream for char in "*?[]"):
+            raise MeltanoProjectError(
+                f"extractor '{name}' (job '{job}') selects streams by pattern '{rule}':"
+                " name each stream in its `select` (`<stream>.*`) so Dagster knows its"
+                " bronze assets"
+            )
+        if f"{namespace}/{stream}" not in streams:
+            streams.append(f"{namespace}/{stream}")
+    if not streams:
+        raise MeltanoProjectError(
+            f"extractor '{name}' (job '{job}' loads it into the lake) has no `select` in"
+            " meltano.yml: list its streams (`<stream>.*`) so Dagster knows its bronze assets"
+        )
+    return streams
 
 
 def _check_unique_dagster_names(names: list[str], kind: str) -> None:

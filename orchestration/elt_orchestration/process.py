@@ -2,9 +2,14 @@
 
 stdout and stderr (where Meltano logs, plugin output included) are inherited, so
 Dagster's compute log manager keeps both with the run (the step's stdout/stderr in the
-UI). Nothing reads the log: elt-monitor's verdict comes as a JSON file (monitor.py). A run
-cancelled in Dagster sends SIGINT to the job's process group, then SIGKILL after a grace
-period.
+UI). Nothing reads the log: elt-monitor's verdict comes as a JSON file (monitor.py).
+
+An interrupted run worker (the run cancelled in the UI, or SIGTERM to `dagster dev`'s
+process group) sends SIGINT to the job's process group, SIGKILL after a grace period, and
+fails the step without retries. Dagster turns an interrupt inside an op with a RetryPolicy
+into a retry (`op_execution_error_boundary`): the run worker then started a new attempt,
+in run_job's own process group that the group's SIGTERM never reached, 30 s later, and
+`dagster dev` waited for it (seen: over 90 s to stop).
 
 Not Dagster Pipes: Meltano does not speak the Pipes protocol, so a Pipes session only
 polled an empty message file (up to 1 s more per attempt) and warned on every run.
@@ -18,9 +23,10 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from dagster import DagsterExecutionInterruptedError, OpExecutionContext
+from dagster import DagsterExecutionInterruptedError, Failure, OpExecutionContext
 
-TERMINATION_GRACE_SECONDS = 20
+# Meltano stops its block on SIGINT in ~1 s; 8 s keeps `dagster dev`'s whole stop under 15 s.
+TERMINATION_GRACE_SECONDS = 8
 
 
 def run_streaming(
@@ -36,9 +42,16 @@ def run_streaming(
     try:
         return process.wait()
     except DagsterExecutionInterruptedError:
-        context.log.info(f"run interrupted: SIGINT to {command[-1]!r} (pid {process.pid})")
+        context.log.info(
+            f"run interrupted: SIGINT to {' '.join(command[1:])!r} (pid {process.pid})"
+        )
         _terminate(process)
-        raise
+        # not retried: an interrupt is a stop (cancel, shutdown), not a failure to cure
+        shown = " ".join(command[1:])
+        raise Failure(
+            description=f"interrupted: {shown!r} stopped (exit {process.returncode})",
+            allow_retries=False,
+        ) from None
 
 
 def _terminate(process: subprocess.Popen) -> None:

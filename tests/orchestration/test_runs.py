@@ -5,6 +5,7 @@ critical elt-monitor finding failing the run with the finding in its metadata.""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -109,7 +110,10 @@ def daily_run(all_sources_env, project_root, tmp_path_factory):
     runner = local_lake_runner(all_sources_env, tmp_path_factory.mktemp("orchestrated-daily"))
     with DagsterInstance.from_config(str(home)) as instance:
         started = time.monotonic()
-        result = execute(runner, "ecommerce_elt", instance, project_root)
+        report = runner.workdir / "elt-monitor-report.html"
+        result = execute(
+            runner, "ecommerce_elt", instance, project_root, ELT_MONITOR_REPORT_PATH=str(report)
+        )
         seconds = time.monotonic() - started
     return runner, result, captured_output(home), seconds
 
@@ -145,6 +149,40 @@ def test_the_daily_job_runs_ecommerce_elt_and_the_marts_hold_every_row(daily_run
     assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor finish")
     assert "job ecommerce-elt" in metadata["elt_monitor_source"]
     print(f"\ndagster run {seconds:.1f} s, of which meltano run {metadata['seconds']} s")
+    # the run wrote elt-monitor's HTML report (run_job, after the job's own last check)
+    report = runner.workdir / "elt-monitor-report.html"
+    assert report.is_file() and "ecommerce-elt" in report.read_text()
+
+
+def test_the_daily_run_materializes_every_asset_and_records_the_checks(daily_run) -> None:
+    """The run materialized each bronze stream of meltano.yml, the ledger and every dbt
+    model of the manifest, and recorded elt-monitor's gate check of each stream."""
+    from tests.orchestration.test_assets import dbt_nodes, lake_streams_of_meltano_yml
+
+    _, result, output, _ = daily_run
+    assert result.success, output[-5000:]
+    streams = lake_streams_of_meltano_yml()
+    materialized = {
+        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+    }
+    assert materialized == {f"bronze/{s}" for s in streams} | {"elt_monitor/ledger"} | set(
+        dbt_nodes()
+    )
+    checks = {
+        e.asset_key.to_user_string(): e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "elt_monitor_gate"
+    }
+    assert set(checks) == {f"bronze/{s}" for s in streams} | {"elt_monitor/ledger"}
+    assert checks["elt_monitor/ledger"].passed  # the verdict let the run through
+    for stream in streams:
+        check = checks[f"bronze/{stream}"]
+        findings = check.metadata["findings"].value
+        assert all(f["stream"] == stream for f in findings)
+        # a stream passes exactly when elt-monitor found nothing on it; warnings are WARN
+        assert check.passed == (findings == [])
+        assert all(f["severity"] != "critical" for f in findings)
+        assert check.metadata["code"].value == (", ".join(f["code"] for f in findings) or "none")
 
 
 def step_metadata(result, step: str) -> dict:
@@ -266,10 +304,26 @@ def test_the_daily_jobs_own_gate_fails_the_run_with_its_finding(
         dagster_instance,
         project_root,
         ELT_MONITOR_EXPECTED_STREAMS='["tap_legacy_crm/no_such_stream"]',
+        # a report that cannot be written: a warning, the gate's verdict still decides
+        ELT_MONITOR_REPORT_PATH="/dev/null/elt-monitor-report.html",
     )
     assert not result.success
     metadata = assert_critical_stream_missing(result, "ecommerce_elt__meltano_run")
     assert metadata["elt_monitor_source"].startswith("the job's own elt-monitor ")
     output = captured_output(dagster_home)
     assert "elt-monitor gate: job ecommerce-elt run" in output  # the gate's line, kept
+    assert "run_job: warning: `meltano invoke elt-monitor report` exited" in output
     assert not runner.warehouse.exists()  # the gate stopped the job before dbt
+    # The graph shows where: the loads materialized, the ledger's gate check failed with
+    # the finding, and no dbt model was materialized.
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "bronze/tap_legacy_crm/customers" in materialized
+    assert not any(key.startswith(("stg_", "int_", "fct_", "dim_")) for key in materialized)
+    (ledger,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == "elt_monitor/ledger"
+    ]
+    assert not ledger.passed and ledger.severity.value == "ERROR"
+    assert "STREAM_MISSING" in ledger.metadata["code"].value
+    assert "no_such_stream" in json.dumps(ledger.metadata["findings"].value)

@@ -4,6 +4,8 @@
 -- (elt-monitor's verdict files). DuckDB only (the ledger is Parquet in the lake). A lake
 -- without a ledger yet (the monitor has not run) gives an empty table instead of failing.
 {{ config(enabled=target.type == 'duckdb') }}
+-- dbt's lineage (the source is read only when the ledger exists, below):
+-- depends_on: {{ source('monitor', 'ledger') }}
 
 {%- set ledger_glob = env_var('LAKE_ROOT', '../output/lake') ~ '/_meta/ledger/*.parquet' -%}
 {%- set verdict_glob = env_var('LAKE_ROOT', '../output/lake') ~ '/_meta/verdicts/*/*.json' -%}
