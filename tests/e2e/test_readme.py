@@ -136,7 +136,8 @@ class Terminal:
     def run(self, name: str, timeout: int = 1500) -> str:
         """Run block `name`; assert every line exited 0 (for a `fails` block: that its
         last line exited non-zero); return its output."""
-        (block,) = [b for b in readme_blocks(README.read_text()) if b.name == name]
+        readme = (self.project / "README.md").read_text()  # the copy's, as the user reads it
+        (block,) = [b for b in readme_blocks(readme) if b.name == name]
         codes_file = self.project / f".readme-{name}.codes"
         env_file = self.project / f".readme-{name}.env"
         script = [f"trap 'env -0 > {env_file}' EXIT"]
