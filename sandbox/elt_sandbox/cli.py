@@ -164,12 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         started = time.monotonic()
         env = api.up(home, scale=args.scale, services=args.only)
-        for key, value in sorted(env.items()):
-            print(f"export {key}={value}")
-        print(
-            f"# sandbox up in {time.monotonic() - started:.1f}s; settings in {home.env_file}",
-            file=sys.stderr,
-        )
+        # Where the settings are, never their values: they hold passwords and keys, and
+        # stdout ends up in terminals, CI logs and screen shares.
+        print(f"sandbox up in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        print(f"settings ({', '.join(sorted(env))}) written to {home.env_file}")
+        print(f"load them with: set -a && source {home.env_file} && set +a")
     elif args.command == "sql":
         return run_sql(home, args.query)
     elif args.command == "delete":

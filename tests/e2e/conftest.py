@@ -70,7 +70,8 @@ class MeltanoRunner:
 
     @property
     def lake_root(self) -> str:
-        return self.env["DBT_DUCKDB_LAKE_ROOT"]
+        """The runner's lake: its override, else the `minio` environment's."""
+        return self.env.get("DBT_DUCKDB_LAKE_ROOT") or f"s3://{self.env['LAKE_BUCKET']}/bronze"
 
     def run(self, *args: str, check: bool = True, timeout: int = 600):
         with project_lock(exclusive=False):
@@ -148,7 +149,7 @@ def base_env(sandbox_env: Mapping[str, str], workdir: Path, environment: str) ->
         "DBT_DUCKDB_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
         # dbt-duckdb:wap's publication facts (output/wap/duckdb is the demo's).
         "DBT_DUCKDB_WAP_STATE_DIR": str(workdir / "wap"),
-        # ... which elt-monitor's finish reads (the same default under the project)
+        # ... which elt-monitor's finish reads (meltano.yml points both at the same place)
         "ELT_MONITOR_WAP_STATE_DIR": str(workdir / "wap"),
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
@@ -250,14 +251,32 @@ def clean_run(dev_runner: MeltanoRunner) -> MeltanoRunner:
 
 @pytest.fixture(scope="session")
 def minio_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
+    """The `minio` environment as the README gives it: its lake is `s3://$LAKE_BUCKET/bronze`
+    (a bucket of this runner's own, so no lake override: the target, dbt and elt-monitor
+    must all find it through meltano.yml), state in Meltano's S3 backend."""
+    from elt_sandbox.services.s3 import s3_client
+
     workdir = tmp_path_factory.mktemp("e2e-minio")
     env = with_own_slots(base_env(all_sources_env, workdir, "minio"), workdir)
-    prefix = f"s3://{all_sources_env['LAKE_BUCKET']}/e2e-{workdir.name}"
-    env["TARGET_MINIO_PARQUET_DESTINATION"] = f"{prefix}/bronze"
-    env["DBT_DUCKDB_LAKE_ROOT"] = f"{prefix}/bronze"
+    bucket = f"e2e-{hashlib.sha256(str(workdir).encode()).hexdigest()[:12]}"
+    s3_client(all_sources_env).create_bucket(Bucket=bucket)
+    env["LAKE_BUCKET"] = bucket
     # Meltano's S3 state backend on the sandbox endpoint.
-    env["MELTANO_STATE_BACKEND_URI"] = f"{prefix}/state"
+    env["MELTANO_STATE_BACKEND_URI"] = f"s3://{bucket}/state"
     env["MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID"] = all_sources_env["AWS_ACCESS_KEY_ID"]
     env["MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY"] = all_sources_env["AWS_SECRET_ACCESS_KEY"]
     env["MELTANO_STATE_BACKEND_S3_ENDPOINT_URL"] = all_sources_env["AWS_ENDPOINT_URL"]
     return MeltanoRunner(env, workdir)
+
+
+def ledger_job_rows(env: Mapping[str, str], lake_root: str) -> list[dict]:
+    """The job-level rows of the elt-monitor ledger in one lake (local or on S3)."""
+    from elt_monitor import ledger
+    from elt_monitor.lake import Lake
+    from elt_monitor.settings import MonitorSettings
+
+    settings = MonitorSettings.from_env(
+        {key: value for key, value in env.items() if key.startswith("AWS_")},
+        lake_root=lake_root,
+    )
+    return [row for row in ledger.read(Lake(settings)) if row["stream"] == ledger.JOB_ROW]

@@ -13,7 +13,7 @@ import yaml
 
 from scripts import check_config
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import isolated_env
+from tests.e2e.conftest import MeltanoRunner, isolated_env
 
 SNOWFLAKE_VARS = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
 
@@ -135,3 +135,38 @@ def test_a_job_and_schedule_of_an_include_paths_file_are_resolved_and_checked(tm
     first = result.stderr.splitlines()[0]
     assert first.startswith("target-snowflake is missing required settings: account (set ")
     assert not (tmp_path / "meltano.db").exists()  # nothing ran
+
+
+def test_the_guard_checks_the_same_groups_meltano_yml_declares() -> None:
+    """target-snowflake's executable is settings-guard (meltano.yml): its SETTINGS_GUARD
+    holds the plugin's settings_group_validation and the names check_config gives."""
+    meltano_yml = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    (plugin,) = [p for p in meltano_yml["plugins"]["loaders"] if p["name"] == "target-snowflake"]
+    spec = json.loads(plugin["env"]["SETTINGS_GUARD"])
+    assert plugin["executable"] == "settings-guard"
+    assert spec["executable"] == "target-snowflake" == spec["plugin"]
+    assert spec["groups"] == plugin["settings_group_validation"]
+    for name in ("account", "user", "password"):
+        assert spec["hints"][name] == f"SNOWFLAKE_{name.upper()} or TARGET_SNOWFLAKE_{name.upper()}"
+
+
+@pytest.mark.e2e
+def test_a_bare_meltano_run_into_snowflake_names_the_missing_settings_first(
+    dev_runner,
+) -> None:
+    """The mission's literal command without credentials: Meltano's first error line is
+    the guard's, naming each missing setting and its variables; nothing is loaded."""
+    env = {k: v for k, v in dev_runner.env.items() if not k.startswith("SNOWFLAKE_")}
+    runner = MeltanoRunner(env, dev_runner.workdir)
+    result = runner.run("run", "tap-stripe-custom", "target-snowflake", check=False, timeout=300)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if "[error" in line or "Traceback" in line]
+    assert errors, result.stderr[-3000:]
+    assert (
+        "target-snowflake is missing required settings: account (set SNOWFLAKE_ACCOUNT"
+        in (errors[0])
+    ), errors[:3]
+    for variable in SNOWFLAKE_VARS:
+        assert variable in errors[0]
+    assert not any("Traceback" in line for line in lines), result.stderr[-3000:]

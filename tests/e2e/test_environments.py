@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import warehouse_counts
-from tests.conftest import TEST_SCALE
-from tests.e2e.conftest import MeltanoRunner
+from tests.conftest import REPO_ROOT, TEST_SCALE
+from tests.e2e.conftest import MeltanoRunner, ledger_job_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BIN = Path(sys.executable).parent
@@ -30,16 +31,19 @@ def test_minio_environment_lands_the_lake_and_state_on_s3(
     assert staging["stg_marketing__spend"] == 365
     from elt_sandbox.services.s3 import s3_client
 
-    bucket = s3_env["LAKE_BUCKET"]
-    prefix = minio_runner.lake_root.removeprefix(f"s3://{bucket}/").removesuffix("/bronze")
+    bucket = minio_runner.env["LAKE_BUCKET"]
     keys = [
         o["Key"]
-        for o in s3_client(s3_env).list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        for page in s3_client(s3_env).get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
     ]
-    assert any("/bronze/tap_ecommerce_postgres/public-orders/" in k for k in keys)
-    assert any("/state/" in k for k in keys), "Meltano's S3 state backend wrote nothing"
+    assert any(k.startswith("bronze/tap_ecommerce_postgres/public-orders/") for k in keys)
+    assert any(k.startswith("state/") for k in keys), "Meltano's S3 state backend wrote nothing"
     state = minio_runner.run("state", "list").stdout
     assert "tap-ecommerce-postgres-to-target-minio-parquet" in state
+    # the gate and finish judged this environment's lake: its ledger is there, not in dev's
+    runs = ledger_job_rows(minio_runner.env, minio_runner.lake_root)
+    assert runs and {(r["environment"], r["status"]) for r in runs} == {("minio", "success")}
 
 
 def test_a_unix_pipe_lands_the_same_rows_as_meltano(
@@ -94,3 +98,72 @@ def test_target_jsonl_is_a_second_working_loader(dev_runner: MeltanoRunner, tmp_
     lines = (out / "marketing_spend.jsonl").read_text().splitlines()
     assert len(lines) == 365
     assert {"date", "spend", "_sdc_source_file"} <= set(json.loads(lines[0]))
+
+
+ENVIRONMENTS = ("dev", "minio", "prod", "spark")
+# What a user's shell holds for each environment (values only need to differ).
+USER_VARIABLES = {
+    "LAKE_BUCKET": "lake-bucket",
+    "LAKE_URL": "s3://prod-lake/bronze",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+    "LAKE_S3_ENDPOINT_URL": "https://s3.example",
+    "WAREHOUSE_DUCKDB_PATH": "/srv/warehouse.duckdb",
+}
+
+
+def resolved_settings(environment: str, plugin_name: str) -> dict:
+    """A plugin's settings as `meltano --environment=<environment> run` resolves them."""
+    from meltano.core.plugin.settings_service import PluginSettingsService
+    from meltano.core.project import Project
+
+    project = Project(REPO_ROOT)
+    project.activate_environment(environment)
+    plugin = project.plugins.find_plugin(plugin_name)
+    return PluginSettingsService(project, plugin).as_dict()
+
+
+@pytest.fixture()
+def user_shell(monkeypatch, tmp_path) -> None:
+    """Only what a user sets: no test overrides of the lakes."""
+    for name in list(os.environ):
+        if name.startswith(("TARGET_", "DBT_", "ELT_MONITOR_", "MELTANO_")):
+            monkeypatch.delenv(name)
+    for name, value in USER_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
+
+
+def places(environment: str) -> dict[str, dict]:
+    dbt = "dbt-spark" if environment == "spark" else "dbt-duckdb"
+    return {
+        "target": resolved_settings(environment, "target-minio-parquet"),
+        "dbt": resolved_settings(environment, dbt),
+        "monitor": resolved_settings(environment, "elt-monitor"),
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environment_judges_and_models_the_lake_it_loads(environment: str, user_shell) -> None:
+    """The loader's destination, the dbt utility's lake_root and elt-monitor's lake_root
+    are one place per environment (a monitor left to its default judged the dev lake after
+    a load to S3), and the monitor reads the publication its dbt utility writes."""
+    found = places(environment)
+    lake = found["target"]["destination"]
+    assert lake and found["dbt"]["lake_root"] == lake == found["monitor"]["lake_root"]
+    assert found["monitor"]["wap_state_dir"] == found["dbt"]["wap_state_dir"]
+    if lake.startswith("s3://"):
+        assert found["monitor"]["s3_endpoint_url"] in (
+            USER_VARIABLES["AWS_ENDPOINT_URL"],
+            USER_VARIABLES["LAKE_S3_ENDPOINT_URL"],
+        )
+
+
+def test_no_two_environments_share_a_lake_a_publication_or_a_report(user_shell) -> None:
+    found = {environment: places(environment) for environment in ENVIRONMENTS}
+    for plugin, setting in (
+        ("target", "destination"),
+        ("monitor", "wap_state_dir"),
+        ("monitor", "report_path"),
+    ):
+        values = [found[environment][plugin][setting] for environment in ENVIRONMENTS]
+        assert len(set(values)) == len(values), (setting, values)

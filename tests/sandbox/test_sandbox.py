@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shlex
 import subprocess
 import sys
 from decimal import Decimal
@@ -106,6 +107,39 @@ def test_up_is_idempotent_and_down_stops_everything(tmp_path) -> None:
     api.down(home)
     assert not any(pid_alive(pid) for pid in pids)
     assert set(api.status(home).values()) == {"stopped"}
+
+
+@pytest.mark.slow
+def test_up_says_where_the_settings_are_and_prints_no_secret(tmp_path) -> None:
+    """`elt-sandbox up` output lands in terminals and CI logs: the env file's path, not its
+    passwords and keys."""
+    home = tmp_path / "sbx"
+    cli = [str(Path(sys.executable).parent / "elt-sandbox"), "--home", str(home)]
+    try:
+        result = subprocess.run(
+            [*cli, "up", "--scale", "0.001", "--only", "postgres", "--only", "s3"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        settings = dict(
+            word.split("=", 1)
+            for word in shlex.split(SandboxHome(home).env_file.read_text())
+            if "=" in word
+        )
+        secrets = {
+            name: value
+            for name, value in settings.items()
+            if any(word in name for word in ("PASSWORD", "SECRET", "KEY", "TOKEN"))
+        }
+        assert {"PGPASSWORD", "AWS_SECRET_ACCESS_KEY"} <= set(secrets)
+        output = result.stdout + result.stderr
+        for name, value in secrets.items():
+            assert value not in output, f"{name}'s value printed"
+        assert str(SandboxHome(home).env_file) in result.stdout
+    finally:
+        subprocess.run([*cli, "down"], capture_output=True, timeout=120)
 
 
 def test_sql_subcommand_reads_the_shop_database_without_psql(sandbox_home, pg_env) -> None:
