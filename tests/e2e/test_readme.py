@@ -44,7 +44,7 @@ RUN_ORDER = ("pipeline", "monitor", "wap", "spark", "prod")
 NOT_RUN = {
     "./dev.sh install": "the suite runs in the .venv it made; the copy links it",
     ".venv/bin/meltano --environment=spark invoke dbt-spark:build": (
-        "a second Spark build of the same project: spark-elt's dbt-spark:wap builds it "
+        "a second Spark build of the same project: spark-elt's dbt-spark:wap-in-job builds it "
         "(and tests/transform_engines builds it directly)"
     ),
     ".venv/bin/meltano invoke dbt-snowflake:build": "needs a Snowflake account",
