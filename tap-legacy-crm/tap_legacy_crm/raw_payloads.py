@@ -1,8 +1,8 @@
 """Raw payloads kept for audit and replay: every response body (or file) as received.
 
 With `raw_payloads: true` each body is written gzip-compressed under
-`<raw_payloads_location>/_raw/<source>/<run>/<seq>.<ext>.gz` (a local directory or an
-S3/MinIO prefix, through pyarrow's filesystems like the target's lake) and described by
+`<raw_payloads_location>/_raw/<source>/<run>/<seq>.<ext>.gz` (a local directory, or an
+S3/MinIO prefix through pyarrow's S3 filesystem as the target's lake) and described by
 one `manifest.jsonl` row: sha256 and size of the body as received, the redacted URL or
 file path, request time, HTTP status, extraction method, stream, and whether the tap
 accepted it (a body refused by the tap's checks is kept too, for audit, but never
@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -48,7 +49,9 @@ RAW_FOLDER = "_raw"
 MANIFEST = "manifest.jsonl"
 RUN_FILE = "run.json"
 RUN_ID = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{8}$")
-KEPT_HEADERS = ("Date", "Content-Type", "ETag", "Last-Modified", "Retry-After", "Request-Id")
+# response headers worth keeping (never Set-Cookie or anything that may carry a secret)
+KEPT_HEADERS = frozenset({"date", "content-type", "etag", "last-modified", "retry-after",
+                          "request-id"})  # fmt: skip
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 S3_MANIFEST_EVERY = 100  # S3 has no append: the manifest object is rewritten this often
 
@@ -164,6 +167,86 @@ def run_started(run_id: str) -> dt.datetime | None:
     return dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
 
 
+class Files:
+    """The few file operations the store needs, on a local directory or S3."""
+
+    def put(self, path: str, data: bytes) -> None:
+        """Write `path` whole; it appears under its name only when complete."""
+        raise NotImplementedError
+
+    def append(self, path: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes; FileNotFoundError/OSError when it cannot be read."""
+        raise NotImplementedError
+
+    def folders(self, path: str) -> list[tuple[str, str]]:
+        """(name, path) of the folders directly under `path` (none if it is missing)."""
+        raise NotImplementedError
+
+    def delete_folder(self, path: str) -> None:
+        raise NotImplementedError
+
+
+class LocalFiles(Files):
+    def put(self, path: str, data: bytes) -> None:
+        directory, name = path.rsplit("/", 1)
+        os.makedirs(directory, exist_ok=True)
+        temporary = f"{directory}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
+        with open(temporary, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)  # atomic: no partial file under the final name
+
+    def append(self, path: str, data: bytes) -> None:
+        with open(path, "ab") as stream:
+            stream.write(data)
+
+    def read(self, path: str) -> bytes:
+        with open(path, "rb") as stream:
+            return stream.read()
+
+    def folders(self, path: str) -> list[tuple[str, str]]:
+        if not os.path.isdir(path):
+            return []
+        return [(entry.name, entry.path) for entry in os.scandir(path) if entry.is_dir()]
+
+    def delete_folder(self, path: str) -> None:
+        shutil.rmtree(path)
+
+
+class ArrowFiles(Files):
+    """S3 through pyarrow: an object exists only once its upload completed; no append
+    (the manifest is rewritten instead)."""
+
+    def __init__(self, fs: Any) -> None:
+        self.fs = fs
+
+    def put(self, path: str, data: bytes) -> None:
+        with self.fs.open_output_stream(path, compression=None) as stream:
+            stream.write(data)
+
+    def append(self, path: str, data: bytes) -> None:
+        raise NotImplementedError("S3 has no append; the manifest is rewritten")
+
+    def read(self, path: str) -> bytes:
+        with self.fs.open_input_stream(path, compression=None) as stream:
+            return stream.read()
+
+    def folders(self, path: str) -> list[tuple[str, str]]:
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(path, allow_not_found=True)
+        return [
+            (info.base_name, info.path)
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.Directory
+        ]
+
+    def delete_folder(self, path: str) -> None:
+        self.fs.delete_dir(path)
+
+
 @dataclass(frozen=True)
 class RawSettings:
     """The raw_payloads settings, parsed once; the S3 keys stay out of repr."""
@@ -212,20 +295,20 @@ class RawSettings:
     def is_s3(self) -> bool:
         return self.location.startswith("s3://")
 
-    def filesystem(self):
-        """A pyarrow filesystem for the location (imported here: only runs that keep or
-        replay payloads pay for pyarrow's import)."""
+    def filesystem(self) -> Files:
+        """Local files through the standard library, S3 through pyarrow (imported only
+        then: it costs ~0.5-1 s at start-up)."""
+        if not self.is_s3:
+            return LocalFiles()
         import pyarrow.fs as pafs
 
-        if not self.is_s3:
-            return pafs.LocalFileSystem()
         options: dict[str, Any] = {"region": self.region}
         if self.access_key and self.secret_key:
             options |= {"access_key": self.access_key, "secret_key": self.secret_key}
         if self.s3_endpoint_url:
             scheme, _, host = self.s3_endpoint_url.partition("://")
             options |= {"endpoint_override": host or scheme, "scheme": scheme if host else "https"}
-        return pafs.S3FileSystem(**options)
+        return ArrowFiles(pafs.S3FileSystem(**options))
 
     def root(self, source: str) -> str:
         """`<location>/_raw/<source>` as the filesystem names it (no scheme)."""
@@ -285,8 +368,6 @@ class Recorder(RawPayloads):
 
     def start(self) -> None:
         self.remove_expired()
-        if not self.settings.is_s3:  # S3 has no directories (pyarrow would add a marker)
-            self.fs.create_dir(self.folder, recursive=True)
         self._write_run_file()
         self.logger.info(
             "Keeping raw payloads under %s (run %s)", self.settings.uri(self.folder), self.run_id
@@ -297,16 +378,13 @@ class Recorder(RawPayloads):
         left alone (they are not ours)."""
         if self.settings.retention_days == 0:
             return []
-        import pyarrow.fs as pafs
-
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.settings.retention_days)
-        selector = pafs.FileSelector(self.settings.root(self.source), allow_not_found=True)
         removed = []
-        for info in self.fs.get_file_info(selector):
-            started = run_started(info.base_name)
-            if info.type == pafs.FileType.Directory and started and started < cutoff:
-                self.fs.delete_dir(info.path)
-                removed.append(info.base_name)
+        for name, path in self.fs.folders(self.settings.root(self.source)):
+            started = run_started(name)
+            if started and started < cutoff:
+                self.fs.delete_folder(path)
+                removed.append(name)
         if removed:
             self.logger.info(
                 "Removed %d raw-payload run folder(s) older than %d days: %s",
@@ -347,7 +425,7 @@ class Recorder(RawPayloads):
             "request_time": request_time.astimezone(dt.UTC).isoformat(),
             "elapsed_seconds": elapsed_seconds,
             "status": status,
-            "headers": {k: v for k, v in (headers or {}).items() if k in KEPT_HEADERS},
+            "headers": {k: v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS},
             "accepted": accepted,
             "rejected_because": reason,
             "size": size,
@@ -370,7 +448,7 @@ class Recorder(RawPayloads):
             )
         else:
             name = f"{seq:06d}.{extension}.gz"
-            self._put(f"{self.folder}/{name}", gzip.compress(body, compresslevel=5, mtime=0))
+            self.fs.put(f"{self.folder}/{name}", gzip.compress(body, compresslevel=1, mtime=0))
             row |= {"object": name, "stored": True}
             self.kept_bytes += size
         self.rows.append(row)
@@ -400,7 +478,7 @@ class Recorder(RawPayloads):
 
     def close(self) -> None:
         if self.settings.is_s3 and self._unflushed:
-            self._put(f"{self.folder}/{MANIFEST}", self._manifest_bytes())
+            self.fs.put(f"{self.folder}/{MANIFEST}", self._manifest_bytes())
         self._write_run_file(finished=True)
         self.logger.info(
             "Raw payloads of run %s: %d kept (%d bytes before compression), %d not kept "
@@ -418,14 +496,13 @@ class Recorder(RawPayloads):
 
     def _append_manifest(self, row: dict[str, Any]) -> None:
         if not self.settings.is_s3:
-            with self.fs.open_append_stream(
-                f"{self.folder}/{MANIFEST}", compression=None
-            ) as stream:
-                stream.write((json.dumps(row, sort_keys=True) + "\n").encode())
+            self.fs.append(
+                f"{self.folder}/{MANIFEST}", (json.dumps(row, sort_keys=True) + "\n").encode()
+            )
             return
         self._unflushed += 1
         if self._unflushed >= S3_MANIFEST_EVERY:
-            self._put(f"{self.folder}/{MANIFEST}", self._manifest_bytes())
+            self.fs.put(f"{self.folder}/{MANIFEST}", self._manifest_bytes())
             self._unflushed = 0
 
     def _write_run_file(self, finished: bool = False) -> None:
@@ -436,20 +513,7 @@ class Recorder(RawPayloads):
             "payloads": len(self.rows),
             "notes": self.notes,
         }
-        self._put(f"{self.folder}/{RUN_FILE}", json.dumps(run, sort_keys=True).encode())
-
-    def _put(self, path: str, data: bytes) -> None:
-        """Locally: a hidden temporary name, then a rename (no partial file under a final
-        name); on S3 an object exists only once its upload completed."""
-        if self.settings.is_s3:
-            with self.fs.open_output_stream(path, compression=None) as stream:
-                stream.write(data)
-            return
-        directory, name = path.rsplit("/", 1)
-        temporary = f"{directory}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
-        with self.fs.open_output_stream(temporary, compression=None) as stream:
-            stream.write(data)
-        self.fs.move(temporary, path)
+        self.fs.put(f"{self.folder}/{RUN_FILE}", json.dumps(run, sort_keys=True).encode())
 
 
 @dataclass
@@ -457,7 +521,7 @@ class Replayed:
     """One recorded answer, as served back."""
 
     status: int
-    headers: dict[str, str]
+    headers: requests.structures.CaseInsensitiveDict
     body: bytes
     url: str
 
@@ -526,8 +590,8 @@ class Replayer(RawPayloads):
                 "not match its manifest sha256: the file changed since it was kept"
             )
         self.served += 1
-        return Replayed(int(row.get("status") or 200), dict(row.get("headers") or {}), body,
-                        row["url"])  # fmt: skip
+        headers = requests.structures.CaseInsensitiveDict(row.get("headers") or {})
+        return Replayed(int(row.get("status") or 200), headers, body, row["url"])
 
     def note(self, key: str, value: Any) -> Any:
         if key not in self.notes:
@@ -552,8 +616,7 @@ class Replayer(RawPayloads):
     def _read(self, name: str, required: bool) -> bytes:
         path = f"{self.folder}/{name}"
         try:
-            with self.fs.open_input_stream(path, compression=None) as stream:
-                return stream.read()
+            return self.fs.read(path)
         except (FileNotFoundError, OSError):
             if not required:
                 return b""
@@ -575,7 +638,7 @@ class ReplayAdapter(requests.adapters.BaseAdapter):
         answer = self.replayer.take(request.method or "GET", shown)
         response = requests.Response()
         response.status_code = answer.status
-        response.headers = requests.structures.CaseInsensitiveDict(answer.headers)
+        response.headers = answer.headers
         response._content = answer.body
         response.url = request.url
         response.request = request
