@@ -11,6 +11,9 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_csv_marketing.fields import CURRENCIES
 from tap_csv_marketing.files import ExportLocation
 from tap_csv_marketing.locations import redact_url
+from tap_csv_marketing.raw_files import KeepingLocation
+from tap_csv_marketing.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
+from tap_csv_marketing.raw_payloads import RawPayloadError, RawPayloads, Recorder, raw_payloads
 from tap_csv_marketing.settings import ExportSettings
 from tap_csv_marketing.streams import CsvExportStream, all_streams, redact_bookmarks
 
@@ -91,6 +94,7 @@ class TapCsvMarketing(Tap):
             description="Quarantine a file that cannot be read at all and go on with the "
             "others, instead of failing the run with an error naming the file.",
         ),
+        *(p for p in RAW_PAYLOAD_SETTINGS if p.name != "replay_run"),  # no replay here yet
     ).to_dict()
 
     @cached_property
@@ -101,7 +105,25 @@ class TapCsvMarketing(Tap):
     @cached_property
     def location(self) -> ExportLocation:
         """One listing of the source per run, shared by every stream."""
+        if isinstance(self.raw, Recorder):
+            return KeepingLocation(self.export_settings, self.raw)  # raw_payloads: true
         return ExportLocation(self.export_settings)
+
+    @cached_property
+    def raw(self) -> RawPayloads:
+        """The files as read, kept (`raw_payloads`) or not; raises on a bad setting."""
+        if self.config.get("replay_run"):  # not declared here: refuse it, never ignore it
+            raise ConfigValidationError(
+                "Config validation failed",
+                errors=[
+                    "setting 'replay_run': tap-csv-marketing does not replay yet; its kept "
+                    "files are under <raw_payloads_location>/_raw/tap-csv-marketing/<run>/"
+                ],
+            )
+        try:
+            return raw_payloads(self.config, self.name, self.logger, frozenset())
+        except RawPayloadError as error:
+            raise ConfigValidationError("Config validation failed", errors=[str(error)]) from None
 
     def load_state(self, state: dict) -> None:
         """Load the state with credentials in old bookmark keys redacted (it is echoed)."""
@@ -134,7 +156,11 @@ class TapCsvMarketing(Tap):
         for pattern, count in counts.items():
             if not count:
                 self.logger.warning("%s holds no file matching %r", shown, pattern)
-        super().sync_all()
+        self.raw.start()
+        try:
+            super().sync_all()
+        finally:
+            self.raw.close()
 
 
 if __name__ == "__main__":
