@@ -6,16 +6,21 @@ of a layout (records and quarantine) read each file; a file is kept once per run
 (same shown path and sha256). Extraction method: `export_download` for an http(s)
 source, `file_copy` for a local directory or S3. The path kept is the shown one
 (credentials redacted, `locations.redact_url`).
+
+`ReplayLocation` (`replay_run`) lists and reads a recorded run's files instead of the
+source, so the same readers, typing and quarantine run on them with no access to the
+source; a file's version in the bookmarks is then its sha256.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import re
 
 from tap_csv_marketing.files import ExportLocation, SourceFile
-from tap_csv_marketing.raw_payloads import RawPayloads
+from tap_csv_marketing.raw_payloads import RawPayloads, Replayer
 from tap_csv_marketing.settings import ExportSettings
 
 EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
@@ -49,3 +54,29 @@ class KeepingLocation(ExportLocation):
                 extension=extension if EXTENSION.match(extension) else "bin",
             )
         return data
+
+
+class ReplayLocation(ExportLocation):
+    """The files of a recorded run (`replay_run`) in place of the source: listed from its
+    manifest and read from its kept copies; the source is never listed or read."""
+
+    def __init__(self, settings: ExportSettings, replay: Replayer) -> None:
+        super().__init__(settings)
+        self.replay = replay
+        self._bodies: dict[str, bytes] = {}  # both streams of a layout read each file
+
+    def _list(self, pattern: str) -> list[SourceFile]:
+        files = {
+            row["url"]: SourceFile(
+                row["url"], row["stream"], row["size"], row["sha256"], row["url"]
+            )
+            for row in self.replay.rows
+            if fnmatch.fnmatch(row["stream"], pattern)
+        }
+        return sorted(files.values(), key=lambda f: f.name)
+
+    def read(self, source_file: SourceFile) -> bytes:
+        if source_file.path not in self._bodies:
+            answer = self.replay.take("GET", source_file.path)  # a file's row has no method
+            self._bodies[source_file.path] = answer.body
+        return self._bodies[source_file.path]

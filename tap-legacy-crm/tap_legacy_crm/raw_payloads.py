@@ -540,6 +540,7 @@ class Replayer(RawPayloads):
         self.run_id = settings.replay_run
         self.fs = settings.filesystem()
         self.folder = f"{settings.root(source)}/{self.run_id}"
+        self.rows: list[dict[str, Any]] = []  # the accepted payloads, in recorded order
         self.queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self.notes: dict[str, Any] = {}
         self.served = 0
@@ -555,6 +556,7 @@ class Replayer(RawPayloads):
                     "JSON: the manifest was cut or edited"
                 ) from None
             if row.get("accepted"):
+                self.rows.append(row)
                 self.queues[request_key(row.get("method") or "GET", row["url"])].append(row)
         run_file = self._read(RUN_FILE, required=False)
         self.notes = json.loads(run_file)["notes"] if run_file else {}

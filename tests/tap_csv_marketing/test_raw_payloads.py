@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from tests.tap_csv_marketing.conftest import run_csv_tap
@@ -52,8 +53,20 @@ def test_a_downloaded_export_is_kept_without_its_token(csv_env, export_server, t
         assert SECRET.encode() not in (gzip.decompress(data) if path.suffix == ".gz" else data)
 
 
-def test_replay_run_is_refused_not_ignored(csv_env, tmp_path) -> None:
-    config = {"source": csv_env["SANDBOX_CSV_DIR"], "replay_run": "20260101T000000Z-0123abcd"}
-    streams, _, result = run_csv_tap(config, tmp_path, check=False)
-    assert result.returncode != 0 and not streams
-    assert "setting 'replay_run': tap-csv-marketing does not replay yet" in result.stderr
+def test_a_replay_reads_the_kept_files_to_the_same_records_without_the_source(
+    csv_env, tmp_path
+) -> None:
+    """The run's files are copied to a directory that is then removed: the replay can
+    only have read the kept copies."""
+    lake, exports = tmp_path / "lake", tmp_path / "exports"
+    shutil.copytree(csv_env["SANDBOX_CSV_DIR"], exports)
+    config = {"source": str(exports), "raw_payloads": True, "raw_payloads_location": str(lake)}
+    live, _, _ = run_csv_tap(config, tmp_path)
+    folder, _ = kept(lake)
+    shutil.rmtree(exports)
+    replay = {"source": str(exports), "raw_payloads_location": str(lake), "replay_run": folder.name}
+    replayed, _, result = run_csv_tap(replay, tmp_path)
+    assert set(replayed) == set(live) and all(replayed[name] for name in live)
+    for name in live:  # good rows and quarantined rows alike, in the same order
+        assert replayed[name] == live[name], name
+    assert "accepted payloads not asked for" in result.stderr
