@@ -3,15 +3,22 @@
 
 `--faults "--rate-replay 0.03 --rate-gateway 0.05" --compare-clean` measures other faults
 and the same extract without faults; each run checks records = distinct ids = the
-sandbox's own count."""
+sandbox's own count.
+
+`--raw-payloads on` keeps every body (the tap's `raw_payloads`) in a temporary lake;
+`--raw-payloads compare` runs the extract alternately without and with it (`--repeat`
+pairs) and prints the medians and the overhead (use a high `--rps` and no faults to
+measure the tap's own cost rather than the rate limit's)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,15 +39,34 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=100)
     parser.add_argument("--faults", default="--rate-429 0.05", help="stand-in fault flags")
     parser.add_argument("--compare-clean", action="store_true", help="also run without faults")
+    parser.add_argument("--raw-payloads", choices=["off", "on", "compare"], default="off")
+    parser.add_argument("--repeat", type=int, default=3, help="pairs of runs for compare")
     args = parser.parse_args()
+    if args.raw_payloads == "compare":
+        walls: dict[bool, list[float]] = {False: [], True: []}
+        cpus: dict[bool, list[float]] = {False: [], True: []}  # the tap's own CPU: steadier
+        for _ in range(args.repeat):
+            for raw in (False, True):
+                wall, cpu = run(args, args.faults, raw)
+                walls[raw].append(wall)
+                cpus[raw].append(cpu)
+        off, on = statistics.median(walls[False]), statistics.median(walls[True])
+        cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
+        print(
+            f"raw_payloads off: {' '.join(f'{w:.1f}' for w in walls[False])} s (median {off:.1f})"
+        )
+        print(f"raw_payloads on:  {' '.join(f'{w:.1f}' for w in walls[True])} s (median {on:.1f})")
+        print(f"overhead {100 * (on / off - 1):+.1f}% wall; tap CPU median "
+              f"{cpu_off:.2f} s off, {cpu_on:.2f} s on: {100 * (cpu_on / cpu_off - 1):+.1f}%")  # fmt: skip
+        return
     runs = [args.faults, ""] if args.compare_clean else [args.faults]
-    walls = [run(args, faults) for faults in runs]
+    walls = [run(args, faults, args.raw_payloads == "on")[0] for faults in runs]
     if args.compare_clean:
         print(f"faults cost {walls[0] / walls[1]:.2f}x the fault-free wall time")
 
 
-def run(args: argparse.Namespace, faults: str) -> float:
-    """One extract; prints its figures and returns its wall time."""
+def run(args: argparse.Namespace, faults: str, raw: bool = False) -> tuple[float, float]:
+    """One extract; prints its figures and returns its wall time and the tap's CPU."""
     work = Path(tempfile.mkdtemp(prefix="bench-stripe-"))
     pid, port = start_stripe_server(SandboxHome(work), "stripe-bench", args.scale,
                                     ["--max-rps", str(args.rps), *shlex.split(faults)])  # fmt: skip
@@ -48,6 +74,8 @@ def run(args: argparse.Namespace, faults: str) -> float:
         config = {"api_key": DEFAULT_API_KEY, "api_base": f"http://127.0.0.1:{port}",
                   "start_date": "2024-12-01T00:00:00Z", "max_requests_per_second": args.rps,
                   "window_days": 400, "backoff_base_seconds": 0.01, "backoff_max_seconds": 2}  # fmt: skip
+        if raw:
+            config |= {"raw_payloads": True, "raw_payloads_location": str(work / "lake")}
         (work / "config.json").write_text(json.dumps(config))
         catalog = json.loads(
             subprocess.run(
@@ -65,12 +93,17 @@ def run(args: argparse.Namespace, faults: str) -> float:
                         "refunds",
                     )
         (work / "catalog.json").write_text(json.dumps(catalog))
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), cpu_of_children()
         result = subprocess.run([BIN / "tap-stripe-custom", "--config", work / "config.json", "--catalog", work / "catalog.json"],
                                 capture_output=True, text=True, check=True)  # fmt: skip
-        wall = time.monotonic() - started
+        wall, cpu = time.monotonic() - started, cpu_of_children() - cpu_before
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/stats") as response:
             stats = json.loads(response.read())
+        kept = list((work / "lake").rglob("*.json.gz"))
+        if raw:
+            print(
+                f"raw payloads kept: {len(kept)}, {sum(f.stat().st_size for f in kept) / 1e6:.1f} MB gzip"
+            )
     finally:
         stop_pid(pid)
         shutil.rmtree(work, ignore_errors=True)
@@ -98,7 +131,14 @@ def run(args: argparse.Namespace, faults: str) -> float:
     print(
         f"wall {wall:.1f}s; rate-limit bound {bound:.1f}s ({pages} pages / {args.rps:g} per s); ratio {wall / bound:.2f}"
     )
-    return wall
+    return wall, cpu
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of the finished (reaped) child processes: taken around the
+    tap's run only, as the stand-in server is reaped when it stops."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_csv_marketing.fields import CURRENCIES
 from tap_csv_marketing.files import ExportLocation
 from tap_csv_marketing.locations import redact_url
+from tap_csv_marketing.raw_files import KeepingLocation, ReplayLocation
+from tap_csv_marketing.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
+from tap_csv_marketing.raw_payloads import (
+    RawPayloadError,
+    RawPayloads,
+    Recorder,
+    Replayer,
+    raw_payloads,
+)
 from tap_csv_marketing.settings import ExportSettings
 from tap_csv_marketing.streams import CsvExportStream, all_streams, redact_bookmarks
 
@@ -93,6 +102,7 @@ class TapCsvMarketing(Tap):
             description="Quarantine a file that cannot be read at all and go on with the "
             "others, instead of failing the run with an error naming the file.",
         ),
+        *RAW_PAYLOAD_SETTINGS,
     ).to_dict()
 
     @cached_property
@@ -103,7 +113,19 @@ class TapCsvMarketing(Tap):
     @cached_property
     def location(self) -> ExportLocation:
         """One listing of the source per run, shared by every stream."""
+        if isinstance(self.raw, Recorder):
+            return KeepingLocation(self.export_settings, self.raw)  # raw_payloads: true
+        if isinstance(self.raw, Replayer):
+            return ReplayLocation(self.export_settings, self.raw)  # replay_run
         return ExportLocation(self.export_settings)
+
+    @cached_property
+    def raw(self) -> RawPayloads:
+        """The files as read, kept (`raw_payloads`) or not; raises on a bad setting."""
+        try:
+            return raw_payloads(self.config, self.name, self.logger, frozenset())
+        except RawPayloadError as error:
+            raise ConfigValidationError("Config validation failed", errors=[str(error)]) from None
 
     def load_state(self, state: dict) -> None:
         """Load the state with credentials in old bookmark keys redacted (it is echoed)."""
@@ -118,6 +140,13 @@ class TapCsvMarketing(Tap):
         """Fail before the first record when the source holds no file for any selected
         stream (a wrong `source` or `file_patterns`); warn for a selected stream alone
         without files (an export not produced yet is not a config error)."""
+        self.raw.start()  # before the listing: a replay lists the recorded run's files
+        try:
+            self._sync_all_files()
+        finally:
+            self.raw.close()
+
+    def _sync_all_files(self) -> None:
         counts: dict[str, int] = {}
         for stream in self.streams.values():
             if isinstance(stream, CsvExportStream) and stream.selected:

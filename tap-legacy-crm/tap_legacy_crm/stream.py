@@ -115,12 +115,29 @@ class CustomersStream(RESTStream):
         return self._tap.report
 
     @property
+    def requests_session(self) -> requests.Session:
+        """The SDK's session; a replay (`replay_run`) answers it from the recorded run."""
+        return self._tap.raw.mount(super().requests_session)
+
+    @property
     def ordered_by_id(self) -> bool:
         return self.config.get("listing_order", "id") == "id"
 
     # -- retry policy (SDK hooks) ---------------------------------------------------------
 
     def validate_response(self, response: requests.Response) -> None:
+        """Check the response (`check_response`), keeping its body when raw payloads are
+        on: accepted or not, with the cause it was refused for."""
+        try:
+            self.check_response(response)
+        except Exception as error:
+            reason = cause_of(error) if isinstance(error, RetriableAPIError) else "fatal"
+            self._tap.raw.keep_response(self.name, response, False, reason=reason,
+                                        extraction_method="api_json")  # fmt: skip
+            raise
+        self._tap.raw.keep_response(self.name, response, True, extraction_method="api_json")
+
+    def check_response(self, response: requests.Response) -> None:
         if response.status_code in (401, 403):
             raise FatalAPIError(
                 f"The CRM API refused the token ({response.status_code}) for {self.path}: "

@@ -8,9 +8,14 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_legacy_crm.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
+from tap_legacy_crm.raw_payloads import RawPayloadError, RawPayloads, RawSettings, raw_payloads
 from tap_legacy_crm.report import RunReport
 from tap_legacy_crm.stream import CustomersStream
 from tap_legacy_crm.url_policy import api_url_problem
+
+# the query parameters the tap sends; any other value in a kept URL is redacted
+KEPT_QUERY_PARAMETERS = frozenset({"page", "per_page", "updated_since"})
 
 
 class TapLegacyCRM(Tap):
@@ -82,6 +87,7 @@ class TapLegacyCRM(Tap):
             description="Allow a plain http:// api_url to a host other than this machine "
             "(the token then travels unencrypted). Loopback hosts are always allowed.",
         ),
+        *RAW_PAYLOAD_SETTINGS,
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -94,6 +100,11 @@ class TapLegacyCRM(Tap):
             if self.config.get("api_url")
             else None
         )
+        if not problem:
+            try:
+                RawSettings.from_config(dict(self.config))
+            except RawPayloadError as error:
+                problem = str(error)
         if problem and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=[problem])
         return errors + ([problem] if problem else [])
@@ -102,13 +113,20 @@ class TapLegacyCRM(Tap):
     def report(self) -> RunReport:
         return RunReport()
 
+    @cached_property
+    def raw(self) -> RawPayloads:
+        """Raw bodies kept (`raw_payloads`), served back (`replay_run`), or neither."""
+        return raw_payloads(self.config, self.name, self.logger, KEPT_QUERY_PARAMETERS)
+
     def discover_streams(self):
         return [CustomersStream(self)]
 
     def sync_all(self) -> None:
+        self.raw.start()
         try:
             super().sync_all()
         finally:
+            self.raw.close()
             self.logger.info("CRM run report: %s", self.report.summary())
 
 

@@ -32,6 +32,7 @@ from tap_stripe_custom.errors import (
     StripeRequestFailed,
 )
 from tap_stripe_custom.http_client import CheckedRequestsClient
+from tap_stripe_custom.raw_payloads import RawPayloads
 from tap_stripe_custom.retry_after import parse_retry_after
 from tap_stripe_custom.run_boundary import RunBoundary, log_boundary, run_boundary
 
@@ -54,9 +55,11 @@ def describe_body(headers: Mapping[str, str], body: bytes) -> str:
 class StripeApi:
     """List endpoints as pages of plain dicts, politely and persistently."""
 
-    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], logger: logging.Logger, raw: RawPayloads | None = None
+    ) -> None:
         self.logger = logger
-        self.http_client = CheckedRequestsClient(self.validate_response)
+        self.http_client = CheckedRequestsClient(self.validate_response, raw)
         self.client = stripe.StripeClient(
             config["api_key"],
             stripe_account=config.get("account_id") or None,
@@ -215,8 +218,13 @@ class StripeApi:
         def call() -> dict:
             nonlocal tries
             tries += 1
-            page = self._get(endpoint, params)
-            validate(page)
+            try:
+                page = self._get(endpoint, params)
+                validate(page)
+            except Exception as error:
+                self.http_client.settle(False, getattr(error, "cause", type(error).__name__))
+                raise
+            self.http_client.settle(True)
             return page
 
         try:

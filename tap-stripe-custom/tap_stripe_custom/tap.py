@@ -9,12 +9,17 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import FatalSyncError
+from singer_sdk.exceptions import ConfigValidationError, FatalSyncError
 
 from tap_stripe_custom.client import StripeApi
 from tap_stripe_custom.errors import StripeRequestFailed
+from tap_stripe_custom.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
+from tap_stripe_custom.raw_payloads import RawPayloadError, RawPayloads, RawSettings, raw_payloads
 from tap_stripe_custom.streams import STREAM_TYPES
 from tap_stripe_custom.transport import require_safe_api_base
+
+# the query parameters the tap sends; any other value in a kept URL is redacted
+KEPT_QUERY_PARAMETERS = frozenset({"limit", "starting_after", "ending_before", "created", "types"})
 
 
 class StreamsFailed(FatalSyncError):
@@ -102,6 +107,7 @@ class TapStripeCustom(Tap):
             default=30,
             description="Cap on any single wait, Retry-After included.",
         ),
+        *RAW_PAYLOAD_SETTINGS,
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -111,12 +117,21 @@ class TapStripeCustom(Tap):
             self.config.get("api_base") or "https://api.stripe.com",
             bool(self.config.get("allow_insecure_http", False)),
         )
+        try:
+            RawSettings.from_config(dict(self.config))
+        except RawPayloadError as error:
+            raise ConfigValidationError("Config validation failed", errors=[str(error)]) from None
         self.failed_streams: dict[str, StripeRequestFailed] = {}
         self._run_started: int | None = None
 
     @cached_property
+    def raw(self) -> RawPayloads:
+        """Raw bodies kept (`raw_payloads`), served back (`replay_run`), or neither."""
+        return raw_payloads(self.config, self.name, self.logger, KEPT_QUERY_PARAMETERS)
+
+    @cached_property
     def api(self) -> StripeApi:
-        return StripeApi(self.config, self.logger)
+        return StripeApi(self.config, self.logger, self.raw)
 
     def stream_failed(self, stream: str, error: StripeRequestFailed) -> None:
         """Called by a stream whose requests failed for good; the run goes on."""
@@ -130,7 +145,9 @@ class TapStripeCustom(Tap):
         a machine whose clock runs ahead never bookmarks a moment in Stripe's future. Read
         once per run, with a `limit=1` request on the first stream that asks."""
         if self._run_started is None:
-            self._run_started = int(self.api.run_boundary(resource).moment)
+            moment = int(self.api.run_boundary(resource).moment)
+            # a replay asks for the same created windows as the recorded run
+            self._run_started = int(self.raw.note("run_boundary", moment))
         return self._run_started
 
     @property
@@ -147,9 +164,11 @@ class TapStripeCustom(Tap):
         """Every selected stream, then the run report; non-zero exit naming any stream
         that failed."""
         started = time.monotonic()
+        self.raw.start()
         try:
             super().sync_all()
         finally:
+            self.raw.close()
             if "api" in self.__dict__:
                 self.logger.info(
                     "Stripe run report: %d requests, retries by cause %s, failed streams %s, %.1fs",
