@@ -65,8 +65,17 @@ def lake_streams_of_meltano_yml() -> set[str]:
             continue
         for name in words & set(extractors):
             extractor = extractors[name]
-            streams |= {f"{extractor['namespace']}/{s.split('.')[0]}" for s in extractor["select"]}
+            namespace = extractor.get("namespace") or _locked_namespace(extractor)
+            streams |= {f"{namespace}/{s.split('.')[0]}" for s in extractor["select"]}
     return streams
+
+
+def _locked_namespace(extractor: dict) -> str:
+    """A `variant` plugin's namespace, from its lock file (plugins/extractors/)."""
+    lock = (
+        REPO_ROOT / "plugins" / "extractors" / f"{extractor['name']}--{extractor['variant']}.lock"
+    )
+    return json.loads(lock.read_text())["namespace"]
 
 
 def dbt_nodes() -> dict[str, dict]:
@@ -158,5 +167,6 @@ def test_a_lake_job_whose_tap_selects_no_streams_is_refused(tmp_path: Path) -> N
         if extractor["name"] == "tap-legacy-crm":
             del extractor["select"]
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (tmp_path / "plugins").symlink_to(REPO_ROOT / "plugins")  # the own plugins' lock files
     with pytest.raises(MeltanoProjectError, match=r"extractor .tap-legacy-crm. .*no `select`"):
         build_definitions(tmp_path)

@@ -45,6 +45,8 @@ def project_with(tmp_path: Path, jobs: list[dict], schedules: list[dict]) -> Pat
     manifest["jobs"] = [*manifest["jobs"], *jobs]
     manifest["schedules"] = [*manifest["schedules"], *schedules]
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    # the own plugins' definitions (variant lock files) come with the project
+    (tmp_path / "plugins").symlink_to(REPO_ROOT / "plugins")
     return tmp_path
 
 
