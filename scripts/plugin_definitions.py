@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -241,12 +242,25 @@ def render_lock(plugin_dir: Path, about: Mapping[str, Any], source: str | None =
     return json.dumps(lock, indent=2, ensure_ascii=False) + "\n"
 
 
-def rendered(root: Path = REPO_ROOT) -> Iterator[tuple[Path, str]]:
+def committed_source(plugin_dir: Path) -> str | None:
+    """The repository URL in the committed definition's pip_url (None: no file yet)."""
+    path = definition_path(plugin_dir)
+    if not path.exists():
+        return None
+    found = re.search(r"^pip_url: git\+(\S+)#subdirectory=", path.read_text(), re.MULTILINE)
+    return found[1] if found else None
+
+
+def rendered(root: Path = REPO_ROOT, keep_source: bool = False) -> Iterator[tuple[Path, str]]:
+    """Every file as generated now. `keep_source`: with the repository URL the committed
+    files name (a staleness check is about the plugins' settings, not about where this
+    clone was cloned from: CI's clean clone and a worktree must agree)."""
     source = source_repository(root)
     for plugin_dir in plugin_dirs(root):
         about = read_about(plugin_dir.name)
-        yield definition_path(plugin_dir), render(plugin_dir, about, source)
-        yield lock_path(plugin_dir, root), render_lock(plugin_dir, about, source)
+        url = (committed_source(plugin_dir) if keep_source else None) or source
+        yield definition_path(plugin_dir), render(plugin_dir, about, url)
+        yield lock_path(plugin_dir, root), render_lock(plugin_dir, about, url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args(argv)
     stale = []
-    for path, text in rendered():
+    for path, text in rendered(keep_source=args.check):
         current = path.read_text() if path.exists() else None
         if current == text:
             continue
