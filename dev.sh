@@ -39,13 +39,30 @@ install_chromium() {
     -o DPkg::Lock::Timeout=300 chromium >/dev/null
 }
 
-install() {
-  install_java
-  install_chromium
+# The project virtualenv with uv in it (pip only bootstraps uv, once).
+make_venv() {
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
-  "$PY" -m pip install --quiet --upgrade pip uv
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$PY" -m pip install --quiet uv
+  fi
+}
+
+# What the demo runs in this virtualenv: the sandbox, Meltano and DuckDB (for the tables
+# it prints). The taps, the target, dbt and elt-monitor run in the virtualenvs Meltano
+# builds for them, so the demo does not install them (nor Dagster, Spark, Snowflake and
+# the browser, which only the tests use) here.
+install_demo() {
+  make_venv
+  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" -e sandbox -r requirements-demo.txt
+  "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
+}
+
+install() {
+  install_java
+  install_chromium
+  make_venv
   local args=()
   for plugin in "${PLUGINS[@]}"; do
     if [ -f "$plugin/pyproject.toml" ]; then args+=(-e "$plugin"); fi
@@ -61,7 +78,7 @@ case "${1:-help}" in
   install)
     install ;;
   demo)
-    install
+    install_demo
     shift
     exec "$PY" -m scripts.demo "$@" ;;
   test)
