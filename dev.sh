@@ -52,10 +52,12 @@ make_venv() {
 # What the demo runs in this virtualenv: the sandbox, Meltano and DuckDB (for the tables
 # it prints). The taps, the target, dbt and elt-monitor run in the virtualenvs Meltano
 # builds for them, so the demo does not install them (nor Dagster, Spark, Snowflake and
-# the browser, which only the tests use) here.
+# the browser, which only the tests use) here; only the shop tap, whose replication
+# slot names the sandbox uses for its publications.
 install_demo() {
   make_venv
-  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" -e sandbox -r requirements-demo.txt
+  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" \
+    -e sandbox -e tap-ecommerce-postgres -r requirements-demo.txt
   "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
 }
 
