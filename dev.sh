@@ -88,7 +88,10 @@ case "${1:-help}" in
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .
-    exec "$VENV/bin/pytest" "$@" ;;
+    # TEST_WORKERS parallel pytest-xdist workers (default 0: one process, until a whole
+    # parallel run is proven green); each module runs whole on one worker, modules
+    # sharing a costly fixture together (tests/conftest.py).
+    exec "$VENV/bin/pytest" -n "${TEST_WORKERS:-0}" "$@" ;;
   scenarios)
     # 20 normal nights and 14 upstream problems through the real job (~35 min)
     install
