@@ -39,13 +39,32 @@ install_chromium() {
     -o DPkg::Lock::Timeout=300 chromium >/dev/null
 }
 
-install() {
-  install_java
-  install_chromium
+# The project virtualenv with uv in it (pip only bootstraps uv, once).
+make_venv() {
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
-  "$PY" -m pip install --quiet --upgrade pip uv
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$PY" -m pip install --quiet uv
+  fi
+}
+
+# What the demo runs in this virtualenv: the sandbox, Meltano and DuckDB (for the tables
+# it prints). The taps, the target, dbt and elt-monitor run in the virtualenvs Meltano
+# builds for them, so the demo does not install them (nor Dagster, Spark, Snowflake and
+# the browser, which only the tests use) here; only the shop tap, whose replication
+# slot names the sandbox uses for its publications.
+install_demo() {
+  make_venv
+  "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" \
+    -e sandbox -e tap-ecommerce-postgres -r requirements-demo.txt
+  "$PY" transform/scripts/install_duckdb_httpfs.py >/dev/null
+}
+
+install() {
+  install_java
+  install_chromium
+  make_venv
   local args=()
   for plugin in "${PLUGINS[@]}"; do
     if [ -f "$plugin/pyproject.toml" ]; then args+=(-e "$plugin"); fi
@@ -63,7 +82,7 @@ case "${1:-help}" in
   install)
     install ;;
   demo)
-    install
+    install_demo
     shift
     exec "$PY" -m scripts.demo "$@" ;;
   test)
@@ -71,7 +90,10 @@ case "${1:-help}" in
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .
-    exec "$VENV/bin/pytest" "$@" ;;
+    # TEST_WORKERS parallel pytest-xdist workers (default 0: one process, until a whole
+    # parallel run is proven green); each module runs whole on one worker, modules
+    # sharing a costly fixture together (tests/conftest.py).
+    exec "$VENV/bin/pytest" -n "${TEST_WORKERS:-0}" "$@" ;;
   scenarios)
     # 20 normal nights and 14 upstream problems through the real job (~35 min)
     install

@@ -21,6 +21,57 @@ from elt_sandbox.runtime import SandboxHome, stop_pid
 TEST_SCALE = float(os.environ.get("TEST_SCALE", "0.01"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Parallel workers (`TEST_WORKERS=2 ./dev.sh test`, pytest-xdist): each worker has its own
+# session, so a session fixture is built once per worker that uses it. Every module runs
+# whole on one worker (its module fixtures are built once); the modules below share a
+# costly session fixture and go to one worker together.
+SHARED_SESSION_GROUPS = {
+    # clean_run: one full `meltano run ecommerce-elt` of the dev environment
+    "tests/e2e/test_pipeline.py": "e2e-clean-run",
+    "tests/e2e/test_recovery.py": "e2e-clean-run",
+    # engine_builds: the one Spark build (tests/transform_engines/conftest.py)
+    "tests/transform_engines/test_cross_engine.py": "spark-build",
+    "tests/transform_engines/test_wap_spark.py": "spark-build",
+}
+# The groups start longest first (Spark builds, then the full Meltano runs, then the
+# other slow tests), so that no long group starts last and runs alone at the end.
+FIRST_MARKS = ("spark", "e2e", "slow")
+
+
+def work_group(nodeid: str) -> str:
+    """The unit one worker runs whole: the test's module or its shared group."""
+    module = nodeid.split("::", 1)[0]
+    return SHARED_SESSION_GROUPS.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's scope scheduling, with `work_group` as the scope. (Not `--dist loadgroup`
+    with `xdist_group` marks: xdist 3.8 groups by rewriting `item._nodeid`, which pytest
+    9.2 no longer reads, so the marks were ignored. `_split_scope` is private: it is the
+    one method xdist's own loadfile and loadgroup schedulers override, kept here alone.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_group(nodeid)
+
+    return WorkGroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a parallel worker, the groups holding the slowest tests come first (a stable
+    sort: each module keeps its order). Every worker sorts the same collection alike."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank: dict[str, int] = {}
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        item_rank = next((i for i, name in enumerate(FIRST_MARKS) if name in marks), 99)
+        group = work_group(item.nodeid)
+        rank[group] = min(rank.get(group, 99), item_rank)
+    items.sort(key=lambda item: rank[work_group(item.nodeid)])
+
 
 @pytest.fixture(scope="session")
 def sandbox_home() -> Iterator[SandboxHome]:

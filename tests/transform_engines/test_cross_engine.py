@@ -6,13 +6,13 @@ sums to the cent.
 The lake carries the awkward cases of tests/transform (an order at 02:00Z on New Year's
 day, an order in 2029, a refund against a failed charge, versions tied on every
 timestamp), so the engines must agree on date keys, the date spine, the net-paid rule and
-the dedupe tiebreakers, not only on the easy rows. One Spark build serves the module.
+the dedupe tiebreakers, not only on the easy rows. One Spark build serves the module and
+test_wap_spark.py: write-audit-publish's (conftest.py), the same `dbt build` published.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,10 +20,10 @@ import pytest
 
 from tests.transform.conftest import DbtProject, output
 from tests.transform.test_marts import edge_lake, tied_versions
+from tests.transform_engines.conftest import EngineBuilds
 from tests.transform_engines.engines import (
     MARTS,
     Mart,
-    SparkProject,
     read_duckdb_marts,
     read_spark_marts,
 )
@@ -53,22 +53,13 @@ def node_statuses(target_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Both engines built from the same lake; times kept for the report."""
-    duck = DbtProject(tmp_path_factory.mktemp("duckdb"))
-    streams = write_lake(duck)
-    spark = SparkProject(tmp_path_factory.mktemp("spark"), lake_root=duck.workdir / "lake")
-    started = time.monotonic()
-    duck_result = duck.dbt("build", *NOT_MONITOR)
-    duck_seconds = time.monotonic() - started
-    started = time.monotonic()
-    spark_result = spark.dbt("build", *NOT_MONITOR)
-    spark_seconds = time.monotonic() - started
-    print(f"\ndbt build: DuckDB {duck_seconds:.1f} s, Spark {spark_seconds:.1f} s")
+def builds(engine_builds: EngineBuilds) -> dict:
+    """Both engines built from the same lake: the DuckDB build and the Spark build that
+    write-audit-publish published (one Spark build for the engine tests: conftest.py)."""
     return {
-        "streams": streams,
-        "duckdb": (duck, duck_result),
-        "spark": (spark, spark_result),
+        "streams": engine_builds.streams,
+        "duckdb": (engine_builds.duck, engine_builds.duck_result),
+        "spark": (engine_builds.spark, engine_builds.published),
     }
 
 

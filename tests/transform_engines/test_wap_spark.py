@@ -1,6 +1,7 @@
 """Write, audit, publish on local Spark: one real build into the staging database, then
-`analytics.db` repointed at it. One Spark build serves the module (it is slow); the
-attempt that must not publish is one that dbt refuses before starting Spark.
+`analytics.db` repointed at it. One Spark build serves this module and the cross-engine
+comparison (it is slow: conftest.py); the attempt that must not publish is one that dbt
+refuses before starting Spark.
 
 The published marts are compared with a plain DuckDB build of the same lake (the
 cross-engine proof), read through the `analytics.db` link as any Parquet reader would.
@@ -8,48 +9,31 @@ cross-engine proof), read through the `analytics.db` link as any Parquet reader 
 
 from __future__ import annotations
 
-import time
-
 import duckdb
 import pytest
 
-from tests.transform.conftest import DbtProject, output
-from tests.transform.wap import run_wap, state
+from tests.transform.conftest import output
+from tests.transform.wap import state
+from tests.transform_engines.conftest import EngineBuilds
 from tests.transform_engines.engines import (
     SPARK_SCHEMA,
     SparkProject,
     read_duckdb_marts,
     read_spark_marts,
 )
-from tests.transform_engines.test_cross_engine import NOT_MONITOR, write_lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
 @pytest.fixture(scope="module")
-def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    duck = DbtProject(tmp_path_factory.mktemp("wap-duckdb"))
-    write_lake(duck)
-    plain = duck.dbt("build", *NOT_MONITOR)
-    assert plain.returncode == 0, output(plain)
-    spark = SparkProject(tmp_path_factory.mktemp("wap-spark"), lake_root=duck.workdir / "lake")
-    # What a plain `dbt build` left before WAP, and a killed attempt's staging database.
-    legacy = spark.warehouse / f"{SPARK_SCHEMA}.db" / "fct_orders"
-    legacy.mkdir(parents=True)
-    (legacy / "part-0.parquet").write_bytes(b"yesterday")
-    leftover = spark.warehouse / f"{SPARK_SCHEMA}__wap.db" / "fct_orders"
-    leftover.mkdir(parents=True)
-    refused = run_wap("spark", spark.workdir, spark.settings(), "run-0", "--no-such-option")
-    refused_attempt = state(spark.workdir, "attempt.json")
-    started = time.monotonic()
-    published = run_wap("spark", spark.workdir, spark.settings(), "run-1", *NOT_MONITOR)
-    print(f"\nSpark write-audit-publish: {time.monotonic() - started:.1f} s")
+def nights(engine_builds: EngineBuilds) -> dict:
+    """The shared Spark build (conftest.py): a refused attempt, then run-1 published."""
     return {
-        "duck": duck,
-        "spark": spark,
-        "refused": refused,
-        "refused_attempt": refused_attempt,
-        "published": published,
+        "duck": engine_builds.duck,
+        "spark": engine_builds.spark,
+        "refused": engine_builds.refused,
+        "refused_attempt": engine_builds.refused_attempt,
+        "published": engine_builds.published,
     }
 
 
