@@ -120,7 +120,10 @@ class ExportLocation:
             response.raw.decode_content = True  # undo a transfer Content-Encoding only
             return response.raw
         assert self.fs is not None
-        return self.fs.open_input_stream(source_file.address.removeprefix("s3://"))
+        # compression=None: the bytes as stored (pyarrow would gunzip a .gz name itself);
+        # the reader hashes them for the bookmark and gunzips them in one place.
+        path = source_file.address.removeprefix("s3://")
+        return self.fs.open_input_stream(path, compression=None)
 
     def _http_version(self, url: str) -> str:
         response = self._request("HEAD", url, timeout=30, allow_redirects=True)

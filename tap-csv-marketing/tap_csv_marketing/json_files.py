@@ -154,6 +154,8 @@ def check_document(text: JsonText, pointer: str) -> DocumentFacts:
     except TextFailed as error:
         raise DocumentFailed(f"{error} (at byte {text.offset})") from None
     except (ijson.JSONError, UnicodeDecodeError) as error:
+        if first is None and text.offset == 0:
+            raise DocumentFailed("empty file: not a JSON document") from None
         raise DocumentFailed(
             f"not one complete JSON document: {_parse_error(error)} (at or before byte "
             f"{text.offset}); nothing of it is loaded"
@@ -287,16 +289,33 @@ def to_json(value: Any) -> str:
     return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _duplicates_in(value: Any, duplicated: dict[int, tuple[dict, str]]) -> list[str]:
+    """The keys given twice in any object inside `value` (and forget those objects)."""
+    found = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in duplicated:
+                found.append(duplicated.pop(id(node))[1])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(set(found))
+
+
 def array_items(text: JsonText, pointer: str, facts: DocumentFacts) -> Iterator[JsonItem]:
     """Pass 2 for a JSON document: one item per element of the records array."""
-    duplicates: list[str] = []
+    # objects that were given a key twice, by id (ijson builds a whole buffer of items
+    # before yielding the first, so a flag per item would blame the wrong one)
+    duplicated: dict[int, tuple[dict, str]] = {}
 
     class Obj(dict):
         """An object that notes a key given twice (a plain dict keeps the last silently)."""
 
         def __setitem__(self, key: str, value: Any) -> None:
             if key in self:
-                duplicates.append(key)
+                duplicated[id(self)] = (self, key)
             super().__setitem__(key, value)
 
     prefix = ".".join([*pointer_tokens(pointer), "item"])
@@ -304,11 +323,8 @@ def array_items(text: JsonText, pointer: str, facts: DocumentFacts) -> Iterator[
     for index, value in enumerate(items):
         where = f"{pointer}/{index}"
         problem = None
-        if duplicates:
-            problem = BadCell(
-                "duplicate_key", f"key(s) {sorted(set(duplicates))} appear more than once"
-            )
-            duplicates.clear()
+        if duplicated and (keys := _duplicates_in(value, duplicated)):
+            problem = BadCell("duplicate_key", f"key(s) {keys} appear more than once in one object")
         elif facts.has_nul_escape and has_nul(value):
             problem = BadCell("nul_byte", "a string holds a NUL character (\\u0000)")
         if problem:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +23,3 @@ class RowOutcome:
     problem: BadCell | None = None
     repeated_header: bool = False
     note: str | None = None
-
-
-def gunzip(data: bytes, path: str) -> bytes:
-    """A whole `.csv.gz` file's bytes, decompressed; FileFailed naming it when broken."""
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise FileFailed(f"{path}: not a complete gzip file: {error}") from None

@@ -18,11 +18,11 @@ from singer_sdk import Stream
 from tap_csv_marketing.exports import LAYOUTS, ExportLayout, cell_parser, type_row
 from tap_csv_marketing.fields import BadCell
 from tap_csv_marketing.files import ExportLocation, SourceFile, checksum
-from tap_csv_marketing.formats import CSV, format_of, is_gzip
+from tap_csv_marketing.formats import CSV, format_of
 from tap_csv_marketing.headers import CHANGED, REORDERED, Header, compare, is_header_line
 from tap_csv_marketing.json_reader import JsonDocument, JsonFileReader
 from tap_csv_marketing.locations import redact_url
-from tap_csv_marketing.outcomes import FileFailed, RowOutcome, gunzip
+from tap_csv_marketing.outcomes import FileFailed, RowOutcome
 from tap_csv_marketing.parsing import UnreadableFile, decode, rows
 from tap_csv_marketing.settings import ExportSettings
 
@@ -59,8 +59,6 @@ class ExportFileReader:
     def rows(self, source: SourceFile, data: bytes) -> Iterator[RowOutcome]:
         """What became of each row after the header; raises FileFailed for the file."""
         try:
-            if is_gzip(source.name):
-                data = gunzip(data, source.path)
             text, _ = decode(data, self.settings.encoding)
             parsed = rows(text, self.settings.delimiter)
             first = next(parsed, None)
