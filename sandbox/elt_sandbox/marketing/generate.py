@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from elt_sandbox.marketing.json_feed import write_feed
+
 SEED = 2025
 YEAR_START = dt.date(2025, 1, 1)
 DAYS = 365
@@ -248,5 +250,7 @@ def write_exports(
         if only is None or export.name in only:
             (directory / export.name).write_bytes(export.render())
     result = manifest(exports)
+    # the ad platform's JSON feed beside the CSVs (json_feed.py); deterministic bytes
+    result["json_feed"] = write_feed(directory)
     (directory / "_manifest.json").write_text(json.dumps(result, indent=2))
     return result
