@@ -28,7 +28,7 @@ from tap_csv_marketing.json_files import (
     ndjson_items,
     to_json,
 )
-from tap_csv_marketing.json_text import JsonText, TextFailed
+from tap_csv_marketing.json_text import JsonText
 from tap_csv_marketing.json_values import type_json_record
 from tap_csv_marketing.outcomes import FileFailed, RowOutcome
 from tap_csv_marketing.settings import ExportSettings
@@ -63,10 +63,7 @@ class JsonDocument:
                     self._facts = check_document(text, self.pointer)
             except DocumentFailed as error:
                 self.failure = FileFailed(f"{self.source.path}: {error}")
-                with contextlib.suppress(TextFailed):
-                    text.drain()
-                while text._read_stored(1024 * 1024):
-                    pass
+                text.drain()
             self.digest = text.hexdigest()
         return self.digest
 

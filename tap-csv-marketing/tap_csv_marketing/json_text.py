@@ -105,9 +105,8 @@ class JsonText(io.RawIOBase):
         return data
 
     def drain(self) -> None:
-        """Read the stored bytes to their end (so the digest covers the whole file)."""
-        while self.read(CHUNK):
-            pass
+        """Read the stored bytes to their end, so the digest covers the whole file (the
+        parsers stop at the end of the text; after a failure, wherever it happened)."""
         while self._read_stored(CHUNK):
             pass
 
