@@ -5,7 +5,9 @@
   and free-form `attributes`); December's file is gzipped (`.ndjson.gz`).
 - `budget_plan_2025.json`: one JSON document, the daily budget per channel under `/days`.
 
-Valid content is exact and deterministic (seeded). `FEED_BAD` appends deliberately broken
+Valid content is exact and deterministic (seeded); each simulated night (`elt-sandbox
+advance`) appends its day's events to that month's NDJSON file (`feed` journal entries,
+with their ground truth: count and cost). `FEED_BAD` appends deliberately broken
 records, each with the reason code tap-csv-marketing quarantines it under; the manifest
 (`json_feed` in `_manifest.json`) holds, per file, the good record count, the sum of its
 money column and each bad record's position (NDJSON line, or 1-based index in the array),
@@ -70,6 +72,27 @@ def event_file_name(day: dt.date) -> str:
 BUDGET_FILE = "budget_plan_2025.json"
 
 
+def day_events(rng: random.Random, day: dt.date) -> tuple[list[str], Decimal]:
+    """One day's ad events (one per campaign) as NDJSON lines, and their cost's sum."""
+    texts, total = [], Decimal("0.00")
+    for campaign_id, platform in CAMPAIGNS:
+        impressions = rng.randint(500, 50_000)
+        clicks = rng.randint(0, impressions // 20)
+        cost = (Decimal(rng.randint(100, 250_000)) / 100).quantize(CENT)
+        record = {
+            "event_id": f"EV-{day:%Y%m%d}-{campaign_id}",
+            "date": day.isoformat(),
+            "platform": platform,
+            "campaign_id": campaign_id,
+            "impressions": impressions,
+            "clicks": clicks,
+            "attributes": {"placement": rng.choice(PLACEMENTS), "bid": {"max_cpc": 0.35}},
+        }
+        texts.append(_with_money(record, "cost", cost))
+        total += cost
+    return texts, total
+
+
 def _good_records(rng: random.Random) -> dict[str, FeedFile]:
     files: dict[str, FeedFile] = {}
     budget = files.setdefault(BUDGET_FILE, FeedFile(BUDGET_FILE, "budget_plan"))
@@ -77,22 +100,10 @@ def _good_records(rng: random.Random) -> dict[str, FeedFile]:
         day = YEAR_START + dt.timedelta(days=offset)
         name = event_file_name(day)
         events = files.setdefault(name, FeedFile(name, "ad_events"))
-        for campaign_id, platform in CAMPAIGNS:
-            impressions = rng.randint(500, 50_000)
-            clicks = rng.randint(0, impressions // 20)
-            cost = (Decimal(rng.randint(100, 250_000)) / 100).quantize(CENT)
-            record = {
-                "event_id": f"EV-{day:%Y%m%d}-{campaign_id}",
-                "date": day.isoformat(),
-                "platform": platform,
-                "campaign_id": campaign_id,
-                "impressions": impressions,
-                "clicks": clicks,
-                "attributes": {"placement": rng.choice(PLACEMENTS), "bid": {"max_cpc": 0.35}},
-            }
-            events.texts.append(_with_money(record, "cost", cost))
-            events.good += 1
-            events.total += cost
+        texts, total = day_events(rng, day)
+        events.texts += texts
+        events.good += len(texts)
+        events.total += total
         for channel in CHANNELS:
             planned = (Decimal(rng.randint(5_000, 400_000)) / 100).quantize(CENT)
             record = {"date": day.isoformat(), "channel": channel}
@@ -100,6 +111,24 @@ def _good_records(rng: random.Random) -> dict[str, FeedFile]:
             budget.good += 1
             budget.total += planned
     return files
+
+
+def feed_entry(day: dt.date, seed: int) -> dict:
+    """A simulated night's journal entry: the day's events appended to its month's file
+    (`elt_sandbox.nights.marketing`); `total` is their cost's sum."""
+    texts, total = day_events(random.Random(f"{seed}:{day.isoformat()}:ad_events"), day)
+    return {"op": "feed", "day": day.isoformat(), "file": event_file_name(day),
+            "stream": "ad_events", "texts": texts, "total": str(total)}  # fmt: skip
+
+
+def apply_feed_journal(files: dict[str, FeedFile], entries: list[dict]) -> None:
+    """Apply the nights' `feed` entries (the other entries are the CSV files')."""
+    for entry in entries:
+        if entry["op"] == "feed":
+            feed = files.setdefault(entry["file"], FeedFile(entry["file"], entry["stream"]))
+            feed.texts += entry["texts"]
+            feed.good += len(entry["texts"])
+            feed.total += Decimal(entry["total"])
 
 
 # (file, record text, reason code): appended after the good records of that file.
@@ -149,9 +178,12 @@ def feed_manifest(files: list[FeedFile]) -> dict:
     }
 
 
-def write_feed(directory: Path) -> dict:
-    """Write the feed files into `directory`; returns their manifest."""
-    files = build_feed()
+def write_feed(directory: Path, entries: list[dict] | None = None) -> dict:
+    """Write the feed files, with the nights' entries applied, into `directory`; returns
+    their manifest."""
+    by_name = {feed.name: feed for feed in build_feed()}
+    apply_feed_journal(by_name, entries or [])
+    files = [by_name[name] for name in sorted(by_name)]
     for feed in files:
         (directory / feed.name).write_bytes(feed.render())
     return feed_manifest(files)
