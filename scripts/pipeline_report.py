@@ -120,6 +120,8 @@ def source_counts(env: Mapping[str, str]) -> dict[str, int]:
     manifest = json.loads((Path(env["SANDBOX_CSV_DIR"]) / "_manifest.json").read_text())
     for name, total in manifest["totals"].items():
         counts[f"csv {name} (valid rows)"] = total
+    for name, total in manifest.get("json_feed", {}).get("totals", {}).items():
+        counts[f"json {name} (valid records)"] = total["good_records"]
     return counts
 
 

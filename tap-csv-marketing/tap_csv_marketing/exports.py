@@ -12,6 +12,7 @@ from tap_csv_marketing.fields import (
     parse_count,
     parse_date,
     parse_money,
+    parse_object,
     parse_text,
 )
 from tap_csv_marketing.headers import Header
@@ -34,7 +35,7 @@ SUMMARY_WORDS = ("total", "grand total", "sum", "subtotal")
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # date | text | decimal | count
+    kind: str  # date | text | decimal | count | object
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ExportLayout:
     default_pattern: str
     columns: tuple[Column, ...]
     keys: tuple[str, ...]
+    records_path: str = ""  # JSON documents: a pointer to the records array ("" = top level)
 
     def schema(self) -> dict[str, Any]:
         kinds = {
@@ -50,9 +52,16 @@ class ExportLayout:
             "text": {"type": ["string"]},
             "decimal": DECIMAL_SCHEMA,
             "count": {"type": ["integer"], "minimum": 0},
+            "object": {"type": ["object"]},  # kept as JSON (the lake: a JSON text column)
         }
         properties = {c.name: kinds[c.kind] for c in self.columns}
-        return {"type": "object", "properties": {**properties, **LINEAGE_SCHEMA}}
+        # additionalProperties: a JSON record's undeclared keys pass the SDK (which drops
+        # them otherwise) and the target keeps them in _sdc_extra; CSV rows have none.
+        return {
+            "type": "object",
+            "properties": {**properties, **LINEAGE_SCHEMA},
+            "additionalProperties": True,
+        }
 
 
 LAYOUTS = {
@@ -82,6 +91,35 @@ LAYOUTS = {
         ),
         ("date", "campaign_id"),
     ),
+    # The ad platform's daily campaign events, exported as NDJSON (`attributes`: the
+    # platform's free-form targeting and placement details, kept as JSON).
+    "ad_events": ExportLayout(
+        "ad_events",
+        "ad_events*.*json*",
+        (
+            Column("event_id", "text"),
+            Column("date", "date"),
+            Column("platform", "text"),
+            Column("campaign_id", "text"),
+            Column("impressions", "count"),
+            Column("clicks", "count"),
+            Column("cost", "decimal"),
+            Column("attributes", "object"),
+        ),
+        ("event_id",),
+    ),
+    # The daily budget plan per channel: one JSON document, the days under "/days".
+    "budget_plan": ExportLayout(
+        "budget_plan",
+        "budget_plan*.json*",
+        (
+            Column("date", "date"),
+            Column("channel", "text"),
+            Column("planned_budget", "decimal"),
+        ),
+        ("date", "channel"),
+        records_path="/days",
+    ),
 }
 
 
@@ -96,6 +134,8 @@ def cell_parser(
         return lambda text: str(parse_money(text, currency, scale, decimal_comma))
     if kind == "count":
         return parse_count
+    if kind == "object":
+        return parse_object
     return parse_text
 
 

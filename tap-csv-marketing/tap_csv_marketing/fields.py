@@ -10,6 +10,7 @@ pins every row of it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -213,3 +214,15 @@ def parse_text(text: str) -> str:
     if text.strip().lower() in PLACEHOLDERS:
         raise BadCell("missing_value", f"{text!r} is a placeholder for no value")
     return text
+
+
+def parse_object(text: str) -> dict:
+    """A cell holding a JSON object (numbers exact), for an `object` column read from CSV."""
+    _missing(text)
+    try:
+        value = json.loads(text, parse_float=Decimal)
+    except ValueError as error:
+        raise BadCell("invalid_json_object", f"{text!r} is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise BadCell("invalid_json_object", f"{text!r} is not a JSON object")
+    return value

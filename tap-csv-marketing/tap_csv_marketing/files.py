@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from urllib.parse import urljoin
 
 import pyarrow.fs as pafs
@@ -110,6 +111,19 @@ class ExportLocation:
         assert self.fs is not None
         with self.fs.open_input_stream(source_file.address.removeprefix("s3://")) as stream:
             return stream.read()
+
+    def open(self, source_file: SourceFile) -> BinaryIO:
+        """The file as a stream, for readers that must not hold it whole (JSON files).
+        Close it (`with contextlib.closing(...)`)."""
+        if self.settings.is_http:
+            response = self._request("GET", source_file.address, timeout=60, stream=True)
+            response.raw.decode_content = True  # undo a transfer Content-Encoding only
+            return response.raw
+        assert self.fs is not None
+        # compression=None: the bytes as stored (pyarrow would gunzip a .gz name itself);
+        # the reader hashes them for the bookmark and gunzips them in one place.
+        path = source_file.address.removeprefix("s3://")
+        return self.fs.open_input_stream(path, compression=None)
 
     def _http_version(self, url: str) -> str:
         response = self._request("HEAD", url, timeout=30, allow_redirects=True)

@@ -15,6 +15,7 @@ from typing import Any
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_csv_marketing.fields import CURRENCIES, Currency
+from tap_csv_marketing.formats import check_format_settings, export_suffix, is_export_file
 from tap_csv_marketing.locations import (
     HTTP_SCHEMES,
     LocationError,
@@ -39,6 +40,8 @@ class ExportSettings:
     encoding: str | None
     allow_insecure_http: bool
     quarantine_unreadable_files: bool
+    file_formats: Mapping[str, str]
+    json_records_paths: Mapping[str, str]
     s3_endpoint_url: str | None
     aws_region: str
     aws_access_key_id: str | None = field(repr=False)
@@ -57,8 +60,8 @@ class ExportSettings:
         return self.file_patterns.get(stream, default)
 
     def http_files(self) -> tuple[str, ...]:
-        """The URLs to read: `source` when it names a .csv file, else `urls`."""
-        if file_name(self.source).lower().endswith(".csv"):
+        """The URLs to read: `source` when it names one export file, else `urls`."""
+        if is_export_file(file_name(self.source)):
             return (self.source,)
         return self.urls
 
@@ -79,8 +82,9 @@ class ExportSettings:
                 errors.append(str(error))
         if urls and scheme_of(source) not in HTTP_SCHEMES:
             errors.append("setting 'urls': only used with an http(s) 'source'")
-        elif urls and file_name(source).lower().endswith(".csv"):
-            errors.append("setting 'urls': 'source' already names one .csv file; use one")
+        elif urls and is_export_file(file_name(source)):
+            kind = export_suffix(file_name(source))
+            errors.append(f"setting 'urls': 'source' already names one {kind} file; use one")
         for url in urls:
             if scheme_of(url) not in HTTP_SCHEMES:
                 errors.append(f"setting 'urls': {redact_url(url)} is not an http(s) URL")
@@ -97,6 +101,9 @@ class ExportSettings:
         delimiter = str(config.get("delimiter") or ",")
         if len(delimiter) != 1 or delimiter in '"\r\n':
             errors.append(f"setting 'delimiter': {delimiter!r} must be one character")
+        file_formats = dict(config.get("file_formats") or {})
+        json_records_paths = dict(config.get("json_records_paths") or {})
+        errors += check_format_settings(file_formats, json_records_paths)
         if errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return cls(
@@ -110,6 +117,8 @@ class ExportSettings:
             encoding=config.get("encoding") or None,
             allow_insecure_http=allow_insecure,
             quarantine_unreadable_files=bool(config.get("quarantine_unreadable_files")),
+            file_formats=file_formats,
+            json_records_paths=json_records_paths,
             s3_endpoint_url=config.get("s3_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
             aws_region=config.get("aws_region") or "us-east-1",
             aws_access_key_id=config.get("aws_access_key_id")

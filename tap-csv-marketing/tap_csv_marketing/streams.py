@@ -11,7 +11,6 @@ read again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from singer_sdk import Stream
@@ -19,28 +18,13 @@ from singer_sdk import Stream
 from tap_csv_marketing.exports import LAYOUTS, ExportLayout, cell_parser, type_row
 from tap_csv_marketing.fields import BadCell
 from tap_csv_marketing.files import ExportLocation, SourceFile, checksum
+from tap_csv_marketing.formats import CSV, format_of
 from tap_csv_marketing.headers import CHANGED, REORDERED, Header, compare, is_header_line
+from tap_csv_marketing.json_reader import JsonDocument, JsonFileReader
 from tap_csv_marketing.locations import redact_url
+from tap_csv_marketing.outcomes import FileFailed, RowOutcome
 from tap_csv_marketing.parsing import UnreadableFile, decode, rows
 from tap_csv_marketing.settings import ExportSettings
-
-
-class FileFailed(RuntimeError):
-    """A file that cannot be read at all (names the file and why)."""
-
-
-@dataclass(frozen=True)
-class RowOutcome:
-    """One row after the header: loaded (`record`), quarantined (`problem`), or a
-    repeated header line (not a data line; counted on its own, `note` says what changed)."""
-
-    line: int
-    raw: str
-    record: dict[str, Any] | None = None
-    problem: BadCell | None = None
-    repeated_header: bool = False
-    note: str | None = None
-
 
 QUARANTINE_SCHEMA = {
     "type": "object",
@@ -155,10 +139,27 @@ class CsvExportStream(Stream):
             self.layout, self.exports_tap.export_settings, self.exports_tap.location
         )
         bookmarks = self._file_bookmarks()
+        settings = self.exports_tap.export_settings
         for source in reader.files():
             seen = bookmarks.get(source.path)
             if seen and seen.get("version") == source.version and seen.get("size") == source.size:
                 self.logger.info("%s: unchanged since the last run, skipped", source.path)
+                continue
+            file_format = format_of(source.name, settings.file_formats.get(self.layout.stream))
+            if file_format != CSV:
+                json_reader = JsonFileReader(self.layout, settings)
+                document = json_reader.document(reader.location, source, file_format)
+                digest = document.check()  # pass 1, before any record: see json_reader
+                if seen and seen.get("sha256") == digest:
+                    bookmarks[source.path] = {**seen, "version": source.version}
+                    self.logger.info("%s: same content as the last run, skipped", source.path)
+                    continue
+                yield from self._file_records(json_reader, source, document)
+                bookmarks[source.path] = {
+                    "version": source.version,
+                    "size": source.size,
+                    "sha256": digest,
+                }
                 continue
             data = reader.location.read(source)
             digest = checksum(data)
@@ -173,7 +174,12 @@ class CsvExportStream(Stream):
                 "sha256": digest,
             }
 
-    def _file_records(self, reader: ExportFileReader, source: SourceFile, data: bytes):
+    def _file_records(
+        self,
+        reader: ExportFileReader | JsonFileReader,
+        source: SourceFile,
+        data: bytes | JsonDocument,
+    ):
         good = bad = headers = 0
         try:
             for row in reader.rows(source, data):

@@ -8,8 +8,10 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_csv_marketing.exports import LAYOUTS
 from tap_csv_marketing.fields import CURRENCIES
 from tap_csv_marketing.files import ExportLocation
+from tap_csv_marketing.formats import FORMATS
 from tap_csv_marketing.locations import redact_url
 from tap_csv_marketing.raw_files import KeepingLocation, ReplayLocation
 from tap_csv_marketing.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
@@ -25,7 +27,7 @@ from tap_csv_marketing.streams import CsvExportStream, all_streams, redact_bookm
 
 
 class TapCsvMarketing(Tap):
-    """Reads weekly marketing_spend and campaign_performance exports."""
+    """Reads the marketing exports: CSV, JSON and NDJSON files, typed, bad rows quarantined."""
 
     name = "tap-csv-marketing"
 
@@ -35,7 +37,8 @@ class TapCsvMarketing(Tap):
             th.StringType,
             required=True,
             secret=True,  # a URL may carry credentials (user:pass@, signed query values)
-            description="Local directory, s3://bucket/prefix, or http(s) URL of one CSV file. "
+            description="Local directory, s3://bucket/prefix, or http(s) URL of one export "
+            "file (.csv, .json, .ndjson, .jsonl, optionally .gz). "
             "No '..' or empty path segments. Credentials in it (user:pass@, query values) "
             "are redacted in logs, lineage and state.",
         ),
@@ -64,12 +67,25 @@ class TapCsvMarketing(Tap):
         ),
         th.Property(
             "file_patterns",
+            th.ObjectType(*(th.Property(stream, th.StringType) for stream in LAYOUTS)),
+            description="Glob per stream (default marketing_spend*.csv, "
+            "campaign_performance*.csv, ad_events*.*json*, budget_plan*.json*).",
+        ),
+        th.Property(
+            "file_formats",
             th.ObjectType(
-                th.Property("marketing_spend", th.StringType),
-                th.Property("campaign_performance", th.StringType),
+                *(th.Property(stream, th.StringType, allowed_values=FORMATS) for stream in LAYOUTS)
             ),
-            description="Glob per stream (default marketing_spend*.csv and "
-            "campaign_performance*.csv).",
+            description="Format per stream, csv, json or ndjson, overriding the file "
+            "extension (.csv, .json, .ndjson or .jsonl, each optionally .gz; any other "
+            "name is read as CSV).",
+        ),
+        th.Property(
+            "json_records_paths",
+            th.ObjectType(*(th.Property(stream, th.StringType) for stream in LAYOUTS)),
+            description="JSON pointer per stream to the array of records in a .json "
+            "document ('' = the document is the array; default /days for budget_plan). "
+            "Object keys only, without '.'.",
         ),
         th.Property("s3_endpoint_url", th.StringType, description="S3/MinIO endpoint URL."),
         th.Property("aws_access_key_id", th.StringType, secret=True, description="S3 access key."),

@@ -11,6 +11,7 @@ import pytest
 from elt_sandbox.crm_api.data import build as crm_build
 from elt_sandbox.marketing.generate import build_exports
 from elt_sandbox.marketing.generate import manifest as marketing_manifest
+from elt_sandbox.marketing.json_feed import build_feed, feed_manifest
 from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import bronze_counts, duckdb_for_lake, warehouse_counts
@@ -50,6 +51,11 @@ def mart_fingerprint(warehouse) -> dict[str, str]:
         }
 
 
+def seeded_feed_manifest() -> dict:
+    """The seeded JSON feed's manifest (the e2e sandbox has no simulated nights)."""
+    return feed_manifest(build_feed())
+
+
 @pytest.fixture(scope="module")
 def first_run(clean_run: MeltanoRunner) -> MeltanoRunner:
     return clean_run
@@ -84,6 +90,29 @@ def test_money_reconciles_to_the_cent_from_source_to_marts(
     assert order_count == facts["orders"]
     assert orders_total == facts["orders_total"]
     assert items_total == facts["items_total"]
+
+
+def test_the_json_feed_reconciles_from_the_sandbox_to_bronze(first_run: MeltanoRunner) -> None:
+    """The ad platform's JSON feed through `meltano run ecommerce-elt`: the lake holds every
+    good record, its money to the cent, and every documented bad record in quarantine."""
+    feed = seeded_feed_manifest()
+    conn = duckdb_for_lake(first_run.lake_root)
+    for stream, money in (("ad_events", "cost"), ("budget_plan", "planned_budget")):
+        path = f"{first_run.lake_root}/tap_csv_marketing/{stream}"
+        count, total = conn.execute(
+            f"select count(*), sum({money}) from read_parquet('{path}/*/*.parquet')"
+        ).fetchone()
+        expected = feed["totals"][stream]
+        assert (count, total) == (expected["good_records"], Decimal(expected["money_total"]))
+        quarantined = conn.execute(
+            f"select count(*) from read_parquet('{path}__quarantine/*/*.parquet')"
+        ).fetchone()[0]
+        bad = sum(
+            len(entry["bad_records"])
+            for entry in feed["files"].values()
+            if entry["stream"] == stream
+        )
+        assert quarantined == bad, stream
 
 
 def test_every_source_reconciles_from_bronze_to_marts(first_run: MeltanoRunner) -> None:

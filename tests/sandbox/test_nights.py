@@ -177,6 +177,20 @@ def test_three_nights_grow_every_source_by_the_ground_truth(night_home) -> None:
             assert (
                 s3_bytes(night_home, week_file) == (export_dir(night_home) / week_file).read_bytes()
             )
+        # the JSON feed: the night's ad events in its month's NDJSON file, on S3 too
+        rows, amount = expected(truth, "marketing", "ad_events", event_day=day)
+        feed, feed_before = manifest["json_feed"]["totals"], manifest_before["json_feed"]["totals"]
+        assert feed["ad_events"]["good_records"] - feed_before["ad_events"]["good_records"] == rows
+        grown = Decimal(feed["ad_events"]["money_total"]) - Decimal(
+            feed_before["ad_events"]["money_total"]
+        )
+        assert rows == 8 and grown == amount
+        name = f"ad_events_{day:%Y-%m}.ndjson"
+        events = [json.loads(line, parse_float=Decimal)
+                  for line in (export_dir(night_home) / name).read_text().splitlines()]  # fmt: skip
+        dated = [e for e in events if e["date"] == day.isoformat()]
+        assert (len(dated), sum(e["cost"] for e in dated)) == (rows, amount)
+        assert s3_bytes(night_home, name) == (export_dir(night_home) / name).read_bytes()
 
 
 def test_a_restarted_stripe_stand_in_replays_the_nights(night_home) -> None:
@@ -373,8 +387,12 @@ def test_the_cli_advances_prints_each_night_and_its_truth(fresh_home) -> None:
     assert [n["day"] for n in nights] == ["2026-01-01", "2026-01-02"]
     truth = elt_sandbox(home, "truth", "--day", "2026-01-02")
     rows = [json.loads(line) for line in truth.stdout.splitlines()]
-    total = sum(r["rows"] for r in rows if r["source"] == "marketing")
+    csv_streams = ("marketing_spend", "campaign_performance")
+    total = sum(
+        r["rows"] for r in rows if r["source"] == "marketing" and r["stream"] in csv_streams
+    )
     assert total == nights[1]["rows"]["marketing/campaign_performance insert"] + 1
+    assert nights[1]["rows"]["marketing/ad_events insert"] == 8  # the JSON feed's day
 
 
 def test_empty_export_leaves_last_weeks_spend_file_with_its_header(night_home) -> None:

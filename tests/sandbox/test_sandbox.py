@@ -162,3 +162,36 @@ def test_sql_subcommand_reads_the_shop_database_without_psql(sandbox_home, pg_en
     orders, total = row.split("\t")
     assert int(orders) == expected_counts(TEST_SCALE)["orders"]
     assert Decimal(total) > 0
+
+
+def test_the_json_feed_is_deterministic_and_its_manifest_adds_up(csv_env, s3_env) -> None:
+    """The feed's manifest, recomputed from the files themselves (lines and array items
+    parsed here with Decimal), and its S3 mirror byte for byte."""
+    import gzip
+    import json
+
+    from elt_sandbox.marketing.json_feed import FEED_BAD, build_feed
+
+    directory = Path(csv_env["SANDBOX_CSV_DIR"])
+    manifest = json.loads((directory / "_manifest.json").read_text())["json_feed"]
+    assert [f.render() for f in build_feed()] == [f.render() for f in build_feed()]
+    bad = {(name, b["position"]) for name, e in manifest["files"].items() for b in e["bad_records"]}
+    assert len(bad) == len(FEED_BAD) == 9
+    client = s3_client(s3_env)
+    for name, entry in manifest["files"].items():
+        data = (directory / name).read_bytes()
+        key = f"exports/marketing/{name}"
+        assert client.get_object(Bucket=s3_env["LAKE_BUCKET"], Key=key)["Body"].read() == data
+        text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
+        if entry["stream"] == "budget_plan":
+            items = text.split("[\n", 1)[1].rsplit("\n]", 1)[0].split(",\n")
+            money = "planned_budget"
+        else:
+            items, money = text.splitlines(), "cost"
+        good = [
+            json.loads(item, parse_float=Decimal)
+            for position, item in enumerate(items, start=1)
+            if (name, position) not in bad
+        ]
+        assert len(items) == entry["records"] and len(good) == entry["good_records"], name
+        assert sum(r[money] for r in good) == Decimal(entry["money_total"]), name

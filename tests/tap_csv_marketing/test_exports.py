@@ -50,10 +50,11 @@ def test_good_and_quarantined_rows_match_the_manifest_per_file(csv_env, tmp_path
         for line in result.stderr.splitlines()
         if (m := FILE_LINE.search(line))
     }
+    feed = expected["json_feed"]["files"]  # the JSON feed beside them (test_json_feed.py)
     assert per_file == {
         name: (entry["good_rows"], len(entry["bad_rows"]))
         for name, entry in expected["files"].items()
-    }
+    } | {name: (entry["good_records"], len(entry["bad_records"])) for name, entry in feed.items()}
 
 
 def _expected_records(stream: str) -> dict[tuple[str, int], dict]:

@@ -167,9 +167,8 @@ def test_a_source_without_any_matching_file_fails_naming_the_settings(
     for result in (local, http):
         assert result.returncode != 0
         assert "settings 'source' and 'file_patterns'" in result.stderr
-        assert "holds no file matching ['campaign_performance*.csv', 'marketing_spend*.csv']" in (
-            result.stderr
-        )
+        patterns = "['ad_events*.*json*', 'budget_plan*.json*', 'campaign_performance*.csv', "
+        assert f"holds no file matching {patterns}'marketing_spend*.csv']" in result.stderr
         assert records_in(result.stdout) == 0
     assert SECRET not in http.stderr
 

@@ -3,7 +3,8 @@
 The exports are written by a fixture into a pytest temp dir (nothing happens at import:
 the SDK's runner keeps a reference to CONFIG, which the fixture fills before the class's
 runner syncs). "No records were available to test" is an error here, so no attribute
-test can pass on an empty stream: the sandbox exports hold good and bad rows for all four.
+test can pass on an empty stream: the sandbox exports (CSV files and the JSON feed)
+hold good and bad rows for all eight.
 """
 
 from __future__ import annotations
@@ -45,4 +46,8 @@ def test_every_stream_has_records_within_the_standard_tests_limit() -> None:
         "marketing_spend__quarantine": True,
         "campaign_performance": True,
         "campaign_performance__quarantine": True,
+        "ad_events": True,
+        "ad_events__quarantine": True,
+        "budget_plan": True,
+        "budget_plan__quarantine": True,
     }

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from elt_sandbox.marketing.json_feed import write_feed
+
 SEED = 2025
 YEAR_START = dt.date(2025, 1, 1)
 DAYS = 365
@@ -214,11 +216,15 @@ def manifest(exports: list[ExportFile]) -> dict:
 def apply_journal(files: dict[str, ExportFile], entries: list[dict]) -> set[str]:
     """Apply simulated nights (`elt_sandbox.nights.marketing`) to the files: `append` a
     day's rows to its week's file (created in that week's format when new), `write` a
-    separate file (a re-export), `empty` a file down to its header. Returns the names of
-    the files changed."""
+    separate file (a re-export), `empty` a file down to its header; `feed` entries are the
+    JSON feed's (named in the result, applied by `json_feed.write_feed`). Returns the names
+    of the files changed."""
     touched: set[str] = set()
     for entry in entries:
         name = entry["file"]
+        if entry["op"] == "feed":  # the JSON feed's (json_feed.apply_feed_journal)
+            touched.add(name)
+            continue
         if entry["op"] == "empty":
             files[name].rows.clear()
             files[name].bad.clear()
@@ -248,5 +254,7 @@ def write_exports(
         if only is None or export.name in only:
             (directory / export.name).write_bytes(export.render())
     result = manifest(exports)
+    # the ad platform's JSON feed beside the CSVs (json_feed.py); deterministic bytes
+    result["json_feed"] = write_feed(directory, entries)
     (directory / "_manifest.json").write_text(json.dumps(result, indent=2))
     return result

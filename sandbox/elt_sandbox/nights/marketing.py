@@ -7,7 +7,8 @@ how a sheet that grows during the week and is exported every night behaves, and 
 harder case for a pipeline, since the tap reads a changed file again in full (its
 bookmark is the file's checksum) and the lake receives the week's earlier rows again.
 `duplicate-day` writes the day's rows a second time into `<stream>_<day>_resend.csv`;
-`empty-export` empties last week's spend file down to its header.
+`empty-export` empties last week's spend file down to its header. The JSON feed gets the
+day's ad events appended to its month's NDJSON file (`ad_events_2026-01.ndjson`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import random
 from decimal import Decimal
 
 from elt_sandbox.marketing.generate import day_rows, new_export_file
+from elt_sandbox.marketing.json_feed import feed_entry
 from elt_sandbox.nights.anomalies import AnomalyNotPossible
 from elt_sandbox.nights.ledger import Truth
 
@@ -51,6 +53,11 @@ def marketing_entries(
             truth.append(
                 Truth("marketing", stream, "insert", day, len(rows), amount, "usd", detail)
             )
+    # the ad platform's JSON feed: the day's events appended to the month's NDJSON file
+    feed = feed_entry(day, seed)
+    entries.append(feed)
+    truth.append(Truth("marketing", "ad_events", "insert", day, len(feed["texts"]),
+                       Decimal(feed["total"]), "usd"))  # fmt: skip
     if "empty-export" in anomalies:
         name = new_export_file("marketing_spend", day - dt.timedelta(days=7)).name
         if name not in files:

@@ -1,4 +1,4 @@
-"""The marketing CSV exports: files in `<home>/exports/marketing`, mirrored to S3."""
+"""The marketing CSV exports and JSON feed: files in `<home>/exports/marketing`, mirrored to S3."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ class CsvExportsService(Service):
         if "AWS_ENDPOINT_URL" in env:
             client = s3_client(env)
             bucket = env["LAKE_BUCKET"]
-            for path in sorted([*directory.glob("*.csv"), directory / "_manifest.json"]):
+            # the CSV exports, the JSON feed (json_feed.py) and the manifest
+            names = {
+                *directory.glob("*.csv"),
+                *directory.glob("*.json"),
+                *directory.glob("*.ndjson*"),
+            }
+            for path in sorted(names):
                 client.put_object(Bucket=bucket, Key=S3_PREFIX + path.name, Body=path.read_bytes())
             settings["SANDBOX_CSV_S3_URL"] = f"s3://{bucket}/{S3_PREFIX}"
         home.save_service(self.name, {"pid": None, "scale": scale, "where": str(directory)})
