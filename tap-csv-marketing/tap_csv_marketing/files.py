@@ -109,7 +109,9 @@ class ExportLocation:
             response = self._request("GET", source_file.address, timeout=60)
             return response.content
         assert self.fs is not None
-        with self.fs.open_input_stream(source_file.address.removeprefix("s3://")) as stream:
+        # the bytes as stored (pyarrow would gunzip a .gz name itself), as `open` gives them
+        path = source_file.address.removeprefix("s3://")
+        with self.fs.open_input_stream(path, compression=None) as stream:
             return stream.read()
 
     def open(self, source_file: SourceFile) -> BinaryIO:

@@ -7,6 +7,9 @@ of a layout (records and quarantine) read each file; a file is kept once per run
 source, `file_copy` for a local directory or S3. The path kept is the shown one
 (credentials redacted, `locations.redact_url`).
 
+The JSON readers stream files (`open`): both locations serve them from the whole bytes,
+so a JSON file is kept and replayed like a CSV one.
+
 `ReplayLocation` (`replay_run`) lists and reads a recorded run's files instead of the
 source, so the same readers, typing and quarantine run on them with no access to the
 source; a file's version in the bookmarks is then its sha256.
@@ -17,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import hashlib
+import io
 import re
+from typing import BinaryIO
 
 from tap_csv_marketing.files import ExportLocation, SourceFile
 from tap_csv_marketing.raw_payloads import RawPayloads, Replayer
@@ -55,6 +60,11 @@ class KeepingLocation(ExportLocation):
             )
         return data
 
+    def open(self, source_file: SourceFile) -> BinaryIO:
+        """The JSON readers stream a file; kept, it is read whole once (`read`), so a kept
+        JSON file costs its size in memory (the CSV path reads files whole anyway)."""
+        return io.BytesIO(self.read(source_file))
+
 
 class ReplayLocation(ExportLocation):
     """The files of a recorded run (`replay_run`) in place of the source: listed from its
@@ -80,3 +90,7 @@ class ReplayLocation(ExportLocation):
             answer = self.replay.take("GET", source_file.path)  # a file's row has no method
             self._bodies[source_file.path] = answer.body
         return self._bodies[source_file.path]
+
+    def open(self, source_file: SourceFile) -> BinaryIO:
+        """The kept copy, for the readers that stream (JSON files)."""
+        return io.BytesIO(self.read(source_file))

@@ -35,7 +35,8 @@ def test_each_file_read_is_kept_once_as_it_was(csv_env, tmp_path) -> None:
         assert gzip.decompress((folder / row["object"]).read_bytes()) == original
         assert row["sha256"] == hashlib.sha256(original).hexdigest()
         assert row["extraction_method"] == "file_copy" and row["status"] is None
-        assert row["object"].endswith(".csv.gz") and row["stream"] == Path(row["url"]).name
+        extension = Path(row["url"]).suffix  # .csv, .ndjson, .gz (kept as stored), .json
+        assert row["object"].endswith(f"{extension}.gz") and row["stream"] == Path(row["url"]).name
 
 
 def test_a_downloaded_export_is_kept_without_its_token(csv_env, export_server, tmp_path) -> None:
