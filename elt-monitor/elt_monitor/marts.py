@@ -34,7 +34,11 @@ def state(state_dir: Path, since: dt.datetime) -> dict[str, Any] | None:
     attempt, publication = _read(state_dir / "attempt.json"), _read(state_dir / "publication.json")
     if attempt is None and publication is None:
         return None
-    attempted = bool(attempt) and (_time(attempt.get("started_at")) or since) >= since
+    # attempt.json has whole seconds: an attempt started in the second the run was
+    # recorded is this run's
+    attempted = bool(attempt) and (_time(attempt.get("started_at")) or since) >= since.replace(
+        microsecond=0
+    )
     published = attempted and bool(attempt.get("published"))
     return {
         "attempted_this_run": attempted,

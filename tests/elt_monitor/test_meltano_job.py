@@ -57,6 +57,14 @@ def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
     # every stream's tap count was found in Meltano's log and equals what was committed
     assert all(row[3] == row[4] == row[5] for row in ledger), [r for r in ledger if r[3] != r[5]]
     assert {row[2] for row in ledger} == {"initial", "incremental"}
+    # the INCREMENTAL products stream: the tap's count of the table, found in Meltano's log,
+    # equals the keys the lake holds (no hard delete behind it)
+    products = duckdb.sql(
+        f"select source_rows, lake_keys from read_parquet("
+        f"'{runner.lake_root}/_meta/ledger/*.parquet', union_by_name => true) "
+        "where stream = 'public-products' order by recorded_at"
+    ).fetchall()
+    assert len(products) == 2 and all(row[0] == row[1] > 0 for row in products), products
 
     # A third night whose dbt build cannot run (its lake setting points at nothing): a
     # plain `meltano run` still reaches `finish`, which fails the run with one alert.
