@@ -10,6 +10,7 @@ public API: the few names used are behind `_manifest()` and pinned by `meltano~=
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,10 +105,24 @@ def _manifest(root: Path) -> tuple[Any, Any]:
     return project, project.meltano
 
 
-def _extractor(project: Any, plugin: Any) -> Extractor:
-    """A `variant` plugin's namespace is in its lock file: Meltano's `ensure_parent` reads
-    it (offline: lock files come before any Hub lookup)."""
-    namespace = plugin.namespace
+def _locked_namespace(root: Path, plugin: Any) -> str | None:
+    """The namespace in the plugin's lock file (`plugins/<type>/<name>--<variant>.lock`,
+    the file Meltano itself reads first for a `variant` plugin)."""
+    variant = getattr(plugin, "variant", None)
+    lock = root / "plugins" / "extractors" / f"{plugin.name}--{variant}.lock"
+    if not variant or not lock.is_file():
+        return None
+    try:
+        return json.loads(lock.read_text()).get("namespace") or None
+    except (OSError, ValueError):
+        return None
+
+
+def _extractor(project: Any, plugin: Any, root: Path) -> Extractor:
+    """A `variant` plugin's namespace is in its lock file, read directly; else Meltano's
+    `ensure_parent` resolves it (which logs at debug level on stderr, ahead of a wrapper's
+    own first line, so it is the fallback)."""
+    namespace = plugin.namespace or _locked_namespace(root, plugin)
     if not namespace:
         try:
             namespace = project.plugins.ensure_parent(plugin).namespace
@@ -144,7 +159,7 @@ def read(root: Path | str) -> MeltanoYml:
         for kind, declared in manifest.plugins
     }
     extractors = {
-        plugin.name: _extractor(project, plugin) for plugin in manifest.plugins.extractors
+        plugin.name: _extractor(project, plugin, root) for plugin in manifest.plugins.extractors
     }
     return MeltanoYml(
         root=root, jobs=jobs, schedules=schedules, plugins=plugins, extractors=extractors

@@ -89,7 +89,8 @@ def dbt_nodes() -> dict[str, dict]:
 
 def test_every_bronze_stream_of_meltano_yml_is_an_asset_of_its_job(graph) -> None:
     streams = lake_streams_of_meltano_yml()
-    assert len(streams) == 15  # 4 shop tables, 6 Stripe, 1 CRM, 2 CSV layouts + quarantines
+    # 4 shop tables, 6 Stripe, 1 CRM, 4 export layouts (2 CSV, 2 JSON) + their quarantines
+    assert len(streams) == 19
     bronze = {key.removeprefix("bronze/") for key in graph["assets"] if key.startswith("bronze/")}
     assert bronze == streams
     for stream in streams:
