@@ -351,8 +351,10 @@ def test_prod_without_its_credentials_is_refused_before_any_tap_starts(
     first = output.splitlines()[0]
     assert first.startswith("tap-ecommerce-postgres is missing required settings: "), output
     database = terminal.path(".meltano", "meltano.db")
-    with sqlite3.connect(database) as conn:
-        prod_runs = conn.execute(
-            "select count(*) from runs where job_name like 'prod:%'"
-        ).fetchone()[0]
+    prod_runs = 0  # no system database at all (this test alone): Meltano never ran
+    if database.exists():
+        with sqlite3.connect(database) as conn:
+            prod_runs = conn.execute(
+                "select count(*) from runs where job_name like 'prod:%'"
+            ).fetchone()[0]
     assert prod_runs == 0
