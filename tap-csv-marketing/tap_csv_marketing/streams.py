@@ -146,28 +146,20 @@ class CsvExportStream(Stream):
                 self.logger.info("%s: unchanged since the last run, skipped", source.path)
                 continue
             file_format = format_of(source.name, settings.file_formats.get(self.layout.stream))
+            file_reader: ExportFileReader | JsonFileReader = reader
+            content: bytes | JsonDocument
             if file_format != CSV:
-                json_reader = JsonFileReader(self.layout, settings)
-                document = json_reader.document(reader.location, source, file_format)
-                digest = document.check()  # pass 1, before any record: see json_reader
-                if seen and seen.get("sha256") == digest:
-                    bookmarks[source.path] = {**seen, "version": source.version}
-                    self.logger.info("%s: same content as the last run, skipped", source.path)
-                    continue
-                yield from self._file_records(json_reader, source, document)
-                bookmarks[source.path] = {
-                    "version": source.version,
-                    "size": source.size,
-                    "sha256": digest,
-                }
-                continue
-            data = reader.location.read(source)
-            digest = checksum(data)
+                file_reader = JsonFileReader(self.layout, settings)
+                content = file_reader.document(reader.location, source, file_format)
+                digest = content.check()  # pass 1, before any record: see json_reader
+            else:
+                content = reader.location.read(source)
+                digest = checksum(content)
             if seen and seen.get("sha256") == digest:
                 bookmarks[source.path] = {**seen, "version": source.version}
                 self.logger.info("%s: same content as the last run, skipped", source.path)
                 continue
-            yield from self._file_records(reader, source, data)
+            yield from self._file_records(file_reader, source, content)
             bookmarks[source.path] = {
                 "version": source.version,
                 "size": source.size,
