@@ -33,6 +33,7 @@ BOOL = {"type": ["boolean", "null"]}
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 DATE = {"type": ["string", "null"], "format": "date"}
 FREE_FORM = {"type": ["object", "null"], "additionalProperties": {"type": ["string"]}}
+OBJECT = {"type": ["object", "null"]}  # a nested object of any shape (the ad feed's attributes)
 
 
 def decimal(precision: int, scale: int) -> dict[str, Any]:
@@ -96,6 +97,14 @@ STREAMS: dict[tuple[str, str], dict[str, Any]] = {
         date=DATE, campaign_id=TEXT, campaign_name=TEXT, channel=TEXT, conversions=INT,
         revenue_attributed=decimal(18, 2), _sdc_source_file=TEXT, _sdc_source_lineno=INT,
     ),
+    ("tap_csv_marketing", "ad_events"): properties(
+        event_id=TEXT, date=DATE, platform=TEXT, campaign_id=TEXT, impressions=INT, clicks=INT,
+        cost=decimal(18, 2), attributes=OBJECT, _sdc_source_file=TEXT, _sdc_source_lineno=INT,
+    ),
+    ("tap_csv_marketing", "budget_plan"): properties(
+        date=DATE, channel=TEXT, planned_budget=decimal(18, 2), _sdc_source_file=TEXT,
+        _sdc_source_lineno=INT,
+    ),
 }
 # fmt: on
 # The short names tests use for the streams above.
@@ -109,6 +118,8 @@ STREAM_BY_NAME = {
     "crm_customers": ("tap_legacy_crm", "customers"),
     "marketing_spend": ("tap_csv_marketing", "marketing_spend"),
     "campaign_performance": ("tap_csv_marketing", "campaign_performance"),
+    "ad_events": ("tap_csv_marketing", "ad_events"),
+    "budget_plan": ("tap_csv_marketing", "budget_plan"),
 }
 
 
@@ -178,7 +189,8 @@ def cents(amount: int) -> Decimal:
 def baseline() -> dict[str, list[dict[str, Any]]]:
     """A consistent little shop that passes every dbt test: 2 customers, 2 products,
     3 orders with their items, one succeeded charge per order (one refunded in part, one
-    in full), one failed retry, one CRM match and two days of marketing exports."""
+    in full), one failed retry, one CRM match, two days of marketing exports and of the ad
+    platform's JSON feed (`ad_feed`)."""
     created = utc("2024-06-01 00:00")
     customers = [
         {
@@ -268,7 +280,58 @@ def baseline() -> dict[str, list[dict[str, Any]]]:
         "crm_customers": crm,
         "marketing_spend": spend,
         "campaign_performance": performance,
+        **ad_feed(),
     }
+
+
+# The ad feed's monthly file re-read after the platform revised an event and the plan
+# revised a day: the same keys again, loaded later. Staging must keep these versions.
+REREAD_AT = utc("2025-06-02 12:00")
+
+
+def ad_event(day: int, campaign_id: str, platform: str, cost: str, impressions: int,
+             clicks: int, **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "event_id": f"EV-202503{day:02d}-{campaign_id}",
+        "date": dt.date(2025, 3, day),
+        "platform": platform,
+        "campaign_id": campaign_id,
+        "impressions": impressions,
+        "clicks": clicks,
+        "cost": Decimal(cost),
+        "attributes": {"placement": "inbox", "bid": {"max_cpc": 0.35}},
+        "_sdc_source_file": "ad_events_2025-03.ndjson",
+        "_sdc_source_lineno": day,
+        **extra,
+    }
+
+
+def ad_feed() -> dict[str, list[dict[str, Any]]]:
+    """Ad events and the budget plan over the same March days as the CSV exports, with
+    the awkward cases of the ratios: no clicks (no cost per click), no impressions (no
+    click-through rate), a cost per click exactly half-way between two 4-decimal values
+    (0.25 / 8 = 0.03125), a day and channel with a plan and no spend, and a revised event
+    and plan day re-read from a changed file (the later read wins)."""
+    reread = {"_sdc_extracted_at": REREAD_AT, "_sdc_received_at": REREAD_AT,
+              "_sdc_batched_at": REREAD_AT}  # fmt: skip
+    events = [
+        ad_event(1, "CMP-006", "email", "10.25", 1000, 7),
+        ad_event(1, "CMP-003", "Facebook ", "3.33", 900, 0),
+        ad_event(1, "CMP-008", "tiktok", "0.25", 700, 8),
+        ad_event(2, "CMP-006", "email", "20.00", 0, 0),
+        ad_event(2, "CMP-003", "facebook", "7.01", 3000, 3, attributes={"bid": {"max_cpc": 1}}),
+        ad_event(1, "CMP-006", "email", "11.75", 1000, 7, **reread),
+    ]
+    plan = [
+        {"date": dt.date(2025, 3, day), "channel": channel, "planned_budget": Decimal(amount),
+         "_sdc_source_file": "budget_plan_2025.json", "_sdc_source_lineno": n + 1}
+        for n, (day, channel, amount) in enumerate([
+            (1, "email", "15.00"), (1, "facebook", "5.00"), (2, "email", "15.00"),
+            (3, "tiktok", "7.77"),
+        ])
+    ]  # fmt: skip
+    plan.append({**plan[0], "channel": "Email", "planned_budget": Decimal("16.50"), **reread})
+    return {"ad_events": events, "budget_plan": plan}
 
 
 def order(

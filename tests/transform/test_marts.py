@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.transform.ad_feed import ad_performance, budget_vs_actual
 from tests.transform.bronze import BATCHED_AT, baseline, cents, charge, item, order, refund, utc
 from tests.transform.conftest import DbtProject, output
 
@@ -179,3 +180,83 @@ def test_net_paid_is_one_rule_and_exact_to_the_cent(
     [(total_orders,)] = dbt_project.query("select sum(net_paid_amount) from fct_orders")
     [(total_payments,)] = dbt_project.query("select sum(net_amount) from fct_payments")
     assert total_orders == total_payments == sum(expected.values())
+
+
+AD_MEASURES = ("event_count", "impressions", "clicks", "cost", "click_through_rate",
+               "cost_per_click", "cost_per_mille")  # fmt: skip
+BUDGET_MEASURES = ("is_planned", "planned_budget", "ad_platform_cost", "exported_spend",
+                   "ad_cost_over_plan", "plan_used_ratio")  # fmt: skip
+
+
+def mart_rows(dbt_project: DbtProject, mart: str, keys: str, measures: tuple) -> dict:
+    rows = dbt_project.query(f"select {keys}, {', '.join(measures)} from {mart}")
+    width = len(keys.split(","))
+    return {row[:width]: dict(zip(measures, row[width:], strict=True)) for row in rows}
+
+
+def column_types(dbt_project: DbtProject, table: str) -> dict[str, str]:
+    return dict(
+        dbt_project.query(
+            "select column_name, data_type from information_schema.columns where table_name = ?",
+            [table],
+        )
+    )
+
+
+def test_ad_feed_staging_keeps_the_latest_read_of_each_event_and_plan_day(
+    build: subprocess.CompletedProcess, dbt_project: DbtProject
+) -> None:
+    costs = dict(dbt_project.query("select event_id, cost from stg_marketing__ad_events"))
+    # five events, the revised one at its re-read cost (not 10.25 from the first read)
+    assert len(costs) == 5 and costs["EV-20250301-CMP-006"] == Decimal("11.75")
+    plan = dbt_project.query(
+        "select plan_date, channel, planned_budget from stg_marketing__budget_plan"
+        " where channel = 'email' order by plan_date"
+    )
+    # 'Email' re-read later is the same plan day as 'email': one row, the revised amount
+    assert plan == [
+        (dt.date(2025, 3, 1), "email", Decimal("16.50")),
+        (dt.date(2025, 3, 2), "email", Decimal("15.00")),
+    ]
+    # the nested attributes stay JSON; placement is read out of them where present
+    rows = dbt_project.query(
+        "select event_id, attributes, placement from stg_marketing__ad_events"
+        " where event_id in ('EV-20250301-CMP-008', 'EV-20250302-CMP-003') order by 1"
+    )
+    assert [(r[0], json.loads(r[1]), r[2]) for r in rows] == [
+        ("EV-20250301-CMP-008", {"placement": "inbox", "bid": {"max_cpc": 0.35}}, "inbox"),
+        ("EV-20250302-CMP-003", {"bid": {"max_cpc": 1}}, None),
+    ]
+
+
+def test_ad_performance_is_exact_to_the_rows_written(
+    build: subprocess.CompletedProcess, dbt_project: DbtProject
+) -> None:
+    got = mart_rows(
+        dbt_project, "fct_ad_performance", "performance_date, channel, campaign_id", AD_MEASURES
+    )
+    assert got == ad_performance(edge_lake())
+    # half-way rounds away from zero (0.25 / 8 = 0.03125), no clicks or impressions: NULL
+    tiktok = got[(dt.date(2025, 3, 1), "tiktok", "CMP-008")]
+    assert tiktok["cost_per_click"] == Decimal("0.0313")
+    facebook = got[(dt.date(2025, 3, 1), "facebook", "CMP-003")]
+    assert facebook["cost_per_click"] is None and facebook["click_through_rate"] == 0
+    types = column_types(dbt_project, "fct_ad_performance")
+    assert types["cost"] == "DECIMAL(18,2)"
+    assert types["click_through_rate"] == "DECIMAL(18,6)"
+    assert types["cost_per_click"] == types["cost_per_mille"] == "DECIMAL(18,4)"
+
+
+def test_budget_vs_actual_has_every_day_and_channel_of_its_three_sources(
+    build: subprocess.CompletedProcess, dbt_project: DbtProject
+) -> None:
+    got = mart_rows(dbt_project, "rpt_budget_vs_actual", "budget_date, channel", BUDGET_MEASURES)
+    expected = budget_vs_actual(edge_lake())
+    assert got == expected
+    # a plan without spend, and spend without a plan, both stay
+    assert got[(dt.date(2025, 3, 3), "tiktok")]["ad_platform_cost"] == 0
+    assert got[(dt.date(2025, 3, 1), "tiktok")]["is_planned"] is False
+    assert got[(dt.date(2025, 3, 1), "email")]["plan_used_ratio"] == Decimal("0.7121")
+    types = column_types(dbt_project, "rpt_budget_vs_actual")
+    assert {types[c] for c in BUDGET_MEASURES[1:5]} == {"DECIMAL(18,2)"}
+    assert types["plan_used_ratio"] == "DECIMAL(18,4)"

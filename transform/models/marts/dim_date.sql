@@ -1,7 +1,7 @@
--- One row per calendar day (UTC) covering every order, payment and marketing date: from
--- January 1st of the earliest fact's year to December 31st of the year after the latest,
--- so the range follows the data (no fixed end year) and leaves a year of margin for
--- facts that arrive before the next build. Without any fact it covers the current year.
+-- One row per calendar day (UTC) covering every order, payment, marketing, ad event and
+-- budget plan date: from January 1st of the earliest fact's year to December 31st of the
+-- year after the latest, so the range follows the data (no fixed end year) and leaves a
+-- year of margin for facts that arrive before the next build. Without any fact it covers the current year.
 with fact_days as (
     select {{ utc_date('ordered_at') }} as day from {{ ref('stg_shop__orders') }}
     union all
@@ -10,6 +10,10 @@ with fact_days as (
     select spend_date from {{ ref('stg_marketing__spend') }}
     union all
     select performance_date from {{ ref('stg_marketing__campaign_performance') }}
+    union all
+    select event_date from {{ ref('stg_marketing__ad_events') }}
+    union all
+    select plan_date from {{ ref('stg_marketing__budget_plan') }}
 ),
 
 bounds as (
