@@ -28,10 +28,12 @@ MARTS = (
     "dim_customers",
     "dim_date",
     "dim_products",
+    "fct_ad_performance",
     "fct_marketing_spend",
     "fct_order_items",
     "fct_orders",
     "fct_payments",
+    "rpt_budget_vs_actual",
     "rpt_revenue_by_channel",
 )
 SPARK_SCHEMA = "analytics"
@@ -41,7 +43,8 @@ SMALL_DATA = {
     "DBT_SPARK_ADAPTIVE": "false",
     "DBT_SPARK_DRIVER_JAVA_OPTIONS": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
-# Ratios (ROAS, CTR, cost per click) are doubles on both engines; the same double can
+# fct_marketing_spend's and rpt_revenue_by_channel's ratios (ROAS, CTR, cost per click)
+# are doubles on both engines (the ad feed's marts have exact decimal ratios); the same double can
 # print differently in its last digit after a different evaluation order.
 FLOAT_DIGITS = 12
 

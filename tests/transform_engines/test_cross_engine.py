@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.transform.ad_feed import ad_performance, budget_vs_actual
 from tests.transform.conftest import DbtProject, output
 from tests.transform.test_marts import edge_lake, tied_versions
 from tests.transform_engines.conftest import EngineBuilds
@@ -105,4 +106,11 @@ def test_money_sums_agree_to_the_cent(builds: dict, marts: dict) -> None:
     # Anchored to the lake, not only to each other: order totals as written to bronze.
     written = sum(o["total_amount"] for o in builds["streams"]["orders"])
     assert spark_sums["fct_orders"]["total_amount"] == written
+    # the ad feed: its cost and plan as the latest read of each key wrote them to bronze
+    streams = builds["streams"]
+    cost = sum(row["cost"] for row in ad_performance(streams).values())
+    plan = sum(row["planned_budget"] for row in budget_vs_actual(streams).values())
+    assert spark_sums["fct_ad_performance"]["cost"] == cost
+    assert spark_sums["rpt_budget_vs_actual"]["ad_platform_cost"] == cost
+    assert spark_sums["rpt_budget_vs_actual"]["planned_budget"] == plan
     assert spark_sums["fct_payments"]["net_amount"] > 0
