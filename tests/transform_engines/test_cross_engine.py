@@ -78,7 +78,7 @@ def test_spark_build_runs_seeds_models_and_every_test(builds: dict) -> None:
     assert result.returncode == 0, output(result)
     statuses = node_statuses(spark.workdir / "dbt-target")
     duck, _ = builds["duckdb"]
-    # The same nodes ran on both engines (seed, 22 models, every data test) and passed.
+    # The same nodes ran on both engines (seed, 27 models, every data test) and passed.
     assert statuses.keys() == node_statuses(duck.workdir / "dbt-target").keys()
     assert set(statuses.values()) == {"success", "pass"}
     assert sum(uid.startswith("test.") for uid in statuses) > 50
