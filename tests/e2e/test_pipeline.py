@@ -115,6 +115,41 @@ def test_the_json_feed_reconciles_from_the_sandbox_to_bronze(first_run: MeltanoR
         assert quarantined == bad, stream
 
 
+def test_the_json_feed_reconciles_from_the_sandbox_to_the_marts(first_run: MeltanoRunner) -> None:
+    """The feed's good records, each once, in staging; its cost per monthly file and its
+    plan to the cent in the marts (the sandbox's manifest is the ground truth)."""
+    feed = seeded_feed_manifest()
+    totals = feed["totals"]
+    staging = warehouse_counts(first_run.warehouse, ("stg_marketing__",))
+    assert staging["stg_marketing__ad_events"] == totals["ad_events"]["good_records"]
+    assert staging["stg_marketing__budget_plan"] == totals["budget_plan"]["good_records"]
+    cost_by_file = {
+        name: Decimal(entry["money_total"])
+        for name, entry in feed["files"].items()
+        if entry["stream"] == "ad_events"
+    }
+    with duckdb.connect(str(first_run.warehouse), read_only=True) as conn:
+        by_month = dict(
+            conn.execute(
+                "select strftime(performance_date, '%Y-%m'), sum(cost)"
+                " from fct_ad_performance group by 1"
+            ).fetchall()
+        )
+        events, cost = conn.execute(
+            "select sum(event_count), sum(cost) from fct_ad_performance"
+        ).fetchone()
+        planned, platform = conn.execute(
+            "select sum(planned_budget), sum(ad_platform_cost) from rpt_budget_vs_actual"
+        ).fetchone()
+    # ad_events_2025-03.ndjson, ad_events_2025-12.ndjson.gz: the month is in the name
+    assert {f"ad_events_{month}": total for month, total in by_month.items()} == {
+        name.split(".")[0]: total for name, total in cost_by_file.items()
+    }
+    assert events == totals["ad_events"]["good_records"]
+    assert cost == platform == Decimal(totals["ad_events"]["money_total"])
+    assert planned == Decimal(totals["budget_plan"]["money_total"])
+
+
 def test_every_source_reconciles_from_bronze_to_marts(first_run: MeltanoRunner) -> None:
     stripe = StripeData(TEST_SCALE)
     crm = crm_build(TEST_SCALE)
