@@ -53,7 +53,15 @@ def plugins_of(names: list[str], project_root: Path) -> list[str]:
 
 
 def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSetting]:
-    """Settings of the closest-to-complete validation group that have no value."""
+    """The missing settings of the validation group to name first; empty when one of the
+    plugin's groups is complete (or it declares none)."""
+    groups = alternatives(plugin_name, project_root)
+    return groups[0] if groups else []
+
+
+def missing_groups(plugin_name: str, project_root: Path) -> list[list[MissingSetting]]:
+    """Per alternative validation group, its settings without a value; empty when a
+    group is complete or the plugin declares none."""
     from meltano.core.plugin.settings_service import PluginSettingsService
     from meltano.core.project import Project
 
@@ -74,8 +82,6 @@ def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSettin
             logging.disable(logging.NOTSET)
     plugin = project.plugins.find_plugin(plugin_name)
     groups = plugin.settings_group_validation or []
-    if not groups:
-        return []
     settings = PluginSettingsService(project, plugin)
     config = settings.config_with_metadata(redacted=True)
 
@@ -96,7 +102,33 @@ def missing_settings(plugin_name: str, project_root: Path) -> list[MissingSettin
             )
         return gaps
 
-    return min((missing(group) for group in groups), key=len)
+    gaps = [missing(group) for group in groups]
+    return [] if not all(gaps) else gaps
+
+
+def configured_first(gaps: list[MissingSetting]) -> tuple[int, int]:
+    """Rank alternative groups: the one the project configured comes first, then the
+    shortest. prod sets the shop tap's `host: $SHOP_PG_HOST`, ...: with those variables
+    unset, the four named settings are what the person must supply, not the one-setting
+    `sqlalchemy_url` group nobody referenced (which is named as the alternative)."""
+    return sum(gap.reference is None for gap in gaps), len(gaps)
+
+
+def alternatives(plugin_name: str, project_root: Path) -> list[list[MissingSetting]]:
+    """Every validation group's missing settings, the group to name first at the head."""
+    return sorted(missing_groups(plugin_name, project_root), key=configured_first)
+
+
+def describe(plugin_name: str, groups: list[list[MissingSetting]]) -> str:
+    """`tap-x is missing required settings: host (set SHOP_PG_HOST or ...), ...; or
+    instead: sqlalchemy_url (set ...)`: one line, the configured group first."""
+    first, *others = groups
+    line = f"{plugin_name} is missing required settings: " + ", ".join(
+        gap.describe() for gap in first
+    )
+    for other in others:
+        line += "; or instead: " + ", ".join(gap.describe() for gap in other)
+    return line
 
 
 def quiet_meltano_logs() -> None:
@@ -111,10 +143,9 @@ def check(names: list[str], project_root: Path) -> list[str]:
     quiet_meltano_logs()
     errors = []
     for plugin_name in plugins_of(names, project_root):
-        gaps = missing_settings(plugin_name, project_root)
-        if gaps:
-            listed = ", ".join(gap.describe() for gap in gaps)
-            errors.append(f"{plugin_name} is missing required settings: {listed}")
+        groups = alternatives(plugin_name, project_root)
+        if groups:
+            errors.append(describe(plugin_name, groups))
     return errors
 
 

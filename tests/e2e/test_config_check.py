@@ -16,6 +16,13 @@ from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import MeltanoRunner, isolated_env
 
 SNOWFLAKE_VARS = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
+# the Stripe tap's one required setting, so that the loader's are the ones missing
+STRIPE_KEY = {"SANDBOX_STRIPE_API_KEY": "sk_test_not_a_real_key"}
+
+
+def without_snowflake(env: dict[str, str]) -> dict[str, str]:
+    """The environment with the Stripe key and no Snowflake setting."""
+    return {**{k: v for k, v in env.items() if not k.startswith("SNOWFLAKE_")}, **STRIPE_KEY}
 
 
 def run_job(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -30,7 +37,7 @@ def run_job(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_snowflake_job_without_settings_fails_first_naming_them(tmp_path) -> None:
-    env = {k: v for k, v in isolated_env(tmp_path).items() if not k.startswith("SNOWFLAKE_")}
+    env = without_snowflake(isolated_env(tmp_path))
     started = time.monotonic()
     result = run_job(env, "stripe-to-snowflake")
     elapsed = time.monotonic() - started
@@ -48,6 +55,7 @@ def test_a_complete_alternative_group_passes_and_secrets_are_not_printed(
     tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "xy12345")
+    monkeypatch.setenv("SANDBOX_STRIPE_API_KEY", STRIPE_KEY["SANDBOX_STRIPE_API_KEY"])
     monkeypatch.setenv("SNOWFLAKE_USER", "loader")
     monkeypatch.delenv("SNOWFLAKE_PASSWORD", raising=False)
     monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
@@ -111,6 +119,17 @@ def test_the_shop_tap_is_complete_with_a_url_alone_or_the_separate_settings(
         monkeypatch.delenv(f"TAP_ECOMMERCE_POSTGRES_{name}", raising=False)
     gaps = check_config.missing_settings("tap-ecommerce-postgres", REPO_ROOT)
     assert gaps and "port" not in {gap.name for gap in gaps}
+    # prod configures the separate settings from SHOP_PG_*: those are named first, the
+    # URL as the alternative (naming only `sqlalchemy_url` sent people the wrong way)
+    assert [gap.name for gap in gaps] == ["host", "user", "password", "database"]
+    (line,) = check_config.check(["tap-ecommerce-postgres"], REPO_ROOT)
+    assert line.startswith(
+        "tap-ecommerce-postgres is missing required settings: "
+        "host (set SHOP_PG_HOST or TAP_ECOMMERCE_POSTGRES_HOST), "
+    ), line
+    assert line.endswith(
+        "; or instead: sqlalchemy_url (set TAP_ECOMMERCE_POSTGRES_SQLALCHEMY_URL)"
+    ), line
     monkeypatch.setenv(
         "TAP_ECOMMERCE_POSTGRES_SQLALCHEMY_URL", "postgresql://u:p@db.example:6543/shop"
     )
@@ -129,7 +148,7 @@ def test_a_job_and_schedule_of_an_include_paths_file_are_resolved_and_checked(tm
         "tap-stripe-custom",
         "target-snowflake",
     ]
-    env = {k: v for k, v in isolated_env(tmp_path).items() if not k.startswith("SNOWFLAKE_")}
+    env = without_snowflake(isolated_env(tmp_path))
     result = run_job({**env, "MELTANO_PROJECT_ROOT": str(root)}, "included-daily")
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
@@ -170,3 +189,20 @@ def test_a_bare_meltano_run_into_snowflake_names_the_missing_settings_first(
     for variable in SNOWFLAKE_VARS:
         assert variable in errors[0]
     assert not any("Traceback" in line for line in lines), result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("plugin_dir", ["tap-stripe-custom", "tap-legacy-crm", "tap-csv-marketing"])
+def test_every_setting_a_tap_requires_is_in_each_group_meltano_yml_declares(
+    plugin_dir: str,
+) -> None:
+    """The taps' own required settings (their config_jsonschema, as their Hub definition
+    lists them) are checked before a job starts: prod without STRIPE_API_KEY is refused
+    with its name, not after the Postgres tap ran."""
+    definition = yaml.safe_load((REPO_ROOT / plugin_dir / f"{plugin_dir}.meltano.yml").read_text())
+    (required,) = definition["settings_group_validation"]
+    meltano_yml = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    (plugin,) = [p for p in meltano_yml["plugins"]["extractors"] if p["name"] == plugin_dir]
+    groups = plugin.get("settings_group_validation")
+    assert groups, f"{plugin_dir}: meltano.yml declares no settings_group_validation"
+    for group in groups:
+        assert set(required) <= set(group), group

@@ -350,6 +350,8 @@ def test_prod_without_its_credentials_is_refused_before_any_tap_starts(
     output = terminal.run("prod", timeout=300)
     first = output.splitlines()[0]
     assert first.startswith("tap-ecommerce-postgres is missing required settings: "), output
+    assert "SHOP_PG_HOST" in first and "SHOP_PG_PASSWORD" in first, first
+    assert "api_key (set STRIPE_API_KEY" in output, output
     database = terminal.path(".meltano", "meltano.db")
     prod_runs = 0  # no system database at all (this test alone): Meltano never ran
     if database.exists():

@@ -209,6 +209,7 @@ def test_run_jobs_settings_check_reads_the_active_environment() -> None:
     assert first == (
         "tap-ecommerce-postgres is missing required settings:"
         " host (set PGHOST or TAP_ECOMMERCE_POSTGRES_HOST)"
+        "; or instead: sqlalchemy_url (set TAP_ECOMMERCE_POSTGRES_SQLALCHEMY_URL)"
     )
 
 
