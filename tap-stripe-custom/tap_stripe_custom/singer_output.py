@@ -9,9 +9,8 @@ with msgspec (the encoder the SDK's own msgspec writer uses) into a block of up 
 (SCHEMA, STATE, ...): a STATE message never waits behind its records, and a bookmark is
 never seen before the records it covers. Interpreter exit writes the rest.
 
-The lines carry the same JSON values as the SDK's writer (checked by
-tests/tap_stripe_custom/test_singer_output.py): `time_extracted` keeps the SDK's
-`+00:00` form, decimals are numbers, NaN and infinities are null.
+RECORD lines carry the same JSON values as the SDK's writer would write (checked by
+tests/tap_stripe_custom/test_output_path.py); other messages are the SDK's own lines.
 """
 
 from __future__ import annotations
@@ -19,30 +18,26 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import sys
-from typing import Any
 
 import msgspec
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.encoding.simple import Message
+from singer_sdk.singerlib.json import serialize_json
+
+# RECORD messages: msgspec, with the SDK's encoder's choices (decimals as numbers, NaN
+# and infinities as null). msgspec writes a datetime itself (RFC 3339, `Z`), so the one
+# the SDK puts in a RECORD, time_extracted, is made the SDK's `+00:00` text first; the
+# record reaches the writer conformed, its datetimes already text.
+_ENCODER = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
 
 
-def _encode_other(value: Any) -> str:
-    """What the SDK's encoder does with a type JSON lacks: ISO datetimes, else str()."""
-    return value.isoformat(sep="T") if isinstance(value, dt.datetime) else str(value)
-
-
-# msgspec writes datetimes itself (RFC 3339 with `Z`): the one the SDK puts in a message,
-# time_extracted, is made a string first; records hold none (they are decoded JSON)
-_ENCODER = msgspec.json.Encoder(enc_hook=_encode_other, decimal_format="number")
-
-
-def _as_sdk_json(message: Message) -> dict[str, Any]:
+def _record_line(message: Message) -> bytes:
     data = message.to_dict()
     extracted = data.get("time_extracted")
     if isinstance(extracted, dt.datetime):
         data["time_extracted"] = extracted.isoformat(sep="T")
-    return data
+    return _ENCODER.encode(data) + b"\n"
 
 
 class BlockSingerWriter(GenericSingerWriter[bytes, Message]):
@@ -59,7 +54,10 @@ class BlockSingerWriter(GenericSingerWriter[bytes, Message]):
         atexit.register(self.flush)
 
     def serialize_message(self, message: Message) -> bytes:
-        return _ENCODER.encode(_as_sdk_json(message)) + b"\n"
+        """A RECORD through msgspec; any other message (few) exactly as the SDK writes it."""
+        if message.type is SingerMessageType.RECORD:
+            return _record_line(message)
+        return serialize_json(message.to_dict()).encode() + b"\n"
 
     def write_message(self, message: Message) -> None:
         self._block += self.serialize_message(message)
@@ -69,6 +67,7 @@ class BlockSingerWriter(GenericSingerWriter[bytes, Message]):
     def flush(self) -> None:
         """Everything written so far, to the reader."""
         if self._block:
+            sys.stdout.flush()  # whatever went through the text layer goes first
             out = sys.stdout.buffer
             out.write(self._block)
             out.flush()
