@@ -11,7 +11,7 @@ pairs) and prints the medians and the overhead (use a high `--rps` and no faults
 measure the tap's own cost rather than the rate limit's).
 
 `--streams charges,refunds,customers,payment_intents,balance_transactions,disputes
---rps 1000 --faults ""` measures the tap's output path over every stream: records per
+--start-date 2024-01-01T00:00:00Z --rps 1000 --faults ""` measures the tap's output path over every stream: records per
 second of the tap's CPU."""
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def main() -> None:
     parser.add_argument(
         "--streams", default="charges,refunds", help="streams to select (comma-separated)"
     )
+    parser.add_argument(
+        "--start-date",
+        default="2024-12-01T00:00:00Z",
+        help="the tap's start_date (2024-01-01T00:00:00Z, as in the dev environment, "
+        "reaches every seeded customer)",
+    )
     args = parser.parse_args()
     if args.raw_payloads == "compare":
         walls: dict[bool, list[float]] = {False: [], True: []}
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace, faults: str, raw: bool = False) -> tuple[float
                                     ["--max-rps", str(args.rps), *shlex.split(faults)])  # fmt: skip
     try:
         config = {"api_key": DEFAULT_API_KEY, "api_base": f"http://127.0.0.1:{port}",
-                  "start_date": "2024-12-01T00:00:00Z", "max_requests_per_second": args.rps,
+                  "start_date": args.start_date, "max_requests_per_second": args.rps,
                   "window_days": 400, "backoff_base_seconds": 0.01, "backoff_max_seconds": 2}  # fmt: skip
         if raw:
             config |= {"raw_payloads": True, "raw_payloads_location": str(work / "lake")}
