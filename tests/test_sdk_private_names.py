@@ -170,3 +170,16 @@ def test_private_batch_module_names_are_still_there() -> None:
 
     for name in ("BaseBatchFileEncoding", "BatchFileFormat", "StorageTarget"):
         assert hasattr(_batch, name), f"singer_sdk.helpers._batch.{name} is gone"
+
+
+def test_private_conform_function_is_still_there() -> None:
+    """tap-stripe-custom root_conform.py hands values JSON cannot carry (datetimes,
+    bytes, ...) to this function, so its ROOT_ONLY result stays the SDK's."""
+    from singer_sdk.helpers import _typing
+
+    function = getattr(_typing, "_conform_primitive_property", None)
+    assert callable(function), "singer_sdk.helpers._typing._conform_primitive_property is gone"
+    parameters = [(p.name, p.kind.name) for p in inspect.signature(function).parameters.values()]
+    assert parameters == [("elem", POSITIONAL), ("property_schema", POSITIONAL)], (
+        "singer_sdk.helpers._typing._conform_primitive_property changed parameters"
+    )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from elt_sandbox.nights.advance import SandboxNotUp
 from elt_sandbox.runtime import SandboxHome
 from elt_sandbox.services import all_services, by_name
+from elt_sandbox.shop.generate import SHOP_CACHE_ENV
 
 __all__ = [
     "SandboxNotUp",
@@ -30,11 +34,28 @@ def up(
     """
     home = home or SandboxHome.default()
     env: dict[str, str] = dict(home.load_state().get("_env", {}).get("values", {}))
-    for service in by_name(services):
-        env.update(service.up(home, scale, env))
-        home.save_service("_env", {"values": env})
+    with shop_cache(home):
+        for service in by_name(services):
+            env.update(service.up(home, scale, env))
+            home.save_service("_env", {"values": env})
     home.write_env(env)
     return env
+
+
+@contextmanager
+def shop_cache(home: SandboxHome) -> Iterator[None]:
+    """While services start: the shop's rows generated once, for the seeding and the
+    stand-ins that derive theirs from them, in `<home>/cache` (shop/generate.py; the
+    stand-ins' processes inherit the setting). A value already set is left alone (an
+    empty one turns the cache off)."""
+    if SHOP_CACHE_ENV in os.environ:
+        yield
+        return
+    os.environ[SHOP_CACHE_ENV] = str(home.root / "cache")
+    try:
+        yield
+    finally:
+        del os.environ[SHOP_CACHE_ENV]
 
 
 def down(home: SandboxHome | None = None) -> None:

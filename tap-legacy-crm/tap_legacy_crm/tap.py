@@ -11,6 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_legacy_crm.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
 from tap_legacy_crm.raw_payloads import RawPayloadError, RawPayloads, RawSettings, raw_payloads
 from tap_legacy_crm.report import RunReport
+from tap_legacy_crm.singer_output import BlockSingerWriter
 from tap_legacy_crm.stream import CustomersStream
 from tap_legacy_crm.url_policy import api_url_problem
 
@@ -22,6 +23,8 @@ class TapLegacyCRM(Tap):
     """Page-numbered extraction with bounded retries and no silent loss."""
 
     name = "tap-legacy-crm"
+    # JSON lines in blocks, flushed at each STATE (singer_output.py)
+    message_writer_class = BlockSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream
@@ -24,6 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_stripe_custom import schemas
 from tap_stripe_custom.client import StripeApi
 from tap_stripe_custom.errors import StripeAuthFailed, StripeRequestFailed
+from tap_stripe_custom.root_conform import RootConformer
 
 DAY = 86400
 EVENT_RETENTION_DAYS = 30
@@ -53,11 +55,18 @@ class StripeStream(Stream):
     primary_keys = ("id",)
     is_sorted = False
     # Stripe already sends the declared JSON types; recursive conformance would cost
-    # most of the tap's CPU for nothing.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+    # most of the tap's CPU for nothing. Root-level conformance (ROOT_ONLY's) is done
+    # in `_record` by a RootConformer planned once from the schema (root_conform.py);
+    # the SDK's own per-value pass is off.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap) -> None:
         super().__init__(tap, schema=self.schema_list.to_dict(), name=self.resource)
+
+    @cached_property
+    def conform(self) -> RootConformer:
+        """ROOT_ONLY conformance against the schema records are written with."""
+        return RootConformer(self.name, self.effective_schema, self.logger)
 
     @property
     def api(self) -> StripeApi:
@@ -68,7 +77,7 @@ class StripeStream(Stream):
         for field in schemas.EPOCH_FIELDS:
             if isinstance(record.get(field), int | float):
                 record[field] = iso(record[field])
-        return record
+        return self.conform(record)
 
     def _windows(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         size = int(self.config.get("window_days", 30)) * DAY

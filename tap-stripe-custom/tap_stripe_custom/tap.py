@@ -15,6 +15,7 @@ from tap_stripe_custom.client import StripeApi
 from tap_stripe_custom.errors import StripeRequestFailed
 from tap_stripe_custom.raw_payloads import SETTINGS as RAW_PAYLOAD_SETTINGS
 from tap_stripe_custom.raw_payloads import RawPayloadError, RawPayloads, RawSettings, raw_payloads
+from tap_stripe_custom.singer_output import BlockSingerWriter
 from tap_stripe_custom.streams import STREAM_TYPES
 from tap_stripe_custom.transport import require_safe_api_base
 
@@ -31,6 +32,8 @@ class TapStripeCustom(Tap):
     transactions and disputes; updates to old objects through the Events API."""
 
     name = "tap-stripe-custom"
+    # JSON lines in blocks, flushed at each STATE (singer_output.py): a third of the CPU
+    message_writer_class = BlockSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
