@@ -1,16 +1,18 @@
 """Singer messages to stdout: the SDK's messages, written in blocks instead of one per line.
 
-The SDK's writers serialise each message with simplejson and flush stdout after every
+The SDK's writer serialises each message with simplejson and flushes stdout after every
 one: a write system call per record, and one wake-up of the reader on the other end of
 the pipe (Meltano, which relays every line to the target). At ~360,000 Stripe records a
-run that was a third of the tap's CPU and most of Meltano's. Here messages are encoded
-with msgspec (the encoder the SDK's own msgspec writer uses) into a block of up to
-64 KiB, written to stdout when it fills and with every message that is not a RECORD
+run that was a third of the tap's CPU and most of Meltano's. Here RECORD messages are
+encoded with msgspec (the encoder the SDK's own msgspec writer uses) into a block of up
+to 64 KiB, written to stdout when it fills and with every message that is not a RECORD
 (SCHEMA, STATE, ...): a STATE message never waits behind its records, and a bookmark is
 never seen before the records it covers. Interpreter exit writes the rest.
 
-RECORD lines carry the same JSON values as the SDK's writer would write (checked by
-tests/tap_stripe_custom/test_output_path.py); other messages are the SDK's own lines.
+RECORD lines carry the same JSON values as the SDK's writer would write (each tap's
+tests/<tap>/test_output_path.py); other messages are the SDK's own lines. The same file
+in tap-stripe-custom and tap-legacy-crm (each plugin is a package of its own;
+tests/test_copied_modules.py keeps the copies equal).
 """
 
 from __future__ import annotations
