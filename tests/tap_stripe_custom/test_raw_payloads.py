@@ -82,12 +82,3 @@ def test_a_replay_run_that_is_not_a_run_id_is_a_config_error(stripe_env, tmp_pat
     config = tap_config(stripe_env["SANDBOX_STRIPE_API_BASE"], replay_run="../../etc")
     _, _, result = run_stripe_tap(config, tmp_path, check=False)
     assert result.returncode != 0 and "replay_run '../../etc' is not a run id" in result.stderr
-
-
-def test_the_raw_payload_modules_of_the_taps_are_the_same_file() -> None:
-    """No shared package exists between the taps: the one module is copied, and must not
-    drift (a fix in one copy must be made in all)."""
-    root = Path(__file__).resolve().parents[2]
-    copies = sorted(root.glob("tap-*/tap_*/raw_payloads.py"))
-    assert len(copies) >= 2
-    assert len({copy.read_bytes() for copy in copies}) == 1, copies
