@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import json
 import socket
-from pathlib import Path
 
 from elt_sandbox.stripe_api.__main__ import DEFAULT_API_KEY
 
