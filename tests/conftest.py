@@ -49,13 +49,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """xdist's scope scheduling, with `work_group` as the scope. (Not `--dist loadgroup`
     with `xdist_group` marks: xdist 3.8 groups by rewriting `item._nodeid`, which pytest
     9.2 no longer reads, so the marks were ignored. `_split_scope` is private: it is the
-    one method xdist's own loadfile and loadgroup schedulers override, kept here alone.)"""
+    one method xdist's own loadfile and loadgroup schedulers override, kept here alone.)
+
+    The groups are handed out in collection order, which `pytest_collection_modifyitems`
+    makes slowest first: xdist's default (`--loadscope-reorder`) re-sorts them by test
+    count, which put the many-test quick modules first and the README and Spark groups
+    (a few tests, minutes each) last, where one ran alone for ~10 minutes at the end."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkGroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_group(nodeid)
 
+    config.option.loadscopereorder = False  # what `--no-loadscope-reorder` sets
     return WorkGroupScheduling(config, log)
 
 
