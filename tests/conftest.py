@@ -85,12 +85,30 @@ def sandbox_home() -> Iterator[SandboxHome]:
     the sandbox opens every parent of its data directory to the `postgres` account, and
     each new pytest session resets `/tmp/pytest-of-<user>` to 0700, which made a second,
     concurrent session crash the first one's PostgreSQL ("pg_control: Permission denied")."""
-    root = Path(tempfile.mkdtemp(prefix="elt-sandbox-tests-"))
+    root = outside_pytest_root("elt-sandbox-tests-")
     home = SandboxHome(root)
     try:
         yield home
     finally:
         api.down(home)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def outside_pytest_root(prefix: str) -> Path:
+    """A new directory for a test's own services, beside pytest's basetemp root, for the
+    reason `sandbox_home` gives: another pytest session starting on the machine resets
+    `/tmp/pytest-of-<user>` to 0700, and a PostgreSQL whose data lies under it then
+    crashes ("pg_control: Permission denied"). The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@pytest.fixture()
+def service_dir() -> Iterator[Path]:
+    """A directory outside pytest's root for a test that starts its own services."""
+    root = outside_pytest_root("elt-sandbox-test-")
+    try:
+        yield root
+    finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
