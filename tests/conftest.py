@@ -21,7 +21,7 @@ from elt_sandbox.runtime import SandboxHome, stop_pid
 TEST_SCALE = float(os.environ.get("TEST_SCALE", "0.01"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Parallel workers (`TEST_WORKERS=2 ./dev.sh test`, pytest-xdist): each worker has its own
+# Parallel workers (`./dev.sh test`: 2, TEST_WORKERS=N; pytest-xdist): each worker has its own
 # session, so a session fixture is built once per worker that uses it. Every module runs
 # whole on one worker (its module fixtures are built once); the modules below share a
 # costly session fixture and go to one worker together.
