@@ -90,10 +90,10 @@ case "${1:-help}" in
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .
-    # TEST_WORKERS parallel pytest-xdist workers (default 0: one process, until a whole
-    # parallel run is proven green); each module runs whole on one worker, modules
-    # sharing a costly fixture together (tests/conftest.py).
-    exec "$VENV/bin/pytest" -n "${TEST_WORKERS:-0}" "$@" ;;
+    # TEST_WORKERS parallel pytest-xdist workers (default 2, one per core of the 2-core
+    # test machine; TEST_WORKERS=0: one process); each module runs whole on one worker,
+    # modules sharing a costly fixture together, slowest first (tests/conftest.py).
+    exec "$VENV/bin/pytest" -n "${TEST_WORKERS:-2}" "$@" ;;
   scenarios)
     # 20 normal nights and 14 upstream problems through the real job (~35 min)
     install

@@ -21,7 +21,7 @@ from elt_sandbox.runtime import SandboxHome, stop_pid
 TEST_SCALE = float(os.environ.get("TEST_SCALE", "0.01"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Parallel workers (`TEST_WORKERS=2 ./dev.sh test`, pytest-xdist): each worker has its own
+# Parallel workers (`./dev.sh test`: 2, TEST_WORKERS=N; pytest-xdist): each worker has its own
 # session, so a session fixture is built once per worker that uses it. Every module runs
 # whole on one worker (its module fixtures are built once); the modules below share a
 # costly session fixture and go to one worker together.
@@ -49,13 +49,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """xdist's scope scheduling, with `work_group` as the scope. (Not `--dist loadgroup`
     with `xdist_group` marks: xdist 3.8 groups by rewriting `item._nodeid`, which pytest
     9.2 no longer reads, so the marks were ignored. `_split_scope` is private: it is the
-    one method xdist's own loadfile and loadgroup schedulers override, kept here alone.)"""
+    one method xdist's own loadfile and loadgroup schedulers override, kept here alone.)
+
+    The groups are handed out in collection order, which `pytest_collection_modifyitems`
+    makes slowest first: xdist's default (`--loadscope-reorder`) re-sorts them by test
+    count, which put the many-test quick modules first and the README and Spark groups
+    (a few tests, minutes each) last, where one ran alone for ~10 minutes at the end."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkGroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_group(nodeid)
 
+    config.option.loadscopereorder = False  # what `--no-loadscope-reorder` sets
     return WorkGroupScheduling(config, log)
 
 
@@ -79,12 +85,30 @@ def sandbox_home() -> Iterator[SandboxHome]:
     the sandbox opens every parent of its data directory to the `postgres` account, and
     each new pytest session resets `/tmp/pytest-of-<user>` to 0700, which made a second,
     concurrent session crash the first one's PostgreSQL ("pg_control: Permission denied")."""
-    root = Path(tempfile.mkdtemp(prefix="elt-sandbox-tests-"))
+    root = outside_pytest_root("elt-sandbox-tests-")
     home = SandboxHome(root)
     try:
         yield home
     finally:
         api.down(home)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def outside_pytest_root(prefix: str) -> Path:
+    """A new directory for a test's own services, beside pytest's basetemp root, for the
+    reason `sandbox_home` gives: another pytest session starting on the machine resets
+    `/tmp/pytest-of-<user>` to 0700, and a PostgreSQL whose data lies under it then
+    crashes ("pg_control: Permission denied"). The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@pytest.fixture()
+def service_dir() -> Iterator[Path]:
+    """A directory outside pytest's root for a test that starts its own services."""
+    root = outside_pytest_root("elt-sandbox-test-")
+    try:
+        yield root
+    finally:
         shutil.rmtree(root, ignore_errors=True)
 
 

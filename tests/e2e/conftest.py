@@ -45,6 +45,10 @@ def business_marts(conn) -> list[str]:
     ]
 
 
+# Every plugin the e2e jobs run (ecommerce-elt's gate and finish are elt-monitor's), so
+# `meltano_installed` installs each under the exclusive lock: left out, the first `meltano
+# run` auto-installed it under a shared one, and two workers' runs reinstalled the same
+# venv at once.
 E2E_PLUGINS = [
     "tap-ecommerce-postgres",
     "tap-stripe-custom",
@@ -54,6 +58,7 @@ E2E_PLUGINS = [
     "target-jsonl",
     "target-snowflake",
     "dbt-duckdb",
+    "elt-monitor",
 ]
 
 

@@ -32,7 +32,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, outside_pytest_root
 from tests.e2e.conftest import ledger_job_rows
 
 README = REPO_ROOT / "README.md"
@@ -217,8 +217,11 @@ def fresh_copy(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def terminal(tmp_path_factory) -> Iterator[Terminal]:
-    project = fresh_copy(tmp_path_factory.mktemp("readme") / "ecommerce-elt")
+def terminal() -> Iterator[Terminal]:
+    """The copy lives outside pytest's root: its `.sandbox` PostgreSQL would crash when
+    another pytest session resets that root's mode (`outside_pytest_root`)."""
+    root = outside_pytest_root("elt-readme-")
+    project = fresh_copy(root / "ecommerce-elt")
     try:
         yield Terminal(project, machine_env())
     finally:
@@ -228,6 +231,7 @@ def terminal(tmp_path_factory) -> Iterator[Terminal]:
             capture_output=True,
             timeout=120,
         )
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def source_orders(env: Mapping[str, str]) -> int:

@@ -31,14 +31,7 @@ FAST_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL)
 
 
 @pytest.fixture(scope="module")
-def monitor_installed(meltano_installed, all_sources_env, tmp_path_factory) -> None:
-    """elt-monitor runs inside ecommerce-elt (its gate) and after the lake jobs."""
-    runner = local_lake_runner(all_sources_env, tmp_path_factory.mktemp("monitor-install"))
-    runner.run("install", "elt-monitor", timeout=600)
-
-
-@pytest.fixture(scope="module")
-def project_root(monitor_installed, tmp_path_factory) -> Path:
+def project_root(meltano_installed, tmp_path_factory) -> Path:
     """The repository's Meltano project with its own `.meltano/run`.
 
     Meltano keeps a tap's catalog and state files in `.meltano/run/<plugin>/`, one set per
@@ -50,7 +43,7 @@ def project_root(monitor_installed, tmp_path_factory) -> Path:
     """
     root = project_copy(
         tmp_path_factory.mktemp("orchestrated") / "project",
-        [*E2E_PLUGINS, "elt-monitor", "scripts", "transform"],
+        [*E2E_PLUGINS, "scripts", "transform"],
     )
     for name in ("elt-monitor", "scripts", "transform"):
         if not (root / name).exists():

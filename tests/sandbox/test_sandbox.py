@@ -6,6 +6,7 @@ import io
 import shlex
 import subprocess
 import sys
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,10 +38,26 @@ def test_full_scale_counts_match_the_issue() -> None:
     }
 
 
-def test_seeding_is_deterministic(pg_conn: psycopg.Connection) -> None:
-    first = table_fingerprints(pg_conn)
-    seed(pg_conn, TEST_SCALE)
-    assert table_fingerprints(pg_conn) == first
+def test_seeding_is_deterministic(pg_env: dict[str, str], pg_conn: psycopg.Connection) -> None:
+    """A second seed, into a database of its own, equals the session's shop. (Seeding the
+    shop again dropped and recreated its tables under the LOG_BASED publications and slots
+    that end-to-end runners of the same session had made: their next run failed.)"""
+    name = f"seed_again_{uuid.uuid4().hex[:8]}"
+    settings = {
+        "host": pg_env["PGHOST"],
+        "port": pg_env["PGPORT"],
+        "user": pg_env["PGUSER"],
+        "password": pg_env["PGPASSWORD"],
+    }
+    with psycopg.connect(**settings, dbname="postgres", autocommit=True) as server:
+        server.execute(f'create database "{name}"')
+    try:
+        with psycopg.connect(**settings, dbname=name, autocommit=True) as again:
+            seed(again, TEST_SCALE)
+            assert table_fingerprints(again) == table_fingerprints(pg_conn)
+    finally:
+        with psycopg.connect(**settings, dbname="postgres", autocommit=True) as server:
+            server.execute(f'drop database "{name}" with (force)')
 
 
 def test_messy_cases_are_present(pg_conn: psycopg.Connection) -> None:
@@ -97,8 +114,8 @@ def test_s3_endpoint_round_trips_parquet(s3_env: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_up_is_idempotent_and_down_stops_everything(tmp_path) -> None:
-    home = SandboxHome(tmp_path / "sbx")
+def test_up_is_idempotent_and_down_stops_everything(service_dir: Path) -> None:
+    home = SandboxHome(service_dir / "sbx")
     env = api.up(home, scale=0.001, services=["postgres", "s3"])
     pids = [record["pid"] for name, record in home.load_state().items() if name != "_env"]
     assert all(pid_alive(pid) for pid in pids)
@@ -110,10 +127,10 @@ def test_up_is_idempotent_and_down_stops_everything(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_up_says_where_the_settings_are_and_prints_no_secret(tmp_path) -> None:
+def test_up_says_where_the_settings_are_and_prints_no_secret(service_dir: Path) -> None:
     """`elt-sandbox up` output lands in terminals and CI logs: the env file's path, not its
     passwords and keys."""
-    home = tmp_path / "sbx"
+    home = service_dir / "sbx"
     cli = [str(Path(sys.executable).parent / "elt-sandbox"), "--home", str(home)]
     try:
         result = subprocess.run(

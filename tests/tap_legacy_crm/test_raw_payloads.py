@@ -35,12 +35,14 @@ def manifest(folder: Path) -> list[dict]:
 
 
 def test_every_body_is_kept_gzipped_with_its_manifest_row_and_no_token(
-    crm_env, crm_expected_ids, tmp_path
+    crm_server, crm_expected_ids, tmp_path
 ) -> None:
+    """On a CRM of its own without injected faults: the session's CRM draws a malformed
+    page now and then (depending on the requests before), whose kept body is a rejected
+    row of its own and not one of the pages the tap counts."""
     lake = tmp_path / "lake"
-    config = crm_config(
-        crm_env["SANDBOX_CRM_API_URL"], raw_payloads=True, raw_payloads_location=str(lake)
-    )
+    base_url = crm_server()
+    config = crm_config(base_url, raw_payloads=True, raw_payloads_location=str(lake))
     records, _, result = run_crm_tap(config, tmp_path)
     (folder,) = run_folders(lake)
     rows = manifest(folder)
@@ -49,7 +51,7 @@ def test_every_body_is_kept_gzipped_with_its_manifest_row_and_no_token(
     for row in rows:
         assert row["extraction_method"] == "api_json" and row["stream"] == "customers"
         assert row["status"] == 200 and row["accepted"] and row["stored"]
-        assert row["url"].startswith(crm_env["SANDBOX_CRM_API_URL"] + "/api/v1/customers?page=")
+        assert row["url"].startswith(base_url + "/api/v1/customers?page=")
         dt.datetime.fromisoformat(row["request_time"])
         body = gzip.decompress((folder / row["object"]).read_bytes())
         assert len(body) == row["size"]

@@ -1,0 +1,52 @@
+"""The parallel run's schedule (tests/conftest.py): whole work groups per worker, handed
+out in the order the collection gives them (slowest groups first), not re-sorted by
+xdist into "most tests first", which left the README and Spark groups to the end."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from tests.conftest import pytest_xdist_make_scheduler
+
+
+class Worker:
+    """A stand-in for xdist's worker controller: records the test indexes it is sent."""
+
+    def __init__(self, name: str) -> None:
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.sent: list[list[int]] = []
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent.append(indexes)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_groups_are_handed_out_whole_in_collection_order() -> None:
+    # as the workers' collection is sorted: the slow groups (one or two tests) first,
+    # then a module of many quick tests
+    collection = [
+        "tests/e2e/test_readme.py::test_pipeline",
+        "tests/e2e/test_readme.py::test_spark",
+        "tests/transform_engines/test_cross_engine.py::test_build",
+        "tests/transform_engines/test_wap_spark.py::test_publish",
+        *(f"tests/tap_csv_marketing/test_malformed_corpus.py::test_case[{i}]" for i in range(9)),
+    ]
+    options = SimpleNamespace(loadscopereorder=True, tx=["popen", "popen"])
+    config = SimpleNamespace(option=options, getvalue=lambda name: getattr(options, name))
+    scheduler = pytest_xdist_make_scheduler(config, None)
+    workers = [Worker("gw0"), Worker("gw1")]
+    for worker in workers:
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, collection)
+    scheduler.schedule()
+
+    def names(indexes: list[int]) -> list[str]:
+        return [collection[i] for i in indexes]
+
+    # each worker starts with one whole group, in collection order: the README on one,
+    # the one Spark build's two modules together on the other
+    assert names(workers[0].sent[0]) == collection[:2]
+    assert names(workers[1].sent[0]) == collection[2:4]
