@@ -87,6 +87,10 @@ case "${1:-help}" in
     exec "$PY" -m scripts.demo "$@" ;;
   test)
     install
+    # uv keeps every wheel it ever built; the suite's plugin installs (editable and git
+    # sources) add to it on every run, and a full disk fails the run half-way (measured:
+    # 69 GB of unused entries after a few days of runs). Drop what nothing uses.
+    "$VENV/bin/uv" cache prune --quiet || true
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .
