@@ -6,11 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
+from tests.singer_output import assert_written_in_blocks, counted_tap, run_script
 from tests.tap_legacy_crm.conftest import crm_config
 
 # The tap with the SDK's writer (simplejson, one flushed line per message).
@@ -31,43 +28,6 @@ from tap_legacy_crm.tap import TapLegacyCRM
 sys.argv[0] = "tap-legacy-crm"
 TapLegacyCRM.cli()
 """
-
-# stdout over a raw writer that logs the size of every write (what the reader on the
-# pipe receives as one piece), to stderr at exit
-COUNTED_TAP = """
-import atexit, io, json, sys
-from tap_legacy_crm.tap import TapLegacyCRM
-
-class Counted(io.RawIOBase):
-    def __init__(self, fd):
-        self.fd, self.sizes = fd, []
-    def writable(self):
-        return True
-    def write(self, data):
-        self.sizes.append(len(data))
-        return io.FileIO(self.fd, "w", closefd=False).write(data)
-
-raw = Counted(sys.stdout.fileno())
-sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
-atexit.register(lambda: sys.stderr.write("WRITES " + json.dumps(raw.sizes) + "\\n"))
-sys.argv[0] = "tap-legacy-crm"
-TapLegacyCRM.cli()
-"""
-
-
-def run_script(name: str, script: str, config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(script))
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    result = subprocess.run(
-        [sys.executable, str(path), "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def messages(stdout: str) -> list[dict]:
@@ -98,18 +58,10 @@ def test_stdout_goes_out_in_blocks_each_state_at_once(crm_env, tmp_path) -> None
     """Few writes for many records (the reader, Meltano, wakes once per write), and a
     STATE message is never held back: it always ends the write that carries it."""
     config = crm_config(crm_env["SANDBOX_CRM_API_URL"], per_page=500)
-    result = run_script("counted", COUNTED_TAP, config, tmp_path)
-    sizes = json.loads(result.stderr.rsplit("WRITES ", 1)[1].splitlines()[0])
-    lines = result.stdout.encode().splitlines(keepends=True)
-    records = sum(json.loads(line)["type"] == "RECORD" for line in lines)
-    assert records > 500
-    assert len(sizes) < records / 10, f"{len(sizes)} writes for {records} records"
-    ends, position = set(), 0
-    for size in sizes:
-        position += size
-        ends.add(position)
-    position = 0
-    for line in lines:
-        position += len(line)
-        if json.loads(line)["type"] != "RECORD":
-            assert position in ends, f"held back after its write: {line[:80]!r}"
+    result = run_script(
+        "counted",
+        counted_tap("tap_legacy_crm.tap", "TapLegacyCRM", "tap-legacy-crm"),
+        config,
+        tmp_path,
+    )
+    assert_written_in_blocks(result, min_records=500)

@@ -13,11 +13,7 @@ import datetime as dt
 import json
 import logging
 import math
-import subprocess
-import sys
-import textwrap
 from decimal import Decimal
-from pathlib import Path
 
 from elt_sandbox.stripe_api.data import StripeData
 from singer_sdk.helpers._typing import conform_record_data_types
@@ -26,6 +22,7 @@ from tap_stripe_custom.root_conform import RootConformer
 from tap_stripe_custom.streams import STREAM_TYPES
 
 from tests.conftest import TEST_SCALE
+from tests.singer_output import assert_written_in_blocks, counted_tap, run_script
 from tests.tap_stripe_custom.conftest import expected_objects, tap_config
 
 # The tap as the SDK would run it: its writer (one flushed line each) and its ROOT_ONLY
@@ -44,42 +41,13 @@ sys.argv[0] = "tap-stripe-custom"
 TapStripeCustom.cli()
 """
 
-# Runs the tap with stdout over a raw writer that logs the size of every write it gets
-# (what the reader on the pipe receives as one piece), to stderr at exit.
-COUNTED_TAP = """
-import atexit, io, json, sys
+FAST_PATH_TAP = """
+import sys
 from tap_stripe_custom.tap import TapStripeCustom
 
-class Counted(io.RawIOBase):
-    def __init__(self, fd):
-        self.fd, self.sizes = fd, []
-    def writable(self):
-        return True
-    def write(self, data):
-        self.sizes.append(len(data))
-        return io.FileIO(self.fd, "w", closefd=False).write(data)
-
-raw = Counted(sys.stdout.fileno())
-sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
-atexit.register(lambda: sys.stderr.write("WRITES " + json.dumps(raw.sizes) + "\\n"))
 sys.argv[0] = "tap-stripe-custom"
 TapStripeCustom.cli()
 """
-
-
-def run_script(script: str, config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    path = tmp_path / f"tap-{abs(hash(script))}.py"
-    path.write_text(textwrap.dedent(script))
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    result = subprocess.run(
-        [sys.executable, str(path), "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def comparable(stdout: str) -> list[dict]:
@@ -110,9 +78,8 @@ def comparable(stdout: str) -> list[dict]:
 
 def test_messages_equal_the_sdk_path(stripe_env, tmp_path) -> None:
     config = tap_config(stripe_env["SANDBOX_STRIPE_API_BASE"])
-    fast = run_script("import sys\nfrom tap_stripe_custom.tap import TapStripeCustom\n"
-                      "TapStripeCustom.cli()\n", config, tmp_path)  # fmt: skip
-    sdk = run_script(SDK_PATH_TAP, config, tmp_path)
+    fast = run_script("fast", FAST_PATH_TAP, config, tmp_path)
+    sdk = run_script("sdk", SDK_PATH_TAP, config, tmp_path)
     fast_messages = comparable(fast.stdout)
     sdk_messages = comparable(sdk.stdout)
     assert sum(m["type"] == "RECORD" for m in fast_messages) > 1000
@@ -124,21 +91,13 @@ def test_stdout_goes_out_in_blocks_each_state_at_once(stripe_env, tmp_path) -> N
     """Few writes for many records (the reader, Meltano, wakes once per write), and a
     STATE message is never held back: it always ends the write that carries it."""
     config = tap_config(stripe_env["SANDBOX_STRIPE_API_BASE"])
-    result = run_script(COUNTED_TAP, config, tmp_path)
-    sizes = json.loads(result.stderr.rsplit("WRITES ", 1)[1].splitlines()[0])
-    lines = result.stdout.encode().splitlines(keepends=True)
-    records = sum(json.loads(line)["type"] == "RECORD" for line in lines)
-    assert records > 1000
-    assert len(sizes) < records / 10, f"{len(sizes)} writes for {records} records"
-    ends, position = set(), 0
-    for size in sizes:
-        position += size
-        ends.add(position)
-    position = 0
-    for line in lines:
-        position += len(line)
-        if json.loads(line)["type"] != "RECORD":
-            assert position in ends, f"held back after its write: {line[:80]!r}"
+    result = run_script(
+        "counted",
+        counted_tap("tap_stripe_custom.tap", "TapStripeCustom", "tap-stripe-custom"),
+        config,
+        tmp_path,
+    )
+    assert_written_in_blocks(result, min_records=1000)
 
 
 def stripe_objects() -> list[tuple[type, dict]]:
