@@ -9,11 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-# The tap with stdout over a raw writer that logs the size of every write it gets (what
-# the reader on the pipe receives as one piece), to stderr at exit.
-COUNTED_TAP = """
-import atexit, io, json, sys
-from {module} import {tap_class}
+# stdout over a raw writer that logs the size of every write it gets (what the reader on
+# the pipe receives as one piece), to stderr at exit
+COUNTED_STDOUT = """
+import atexit, io, json
 
 class Counted(io.RawIOBase):
     def __init__(self, fd):
@@ -27,13 +26,28 @@ class Counted(io.RawIOBase):
 raw = Counted(sys.stdout.fileno())
 sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
 atexit.register(lambda: sys.stderr.write("WRITES " + json.dumps(raw.sizes) + "\\n"))
-sys.argv[0] = "{executable}"
-{tap_class}.cli()
 """
 
 
+def tap_script(module: str, tap_class: str, executable: str, setup: str = "") -> str:
+    """A script that runs the tap's CLI after `setup` (lines that patch the tap or
+    stdout; `sys` and the tap class are imported)."""
+    return (
+        f"import sys\nfrom {module} import {tap_class}\n{setup}\n"
+        f"sys.argv[0] = {executable!r}\n{tap_class}.cli()\n"
+    )
+
+
+def sdk_writer(tap_class: str) -> str:
+    """`setup` lines giving the tap the SDK's writer (simplejson, a flushed line each)."""
+    return (
+        "from singer_sdk.singerlib.encoding import SimpleSingerWriter\n"
+        f"{tap_class}.message_writer_class = SimpleSingerWriter\n"
+    )
+
+
 def counted_tap(module: str, tap_class: str, executable: str) -> str:
-    return COUNTED_TAP.format(module=module, tap_class=tap_class, executable=executable)
+    return tap_script(module, tap_class, executable, COUNTED_STDOUT)
 
 
 def run_script(name: str, script: str, config: dict, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -7,27 +7,19 @@ import datetime as dt
 import json
 import re
 
-from tests.singer_output import assert_written_in_blocks, counted_tap, run_script
+from tests.singer_output import (
+    assert_written_in_blocks,
+    counted_tap,
+    run_script,
+    sdk_writer,
+    tap_script,
+)
 from tests.tap_legacy_crm.conftest import crm_config
 
+TAP = ("tap_legacy_crm.tap", "TapLegacyCRM", "tap-legacy-crm")
 # The tap with the SDK's writer (simplejson, one flushed line per message).
-SDK_PATH_TAP = """
-import sys
-from singer_sdk.singerlib.encoding import SimpleSingerWriter
-from tap_legacy_crm.tap import TapLegacyCRM
-
-TapLegacyCRM.message_writer_class = SimpleSingerWriter
-sys.argv[0] = "tap-legacy-crm"
-TapLegacyCRM.cli()
-"""
-
-FAST_PATH_TAP = """
-import sys
-from tap_legacy_crm.tap import TapLegacyCRM
-
-sys.argv[0] = "tap-legacy-crm"
-TapLegacyCRM.cli()
-"""
+SDK_PATH_TAP = tap_script(*TAP, sdk_writer("TapLegacyCRM"))
+FAST_PATH_TAP = tap_script(*TAP)
 
 
 def messages(stdout: str) -> list[dict]:
@@ -60,7 +52,7 @@ def test_stdout_goes_out_in_blocks_each_state_at_once(crm_env, tmp_path) -> None
     config = crm_config(crm_env["SANDBOX_CRM_API_URL"], per_page=500)
     result = run_script(
         "counted",
-        counted_tap("tap_legacy_crm.tap", "TapLegacyCRM", "tap-legacy-crm"),
+        counted_tap(*TAP),
         config,
         tmp_path,
     )

@@ -22,32 +22,27 @@ from tap_stripe_custom.root_conform import RootConformer
 from tap_stripe_custom.streams import STREAM_TYPES
 
 from tests.conftest import TEST_SCALE
-from tests.singer_output import assert_written_in_blocks, counted_tap, run_script
+from tests.singer_output import (
+    assert_written_in_blocks,
+    counted_tap,
+    run_script,
+    sdk_writer,
+    tap_script,
+)
 from tests.tap_stripe_custom.conftest import expected_objects, tap_config
 
+TAP = ("tap_stripe_custom.tap", "TapStripeCustom", "tap-stripe-custom")
 # The tap as the SDK would run it: its writer (one flushed line each) and its ROOT_ONLY
 # conformance per value, the tap's own conformer switched off.
-SDK_PATH_TAP = """
-import sys
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib.encoding import SimpleSingerWriter
-from tap_stripe_custom import streams
-from tap_stripe_custom.tap import TapStripeCustom
-
-streams.StripeStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
-streams.StripeStream.conform = property(lambda self: lambda record: record)
-TapStripeCustom.message_writer_class = SimpleSingerWriter
-sys.argv[0] = "tap-stripe-custom"
-TapStripeCustom.cli()
-"""
-
-FAST_PATH_TAP = """
-import sys
-from tap_stripe_custom.tap import TapStripeCustom
-
-sys.argv[0] = "tap-stripe-custom"
-TapStripeCustom.cli()
-"""
+SDK_PATH_TAP = tap_script(
+    *TAP,
+    "from singer_sdk.helpers.conform import TypeConformanceLevel\n"
+    "from tap_stripe_custom import streams\n"
+    "streams.StripeStream.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY\n"
+    "streams.StripeStream.conform = property(lambda self: lambda record: record)\n"
+    + sdk_writer("TapStripeCustom"),
+)
+FAST_PATH_TAP = tap_script(*TAP)
 
 
 def comparable(stdout: str) -> list[dict]:
@@ -93,7 +88,7 @@ def test_stdout_goes_out_in_blocks_each_state_at_once(stripe_env, tmp_path) -> N
     config = tap_config(stripe_env["SANDBOX_STRIPE_API_BASE"])
     result = run_script(
         "counted",
-        counted_tap("tap_stripe_custom.tap", "TapStripeCustom", "tap-stripe-custom"),
+        counted_tap(*TAP),
         config,
         tmp_path,
     )

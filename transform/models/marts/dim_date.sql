@@ -1,7 +1,8 @@
 -- One row per calendar day (UTC) covering every order, payment, marketing, ad event and
 -- budget plan date: from January 1st of the earliest fact's year to December 31st of the
 -- year after the latest, so the range follows the data (no fixed end year) and leaves a
--- year of margin for facts that arrive before the next build. Without any fact it covers the current year.
+-- year of margin for facts that arrive before the next build. Without any fact it covers
+-- the current year.
 with fact_days as (
     select {{ utc_date('ordered_at') }} as day from {{ ref('stg_shop__orders') }}
     union all
