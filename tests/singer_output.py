@@ -50,14 +50,17 @@ def counted_tap(module: str, tap_class: str, executable: str) -> str:
     return tap_script(module, tap_class, executable, COUNTED_STDOUT)
 
 
-def run_script(name: str, script: str, config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    """A Python script that runs a tap, with `--config`; it must exit 0."""
+def run_script(
+    name: str, script: str, config: dict, tmp_path: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """A Python script that runs a tap, with `--config` and `extra` arguments; it must
+    exit 0."""
     path = tmp_path / f"{name}.py"
     path.write_text(textwrap.dedent(script))
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     result = subprocess.run(
-        [sys.executable, str(path), "--config", str(config_file)],
+        [sys.executable, str(path), "--config", str(config_file), *extra],
         capture_output=True,
         text=True,
         timeout=600,

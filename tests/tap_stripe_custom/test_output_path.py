@@ -82,6 +82,38 @@ def test_messages_equal_the_sdk_path(stripe_env, tmp_path) -> None:
     assert fast_messages == sdk_messages
 
 
+def test_a_partial_selection_gives_the_sdk_paths_messages(stripe_env, tmp_path) -> None:
+    """With a catalog that selects one stream and deselects some of its properties, the
+    fast path (conformance in `_record`, before the SDK prunes deselected properties)
+    still writes exactly what the SDK path writes: no deselected property, no warning of
+    a property "not found in catalog schema"."""
+    config = tap_config(stripe_env["SANDBOX_STRIPE_API_BASE"])
+    catalog = json.loads(
+        run_script("discover", FAST_PATH_TAP, config, tmp_path, "--discover").stdout
+    )
+    dropped = {"description", "metadata"}
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            breadcrumb = item["breadcrumb"]
+            if not breadcrumb:
+                item["metadata"]["selected"] = entry["tap_stream_id"] == "charges"
+            elif breadcrumb[-1] in dropped and entry["tap_stream_id"] == "charges":
+                item["metadata"]["selected"] = False
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog))
+    args = ("--catalog", str(catalog_file))
+    fast = run_script("fast", FAST_PATH_TAP, config, tmp_path, *args)
+    sdk = run_script("sdk", SDK_PATH_TAP, config, tmp_path, *args)
+    fast_messages, sdk_messages = comparable(fast.stdout), comparable(sdk.stdout)
+    records = [m["record"] for m in fast_messages if m["type"] == "RECORD"]
+    assert len(records) > 100 and {m["stream"] for m in fast_messages if "stream" in m} == {
+        "charges"
+    }
+    assert not dropped & set().union(*records)
+    assert fast_messages == sdk_messages
+    assert "not found in catalog schema" not in fast.stderr
+
+
 def test_stdout_goes_out_in_blocks_each_state_at_once(stripe_env, tmp_path) -> None:
     """Few writes for many records (the reader, Meltano, wakes once per write), and a
     STATE message is never held back: it always ends the write that carries it."""
