@@ -171,8 +171,9 @@ def main() -> int:
     install_log = OUTPUT / "logs" / "meltano-install.log"
     if stale:
         step(f"installing {len(stale)} Meltano plugins (log: output/logs/meltano-install.log)")
+        # `meltano install`, then bytecode for what the plugins import (not every file)
         install = Logged(
-            [MELTANO, "install", *stale],
+            [sys.executable, "-m", "scripts.install_plugins", *stale],
             meltano_env({}),
             install_log,
             lambda log: install_progress(log, len(stale)),
