@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import duckdb
 import pytest
@@ -19,9 +21,34 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures)
 from tests.elt_monitor.test_alerts_and_report import Receiver
 
 
-@pytest.fixture()
-def runner(all_sources_env, meltano_installed, tmp_path) -> MeltanoRunner:  # noqa: F811
-    return local_lake_runner(all_sources_env, tmp_path)
+@dataclass(frozen=True)
+class TwoNights:
+    """A runner after two ok `meltano run ecommerce-elt`, with what they left."""
+
+    runner: MeltanoRunner
+    second: CompletedProcess
+    verdicts: list[dict]
+    ledger: list[tuple]
+    products: list[tuple]
+
+
+@pytest.fixture(scope="module")
+def two_nights(all_sources_env, meltano_installed, tmp_path_factory) -> TwoNights:  # noqa: F811
+    """Two ok nights, shared by this module's tests: each adds one night of its own (a
+    failed dbt build, an emptied export). The marketing exports are a copy of the
+    runner's own, so a test can change them."""
+    workdir = tmp_path_factory.mktemp("meltano-job")
+    exports = workdir / "exports"
+    shutil.copytree(all_sources_env["SANDBOX_CSV_DIR"], exports)
+    runner = local_lake_runner({**all_sources_env, "SANDBOX_CSV_DIR": str(exports)}, workdir)
+    runner.run("run", "ecommerce-elt")
+    second = runner.run("run", "ecommerce-elt")
+    products = duckdb.sql(
+        f"select source_rows, lake_keys from read_parquet("
+        f"'{runner.lake_root}/_meta/ledger/*.parquet', union_by_name => true) "
+        "where stream = 'public-products' order by recorded_at"
+    ).fetchall()
+    return TwoNights(runner, second, _verdicts(runner), _ledger(runner), products)
 
 
 def _ledger(runner: MeltanoRunner) -> list[tuple]:
@@ -38,15 +65,15 @@ def _verdicts(runner: MeltanoRunner) -> list[dict]:
 
 
 def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
-    runner: MeltanoRunner,
+    two_nights: TwoNights,
 ) -> None:
-    runner.run("run", "ecommerce-elt")
-    second = runner.run("run", "ecommerce-elt")
-    verdicts = _verdicts(runner)
+    runner, verdicts, ledger = two_nights.runner, two_nights.verdicts, two_nights.ledger
     assert [v["stage"] for v in verdicts] == ["finish", "finish"]
-    assert verdicts[-1]["severity"] == "ok", (verdicts[-1]["findings"], second.stderr[-3000:])
+    assert verdicts[-1]["severity"] == "ok", (
+        verdicts[-1]["findings"],
+        two_nights.second.stderr[-3000:],
+    )
     assert verdicts[-1]["dbt"]["ran"] and not verdicts[-1]["dbt"]["not_passed"]
-    ledger = _ledger(runner)
     sources = {row[0] for row in ledger}
     assert sources == {
         "tap_ecommerce_postgres",
@@ -59,11 +86,7 @@ def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
     assert {row[2] for row in ledger} == {"initial", "incremental"}
     # the INCREMENTAL products stream: the tap's count of the table, found in Meltano's log,
     # equals the keys the lake holds (no hard delete behind it)
-    products = duckdb.sql(
-        f"select source_rows, lake_keys from read_parquet("
-        f"'{runner.lake_root}/_meta/ledger/*.parquet', union_by_name => true) "
-        "where stream = 'public-products' order by recorded_at"
-    ).fetchall()
+    products = two_nights.products
     assert len(products) == 2 and all(row[0] == row[1] > 0 for row in products), products
 
     # A third night whose dbt build cannot run (its lake setting points at nothing): a
@@ -92,17 +115,22 @@ def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
     assert [body["job_run_id"] for body in receiver.bodies] == [last["job_run_id"]]
 
 
-def test_a_critical_gate_stops_the_job_before_dbt_build(runner: MeltanoRunner) -> None:
-    exports = runner.workdir / "exports"
-    shutil.copytree(runner.env["SANDBOX_CSV_DIR"], exports)
-    job = MeltanoRunner(dict(runner.env) | {"SANDBOX_CSV_DIR": str(exports)}, runner.workdir)
-    job.run("run", "ecommerce-elt")
+def test_a_critical_gate_stops_the_job_before_dbt_build(two_nights: TwoNights) -> None:
+    job = runner = two_nights.runner
+    exports = Path(runner.env["SANDBOX_CSV_DIR"])
     target = runner.workdir / "dbt-target"
-    (target / "run_results.json").unlink()
-    # the campaign exports are emptied at the source: header only
-    for path in exports.glob("campaign_performance*.csv"):
-        path.write_bytes(path.read_bytes().splitlines()[0] + b"\n")
-    result = job.run("run", "ecommerce-elt", check=False)
+    (target / "run_results.json").unlink(missing_ok=True)
+    # the campaign exports are emptied at the source: header only (restored afterwards,
+    # so that the module's other night sees the same exports in any order)
+    emptied = {path: path.read_bytes() for path in exports.glob("campaign_performance*.csv")}
+    assert emptied
+    for path, content in emptied.items():
+        path.write_bytes(content.splitlines()[0] + b"\n")
+    try:
+        result = job.run("run", "ecommerce-elt", check=False)
+    finally:
+        for path, content in emptied.items():
+            path.write_bytes(content)
     output = result.stdout + result.stderr
     assert result.returncode != 0, "\n".join(
         line for line in output.splitlines() if "elt-monitor" in line or "campaign" in line
