@@ -76,6 +76,10 @@ PROJECT_PREFIXES = (
 )
 # ... except the machine's own TLS configuration, which boto reads under an AWS_ name
 MACHINE_VARIABLES = ("AWS_CA_BUNDLE",)
+# What `./dev.sh` exports for its own children (`./dev.sh test` runs this suite): a shell
+# that ran `./dev.sh install` and then follows the README has none of it, so the README's
+# `meltano install` builds the plugins' virtualenvs without compiling them here either.
+DEV_SH_VARIABLES = ("UV_COMPILE_BYTECODE",)
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,8 @@ def machine_env() -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key in MACHINE_VARIABLES or not key.startswith(PROJECT_PREFIXES)
+        if key in MACHINE_VARIABLES
+        or not (key.startswith(PROJECT_PREFIXES) or key in DEV_SH_VARIABLES)
     }
     env["PATH"] = os.pathsep.join(
         part for part in env.get("PATH", "/usr/bin:/bin").split(os.pathsep) if part != venv_bin
