@@ -33,7 +33,7 @@ import psycopg
 import pytest
 
 from tests.conftest import REPO_ROOT, outside_pytest_root
-from tests.e2e.conftest import ledger_job_rows
+from tests.e2e.conftest import DEV_SH_VARIABLES, ledger_job_rows
 
 README = REPO_ROOT / "README.md"
 MARK = re.compile(
@@ -76,10 +76,6 @@ PROJECT_PREFIXES = (
 )
 # ... except the machine's own TLS configuration, which boto reads under an AWS_ name
 MACHINE_VARIABLES = ("AWS_CA_BUNDLE",)
-# What `./dev.sh` exports for its own children (`./dev.sh test` runs this suite): a shell
-# that ran `./dev.sh install` and then follows the README has none of it, so the README's
-# `meltano install` builds the plugins' virtualenvs without compiling them here either.
-DEV_SH_VARIABLES = ("UV_COMPILE_BYTECODE",)
 
 
 @dataclass(frozen=True)
@@ -189,7 +185,8 @@ class Terminal:
 def machine_env() -> dict[str, str]:
     """What a new user's shell has before following the README: the machine's variables
     (PATH without the suite's venv, HOME, locale, TLS and pip settings), none of the
-    project's."""
+    project's, nor what `./dev.sh` exports for the suite (`DEV_SH_VARIABLES`): the
+    README's `meltano install` builds its virtualenvs as the user's shell would."""
     venv_bin = str(REPO_ROOT / ".venv" / "bin")
     env = {
         key: value
