@@ -30,14 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).parent / "meltano")
 # Plugins whose executable is not named after the plugin (meltano.yml `executable`).
-EXECUTABLES = {"dbt-duckdb": "dbt", "dbt-spark": "dbt", "dbt-snowflake": "dbt"}
+EXECUTABLES = {"dbt-duckdb": "dbt"}
 # Modules a plugin loads by name at run time, not from its console script: dbt imports its
 # adapter from the profile's `type`.
-LOADED_BY_NAME = {
-    "dbt-duckdb": ("dbt.adapters.duckdb",),
-    "dbt-spark": ("dbt.adapters.spark",),
-    "dbt-snowflake": ("dbt.adapters.snowflake",),
-}
+LOADED_BY_NAME = {"dbt-duckdb": ("dbt.adapters.duckdb",)}
 SCRIPT_IMPORT = re.compile(r"^from ([\w.]+) import ", re.MULTILINE)
 
 

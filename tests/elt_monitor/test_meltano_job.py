@@ -116,7 +116,7 @@ def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
 
 
 def test_a_critical_gate_stops_the_job_before_dbt_build(two_nights: TwoNights) -> None:
-    job = runner = two_nights.runner
+    runner = two_nights.runner
     exports = Path(runner.env["SANDBOX_CSV_DIR"])
     target = runner.workdir / "dbt-target"
     (target / "run_results.json").unlink(missing_ok=True)
@@ -127,7 +127,7 @@ def test_a_critical_gate_stops_the_job_before_dbt_build(two_nights: TwoNights) -
     for path, content in emptied.items():
         path.write_bytes(content.splitlines()[0] + b"\n")
     try:
-        result = job.run("run", "ecommerce-elt", check=False)
+        result = runner.run("run", "ecommerce-elt", check=False)
     finally:
         for path, content in emptied.items():
             path.write_bytes(content)
@@ -142,6 +142,6 @@ def test_a_critical_gate_stops_the_job_before_dbt_build(two_nights: TwoNights) -
     }
     # dbt build never ran after the gate: no new run_results.json
     assert not (target / "run_results.json").exists()
-    check = job.run("invoke", "elt-monitor:check", check=False)
+    check = runner.run("invoke", "elt-monitor:check", check=False)
     assert check.returncode == 1
     assert "CRITICAL ZERO_ROWS_FILE" in check.stdout
