@@ -36,6 +36,11 @@ def scratch_db(pg_env: dict[str, str]) -> Iterator[str]:
         admin.execute(f'create database "{name}"')
     with connect(pg_env, name) as conn:
         seed(conn, TEST_SCALE)
+        # The sandbox's server commits without waiting for the WAL flush (speed), and
+        # logical decoding reads flushed WAL only: a tap started within ~200 ms of a
+        # test's change could end before it (its next run reads it). The tests' changes
+        # are flushed at commit, as under Postgres' default.
+        conn.execute(f'alter database "{name}" set synchronous_commit = on')
     yield name
     with connect(pg_env, "postgres") as admin:
         admin.execute(f'drop database "{name}" with (force)')

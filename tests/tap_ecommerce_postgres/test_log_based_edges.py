@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from tap_ecommerce_postgres.cdc import changes as changes_module
@@ -21,6 +22,7 @@ from tap_ecommerce_postgres.cdc import slot as slots
 from tests.singer import run_singer
 from tests.tap_ecommerce_postgres.conftest import TAP
 from tests.tap_ecommerce_postgres.test_log_based import is_end_record, log_based_config
+from tests.warm_start import COLD_POPEN
 
 
 def rows(run, stream: str) -> list[dict]:
@@ -258,11 +260,22 @@ def test_drop_command_drops_one_states_slots_and_explains_what_it_keeps(
 
 
 def seq_scans(conn, table: str) -> int:
-    conn.execute("select pg_stat_clear_snapshot()")
-    (scans,) = conn.execute(
-        "select seq_scan from pg_stat_user_tables where relid = %s::regclass", [table]
-    ).fetchone()
-    return int(scans)
+    """Sequential scans of `table` so far, once the count has settled: a server process
+    reports its scans up to a second after them (PGSTAT_MIN_INTERVAL), which can be after
+    the tap that caused them has exited."""
+    deadline = time.monotonic() + 15
+    last, since = None, time.monotonic()
+    while True:
+        conn.execute("select pg_stat_clear_snapshot()")
+        (scans,) = conn.execute(
+            "select seq_scan from pg_stat_user_tables where relid = %s::regclass", [table]
+        ).fetchone()
+        now = time.monotonic()
+        if scans != last:
+            last, since = scans, now
+        elif now - since > 1.2 or now > deadline:
+            return int(scans)
+        time.sleep(0.2)
 
 
 def test_unchanged_toast_is_reread_by_typed_key_once_per_chunk_and_marked(
@@ -332,8 +345,9 @@ def test_enum_label_renamed_or_domain_check_added_later_is_no_poison_pill(
 
 
 def peak_rss_mb(argv: list[str]) -> float:
-    """Run `argv` to its end (stdout discarded); its own peak RSS in MB."""
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Run `argv` to its end (stdout discarded); its own peak RSS in MB. Started cold: a
+    warm start's process is not this one's child (no wait4) and shares the server's pages."""
+    process = COLD_POPEN(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     stderr = process.stderr.read().decode()

@@ -1,0 +1,121 @@
+"""The warm interpreter: imports the plugins' console-script entry points once, then forks
+one process per request, which runs the entry point as the console script would.
+
+Run as a script (`python server.py SOCKET NAME...`), standard library only, so that its
+`sys.path` is a console script's (the interpreter's `bin/` first, not the repository):
+a plugin cannot import a module here that its own process could not.
+
+Per request (one connection on the Unix socket): the client sends JSON (argv, env, cwd)
+with its three standard file descriptors; the server forks a monitor, which forks the
+child and reports two lines back: the child's pid, then its raw wait status. The server
+itself stays single-threaded and never waits, so a fork never copies a held lock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+MAX_REQUEST = 1 << 22
+
+
+def import_entry_points(names: list[str]) -> dict:
+    """Each console script's entry point, its module imported now (what the fork saves
+    every run). The attribute is looked up in the child, as the script does: an SDK
+    plugin's `cli` is built on access, and building it sets up the run's logging."""
+    scripts = {ep.name: ep for ep in entry_points(group="console_scripts") if ep.name in names}
+    missing = sorted(set(names) - set(scripts))
+    if missing:
+        raise SystemExit(f"no console script named {', '.join(missing)}")
+    for ep in scripts.values():
+        importlib.import_module(ep.module)
+    return scripts
+
+
+# pyarrow's jemalloc purges in a thread of its own; jemalloc is fork-safe (its
+# pthread_atfork handlers hold every arena lock across fork and restart the thread after)
+FORK_SAFE_THREADS = {"jemalloc_bg_thd"}
+
+
+def single_threaded() -> bool:
+    """No thread but this one, Python's or native (an import may start either), except
+    those that are fork-safe."""
+    native = [
+        Path(f"/proc/self/task/{task}/comm").read_text().strip()
+        for task in os.listdir("/proc/self/task")
+        if int(task) != threading.get_native_id()
+    ]
+    return threading.active_count() == 1 and set(native) <= FORK_SAFE_THREADS
+
+
+def run_child(request: dict, fds: list[int], entry) -> None:
+    """Become the console script: its standard streams, directory, environment and argv;
+    its exit (code, message or traceback) is the interpreter's own, as in a new process."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()  # the run's TZ, as a new interpreter would read it
+    sys.argv = list(request["argv"])
+    sys.exit(entry.load()())
+
+
+def serve(socket_path: str, names: list[str]) -> None:
+    entries = import_entry_points(names)
+    if not single_threaded():
+        raise SystemExit("an import started a thread: forking would copy its locks")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(socket_path)
+    listener.listen(16)
+    # the monitors are reaped by the kernel; each monitor waits for its own child
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    print("ready", flush=True)
+    while True:
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable:
+            return  # EOF: the test process that started this server is gone
+        conn, _ = listener.accept()
+        message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        request = json.loads(message)
+        name = os.path.basename(request["argv"][0])
+        if name not in entries or len(fds) != 3:
+            conn.sendall(b"refused\n")
+        elif os.fork() == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            monitor(conn, request, fds, entries[name])
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+
+def monitor(conn: socket.socket, request: dict, fds: list[int], entry) -> None:
+    child = os.fork()
+    if child == 0:
+        conn.close()
+        run_child(request, fds, entry)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(f"{child}\n".encode())
+    _, status = os.waitpid(child, 0)
+    conn.sendall(f"{status}\n".encode())
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    # a console script's path: its interpreter's bin/ first, not this file's directory
+    sys.path[0] = os.path.dirname(sys.executable)
+    serve(sys.argv[1], sys.argv[2:])

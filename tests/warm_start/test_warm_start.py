@@ -1,0 +1,159 @@
+"""The warm start keeps every contract of a cold start: the same output, exit status and
+files for the same run, the run's own environment, a real process that kill -9 ends, and
+a cold start for anything that is not a plain start of a plugin script."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests import warm_start
+from tests.target_minio_parquet.conftest import TARGET, record_message, schema_message
+
+CSV_TAP = str(warm_start.BIN / "tap-csv-marketing")
+# values that differ between any two runs: clocks, pids, durations, temporary names
+VOLATILE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+"
+    r'|"pid": ?\d+|"value": ?\d+\.\d+|\d+\.\d+ ?(s|seconds)\b|[0-9a-f]{8,}'
+)
+
+
+def run_with(popen: type, argv, **kwargs) -> subprocess.CompletedProcess:
+    """`subprocess.run` with `popen` as subprocess.Popen (run looks it up at each call)."""
+    saved = subprocess.Popen
+    subprocess.Popen = popen  # type: ignore[misc]
+    try:
+        return subprocess.run(argv, **kwargs)
+    finally:
+        subprocess.Popen = saved  # type: ignore[misc]
+
+
+def run_cold(argv, **kwargs) -> subprocess.CompletedProcess:
+    return run_with(warm_start.COLD_POPEN, argv, **kwargs)
+
+
+def run_warm(argv, **kwargs) -> subprocess.CompletedProcess:
+    return run_with(warm_start.WarmablePopen, argv, **kwargs)
+
+
+def both(argv, **kwargs) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """The same run started cold (the stdlib's Popen) and warm."""
+    return run_cold(argv, **kwargs), run_warm(argv, **kwargs)
+
+
+def masked(text: str) -> list[str]:
+    return [VOLATILE.sub("<v>", line) for line in text.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def server() -> warm_start.Server:
+    path = warm_start.SERVER_OF_THIS_PROCESS.socket_path()
+    assert path, "the warm start server did not start (its error is on stderr)"
+    return warm_start.SERVER_OF_THIS_PROCESS
+
+
+def test_a_tap_prints_the_same_messages_and_logs(server, tmp_path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "marketing_spend_2025-01.csv").write_text(
+        "date,channel,campaign_name,spend,impressions,clicks\n"
+        "2025-01-01,email,c1,12.50,100,3\n2025-01-02,search,c2,7.25,50,1\n"
+    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"source": str(exports)}))
+    cold, warm = both([CSV_TAP, "--config", str(config)], capture_output=True, text=True)
+    assert cold.returncode == warm.returncode == 0, warm.stderr[-2000:]
+    assert '"type": "RECORD"' in cold.stdout.replace('"type":"RECORD"', '"type": "RECORD"')
+    assert masked(warm.stdout) == masked(cold.stdout)
+    assert masked(warm.stderr) == masked(cold.stderr)
+
+
+def test_a_target_writes_the_same_files_and_states(server, tmp_path) -> None:
+    messages = [
+        schema_message("orders", {"id": {"type": "integer"}, "n": {"type": "string"}}, ["id"]),
+        *(record_message("orders", {"id": i, "n": f"o{i}"}) for i in range(50)),
+        {"type": "STATE", "value": {"bookmarks": {"orders": {"id": 49}}}},
+    ]
+    payload = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    results, tables = [], []
+    for run, name in ((run_cold, "cold"), (run_warm, "warm")):
+        config = tmp_path / f"{name}.json"
+        lake = tmp_path / name
+        config.write_text(json.dumps({"destination": str(lake), "source_name": "shop"}))
+        result = run([TARGET, "--config", str(config)], input=payload, capture_output=True)
+        results.append(result)
+        (part,) = lake.glob("shop/orders/*/*.parquet")
+        tables.append(pq.read_table(part).select(["id", "n"]).to_pylist())
+    cold, warm = results
+    assert cold.returncode == warm.returncode == 0, warm.stderr[-2000:]
+    assert warm.stdout == cold.stdout and b"bookmarks" in cold.stdout
+    assert tables[0] == tables[1] and len(tables[0]) == 50
+
+
+def test_a_failing_run_exits_and_says_why_alike(server, tmp_path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"source": str(tmp_path / "no-such-dir")}))
+    for argv in ([CSV_TAP, "--config", str(config)], [CSV_TAP, "--no-such-option"]):
+        cold, warm = both(argv, capture_output=True, text=True)
+        assert cold.returncode == warm.returncode != 0
+        assert masked(warm.stderr)[-3:] == masked(cold.stderr)[-3:]
+
+
+def test_the_run_sees_its_own_environment_and_directory(server, tmp_path, monkeypatch) -> None:
+    """Settings from the run's environment (`--config ENV`), not the server's, and a
+    relative destination resolved from the run's own directory."""
+    monkeypatch.setenv("TARGET_MINIO_PARQUET_SOURCE_NAME", "from_env")
+    monkeypatch.setenv("TARGET_MINIO_PARQUET_DESTINATION", "lake")
+    messages = [
+        schema_message("s", {"id": {"type": "integer"}}, ["id"]),
+        record_message("s", {"id": 1}),
+    ]
+    payload = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    warm = run_warm([TARGET, "--config", "ENV"], input=payload, capture_output=True, cwd=tmp_path)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    assert list(tmp_path.glob("lake/from_env/s/*/*.parquet"))
+
+
+def test_a_warm_process_is_a_process_kill_9_ends(server) -> None:
+    saved = subprocess.Popen
+    subprocess.Popen = warm_start.WarmablePopen  # type: ignore[misc]
+    try:
+        process = subprocess.Popen(
+            [TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    finally:
+        subprocess.Popen = saved  # type: ignore[misc]
+    assert process._warm_started
+    assert Path(f"/proc/{process.pid}").exists() and process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    process.stdin.close()
+    process.stdout.close()
+    process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "kwargs"),
+    [
+        ([sys.executable, "-c", "print(1)"], {}),  # not a plugin script
+        (f"{TARGET} --about", {"shell": True}),  # through a shell
+        ([TARGET, "--about"], {"start_new_session": True}),  # a session of its own
+    ],
+)
+def test_anything_else_starts_cold(server, argv, kwargs) -> None:
+    saved = subprocess.Popen
+    subprocess.Popen = warm_start.WarmablePopen  # type: ignore[misc]
+    try:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, **kwargs)
+    finally:
+        subprocess.Popen = saved  # type: ignore[misc]
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert not process._warm_started
