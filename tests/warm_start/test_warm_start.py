@@ -21,7 +21,7 @@ CSV_TAP = str(warm_start.BIN / "tap-csv-marketing")
 # values that differ between any two runs: clocks, pids, durations, temporary names
 VOLATILE = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+"
-    r'|"pid": ?\d+|"value": ?\d+\.\d+|\d+\.\d+ ?(s|seconds)\b|[0-9a-f]{8,}'
+    r'|"pid": ?\d+|"value": ?-?\d+(\.\d+)?(e-?\d+)?|\d+\.\d+ ?(s|seconds)\b|[0-9a-f]{8,}'
 )
 
 
