@@ -340,11 +340,19 @@ def job_row(settings: MonitorSettings, job_run_id: str, rows: list[dict], now: d
     return row
 
 
+def new_job_run_id(now: dt.datetime) -> str:
+    """`<UTC second>Z-<microsecond><2 random hex digits>`: ids sort as text in the order
+    the runs were recorded, also within one second (the verdict history, the previous and
+    the latest run are read in that order; a random tail mis-ordered two runs recorded in
+    the same second), in the shape of the other run ids (8 hex digits after the dash)."""
+    return f"{now:%Y%m%dT%H%M%S}Z-{now.microsecond:06d}{uuid.uuid4().hex[:2]}"
+
+
 def record(settings: MonitorSettings, lake: Lake, now: dt.datetime | None = None) -> list[dict]:
     """Append this job run's rows (and its job row) to the ledger; trim the history."""
     now = now or dt.datetime.now(dt.UTC)
     history = read(lake)
-    job_run_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    job_run_id = new_job_run_id(now)
     manifests = lake.read_jsonl(MANIFEST_DIR)
     rows = build_rows(settings, manifests, _schema_changes(lake), history, job_run_id, now)
     for row in rows:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from elt_monitor.ledger import build_rows
+from elt_monitor.ledger import build_rows, new_job_run_id
 from elt_monitor.settings import MonitorSettings
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -63,3 +64,17 @@ def test_incremental_nature_is_sticky_across_a_run_without_rows() -> None:
     history = [{**first[0], "incremental": False}]
     (full,) = build_rows(SETTINGS, [manifest("B", "02:00", rows=0)], {}, history, "j2", NOW)
     assert full["run_kind"] == "full"
+
+
+def test_job_run_ids_sort_in_recording_order_within_one_second() -> None:
+    """Two runs recorded in the same second: the later one sorts last (the verdict
+    history's order; a random tail put it first about half the time)."""
+    second = dt.datetime(2026, 12, 6, 16, 59, 46, tzinfo=dt.UTC)
+    moments = [second.replace(microsecond=us) for us in (5, 120_000, 999_999)]
+    for _ in range(20):
+        ids = [new_job_run_id(moment) for moment in moments]
+        assert sorted(ids) == ids
+        assert sorted([*ids, new_job_run_id(second + dt.timedelta(seconds=1))])[-1].startswith(
+            "20261206T165947Z-"
+        )
+    assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) for run_id in ids)
