@@ -68,8 +68,9 @@ def main() -> int:
                 work / "spark",
             )
         )
-        # the `spark` environment's small-data switches (meltano.yml): no whole-stage code
-        # generation, no adaptive plans, the JVM's quick compiler only
+        # the small-data switches the Spark tests use (tests/transform_engines/engines.py):
+        # no whole-stage code generation, no adaptive plans, the JVM's quick compiler only;
+        # measured here to decide whether the `spark` environment should default to them
         results.append(
             dbt_build(
                 f"dbt build, Spark {args.spark_master}, small-data switches",

@@ -3,7 +3,7 @@
 Why: the plugin tests start the taps, the target and elt-monitor ~600 times, and each
 start spent ~0.4 s of CPU importing singer-sdk, pyarrow and the plugin before reading its
 first line (about a sixth of the suite's CPU). Here a server per test worker
-(`server.py`) imports the six console scripts' entry points once and forks a process for
+(`server.py`) imports the six console scripts' modules once and forks a process for
 each run instead of executing the script.
 
 What stays real: every run is its own process (its own pid, signals and kill -9, exit
@@ -26,6 +26,7 @@ import atexit
 import json
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ class Server:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
+        self.directory: str | None = None  # of its socket, removed when it stops
         self.path: str | None = None
         self.failed = False
 
@@ -59,7 +61,7 @@ class Server:
         return self.path
 
     def start(self) -> None:
-        directory = tempfile.mkdtemp(prefix="warm-start-")
+        self.directory = directory = tempfile.mkdtemp(prefix="warm-start-")
         path = os.path.join(directory, "socket")
         names = [name for name in SCRIPTS if (BIN / name).exists()]
         # its stdin is a pipe from this process: at its EOF (this process gone) it exits
@@ -73,6 +75,7 @@ class Server:
         if process.stdout.readline() != b"ready\n":
             process.kill()
             process.wait()
+            shutil.rmtree(directory, ignore_errors=True)
             self.failed = True  # every start cold: the server's error is on stderr
             return
         self.process, self.path = process, path
@@ -82,7 +85,10 @@ class Server:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
-            self.process = None
+            self.process = self.path = None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
 
 
 SERVER_OF_THIS_PROCESS = Server()

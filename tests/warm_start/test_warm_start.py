@@ -122,14 +122,9 @@ def test_the_run_sees_its_own_environment_and_directory(server, tmp_path, monkey
 
 
 def test_a_warm_process_is_a_process_kill_9_ends(server) -> None:
-    saved = subprocess.Popen
-    subprocess.Popen = warm_start.WarmablePopen  # type: ignore[misc]
-    try:
-        process = subprocess.Popen(
-            [TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-    finally:
-        subprocess.Popen = saved  # type: ignore[misc]
+    process = warm_start.WarmablePopen(
+        [TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert process._warm_started
     assert Path(f"/proc/{process.pid}").exists() and process.poll() is None
     process.send_signal(signal.SIGKILL)
@@ -148,12 +143,7 @@ def test_a_warm_process_is_a_process_kill_9_ends(server) -> None:
     ],
 )
 def test_anything_else_starts_cold(server, argv, kwargs) -> None:
-    saved = subprocess.Popen
-    subprocess.Popen = warm_start.WarmablePopen  # type: ignore[misc]
-    try:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, **kwargs)
-    finally:
-        subprocess.Popen = saved  # type: ignore[misc]
+    process = warm_start.WarmablePopen(argv, stdout=subprocess.PIPE, **kwargs)
     process.communicate(timeout=60)
     assert process.returncode == 0
     assert not process._warm_started
