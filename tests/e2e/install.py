@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def install_inputs(name: str) -> str:
     """A digest of what `meltano install` would install for one plugin."""
     kind, plugin = _plugins()[name]
     digest = hashlib.sha256(plugin.get("pip_url", "").encode())
+    # Meltano builds a plugin's venv from its own interpreter (this one): `./dev.sh`
+    # makes .venv again when it chooses another Python, and the plugins follow
+    digest.update(f"{sys.base_prefix} {sys.version}".encode())
     for part in plugin.get("pip_url", "").split():
         local = Path(part.replace("${MELTANO_PROJECT_ROOT}", str(REPO_ROOT)))
         if (local / "pyproject.toml").exists():
