@@ -125,8 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         print(report.status_text(settings, rows, findings, history))
         return 0
     path = Path(settings.report_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.html_report(settings, rows, findings, history))
+    page = report.html_report(settings, rows, findings, history)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page)
+    except OSError as error:
+        # a setting the user can fix, not a bug: one line naming the path and the setting
+        print(
+            f"elt-monitor report: cannot write {path}: {error.strerror or error}"
+            " (set report_path, ELT_MONITOR_REPORT_PATH, to a writable file)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"report: {path.resolve()}")
     return 0
 

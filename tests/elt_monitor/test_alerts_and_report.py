@@ -106,3 +106,10 @@ def test_status_table_and_html_report(pg_pipeline: Pipeline, shop_copy, pg_conn)
     assert page.count("<svg") == 3 and page.count('<svg class="chart full-load"') == 2
     assert "ROW_DROP_CRITICAL" in page
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page
+    # a report path that cannot be written: one line naming it and the setting, exit 1
+    refused = pg_pipeline.monitor("report", report_path="/dev/null/report.html")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.splitlines()[-1].startswith(
+        "elt-monitor report: cannot write /dev/null/report.html: "
+    ), refused.stderr
+    assert "ELT_MONITOR_REPORT_PATH" in refused.stderr
