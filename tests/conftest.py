@@ -32,13 +32,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # whole on one worker (its module fixtures are built once); the modules below share a
 # costly session fixture and go to one worker together.
 SHARED_SESSION_GROUPS = {
-    # clean_run: one full `meltano run ecommerce-elt` of the dev environment
-    "tests/e2e/test_pipeline.py": "e2e-clean-run",
-    "tests/e2e/test_recovery.py": "e2e-clean-run",
+    # clean_run: one full `meltano run ecommerce-elt` of the dev environment, and
+    # second_clean_night: its second night (tests/e2e/conftest.py). In this order: the
+    # modules that read the runner after one night run before those that add nights.
+    "e2e-clean-run": (
+        "tests/e2e/test_pipeline.py",
+        "tests/e2e/test_recovery.py",
+        "tests/e2e/test_meltano_job.py",
+    ),
     # engine_builds: the one Spark build (tests/transform_engines/conftest.py)
-    "tests/transform_engines/test_cross_engine.py": "spark-build",
-    "tests/transform_engines/test_wap_spark.py": "spark-build",
+    "spark-build": (
+        "tests/transform_engines/test_cross_engine.py",
+        "tests/transform_engines/test_wap_spark.py",
+    ),
 }
+GROUP_OF = {module: group for group, modules in SHARED_SESSION_GROUPS.items() for module in modules}
 # The groups start longest first (Spark builds, then the full Meltano runs, then the
 # other slow tests), so that no long group starts last and runs alone at the end.
 FIRST_MARKS = ("spark", "e2e", "slow")
@@ -47,7 +55,14 @@ FIRST_MARKS = ("spark", "e2e", "slow")
 def work_group(nodeid: str) -> str:
     """The unit one worker runs whole: the test's module or its shared group."""
     module = nodeid.split("::", 1)[0]
-    return SHARED_SESSION_GROUPS.get(module, module)
+    return GROUP_OF.get(module, module)
+
+
+def place_in_group(nodeid: str) -> int:
+    """A module's place in its shared group (0 for a module of its own)."""
+    module = nodeid.split("::", 1)[0]
+    group = GROUP_OF.get(module)
+    return SHARED_SESSION_GROUPS[group].index(module) if group else 0
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -72,17 +87,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In a parallel worker, the groups holding the slowest tests come first (a stable
-    sort: each module keeps its order). Every worker sorts the same collection alike."""
-    if not hasattr(config, "workerinput"):
-        return
+    """The modules of a shared group run in the group's order, in one process or many
+    (a stable sort: each module keeps its own order). In a parallel worker, the groups
+    holding the slowest tests also come first. Every worker sorts the same collection
+    alike."""
     rank: dict[str, int] = {}
-    for item in items:
-        marks = {mark.name for mark in item.iter_markers()}
-        item_rank = next((i for i, name in enumerate(FIRST_MARKS) if name in marks), 99)
-        group = work_group(item.nodeid)
-        rank[group] = min(rank.get(group, 99), item_rank)
-    items.sort(key=lambda item: rank[work_group(item.nodeid)])
+    if hasattr(config, "workerinput"):
+        for item in items:
+            marks = {mark.name for mark in item.iter_markers()}
+            item_rank = next((i for i, name in enumerate(FIRST_MARKS) if name in marks), 99)
+            group = work_group(item.nodeid)
+            rank[group] = min(rank.get(group, 99), item_rank)
+    items.sort(
+        key=lambda item: (rank.get(work_group(item.nodeid), 99), place_in_group(item.nodeid))
+    )
 
 
 @pytest.fixture(scope="session")

@@ -50,3 +50,22 @@ def test_groups_are_handed_out_whole_in_collection_order() -> None:
     # the one Spark build's two modules together on the other
     assert names(workers[0].sent[0]) == collection[:2]
     assert names(workers[1].sent[0]) == collection[2:4]
+
+
+def test_a_shared_group_runs_its_modules_in_its_own_order() -> None:
+    """test_meltano_job adds nights to the runner test_pipeline reads after one night: it
+    runs last in its group, although it is collected first, in one process or in a worker."""
+    from tests.conftest import pytest_collection_modifyitems
+
+    collected = [
+        "tests/e2e/test_meltano_job.py::test_nights",
+        "tests/e2e/test_pipeline.py::test_first",
+        "tests/e2e/test_pipeline.py::test_second",
+        "tests/e2e/test_readme.py::test_pipeline",
+        "tests/e2e/test_recovery.py::test_kill",
+    ]
+    for config in (SimpleNamespace(), SimpleNamespace(workerinput={})):
+        items = [SimpleNamespace(nodeid=nodeid, iter_markers=list) for nodeid in collected]
+        pytest_collection_modifyitems(config, items)
+        group = [item.nodeid for item in items if "readme" not in item.nodeid]
+        assert group == [collected[1], collected[2], collected[4], collected[0]]

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from elt_sandbox.shop.publications import drop_publications, drop_slots, ensure_publications
@@ -260,6 +261,39 @@ def clean_run(dev_runner: MeltanoRunner) -> MeltanoRunner:
     """`dev_runner` after one uninterrupted `meltano run ecommerce-elt`: the reference."""
     dev_runner.run("run", "ecommerce-elt")
     return dev_runner
+
+
+def mart_fingerprint(warehouse) -> dict[str, str]:
+    """md5 of each mart's full contents, ordered: equal fingerprints = identical marts."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        names = business_marts(conn)
+        return {
+            name: conn.execute(
+                "select count(*) || ':' || coalesce(md5(string_agg(t::varchar, '|'"
+                f" order by t::varchar)), '') from \"{name}\" as t"
+            ).fetchone()[0]
+            for name in names
+        }
+
+
+@dataclass(frozen=True)
+class SecondNight:
+    """`clean_run`'s runner after a second ok night with no change at the sources."""
+
+    runner: MeltanoRunner
+    marts_after_first: dict[str, str]  # mart_fingerprint before the second night
+    result: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="session")
+def second_clean_night(clean_run: MeltanoRunner) -> SecondNight:
+    """One second night for the modules that need two: test_pipeline (it changes nothing
+    in the marts) and test_meltano_job (both nights' verdicts and ledger are ok). Each
+    full `meltano run` costs ~20 s of CPU; these modules share a worker
+    (`SHARED_SESSION_GROUPS`), and the tests that read `clean_run` after one night only
+    run before the first test that asks for this."""
+    before = mart_fingerprint(clean_run.warehouse)
+    return SecondNight(clean_run, before, clean_run.run("run", "ecommerce-elt"))
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,8 @@ from tests.e2e.conftest import (
     admin_connection,
     drop_test_slots,
     local_lake_runner,
+    mart_fingerprint,
 )
-from tests.e2e.test_pipeline import mart_fingerprint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import bronze_counts, duckdb_for_lake, warehouse_counts
 from tests.conftest import TEST_SCALE
-from tests.e2e.conftest import MeltanoRunner, business_marts
+from tests.e2e.conftest import MeltanoRunner, SecondNight, mart_fingerprint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,19 +36,6 @@ def source_shop_facts(pg_conn: psycopg.Connection) -> dict[str, object]:
     facts["orders_total"] = pg_conn.execute("select sum(total_amount) from orders").fetchone()[0]
     facts["items_total"] = pg_conn.execute("select sum(line_total) from order_items").fetchone()[0]
     return facts
-
-
-def mart_fingerprint(warehouse) -> dict[str, str]:
-    """md5 of each mart's full contents, ordered: equal fingerprints = identical marts."""
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        names = business_marts(conn)
-        return {
-            name: conn.execute(
-                "select count(*) || ':' || coalesce(md5(string_agg(t::varchar, '|'"
-                f" order by t::varchar)), '') from \"{name}\" as t"
-            ).fetchone()[0]
-            for name in names
-        }
 
 
 def seeded_feed_manifest() -> dict:
@@ -214,8 +201,7 @@ def test_schedules_list_a_daily_job_and_an_hourly_crm_job(dev_runner: MeltanoRun
     assert "[@hourly] job hourly-crm: crm-to-lake" in output
 
 
-def test_second_run_changes_nothing_in_the_marts(first_run: MeltanoRunner) -> None:
-    before = mart_fingerprint(first_run.warehouse)
+def test_second_run_changes_nothing_in_the_marts(second_clean_night: SecondNight) -> None:
+    before = second_clean_night.marts_after_first
     assert before, "no marts were built"
-    first_run.run("run", "ecommerce-elt")
-    assert mart_fingerprint(first_run.warehouse) == before
+    assert mart_fingerprint(second_clean_night.runner.warehouse) == before

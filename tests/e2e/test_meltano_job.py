@@ -4,7 +4,6 @@ gate runs after the loads and before `dbt build`, and a critical gate stops the 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -12,12 +11,7 @@ from subprocess import CompletedProcess
 import duckdb
 import pytest
 
-from tests.e2e.conftest import (  # noqa: F401 (fixtures)
-    MeltanoRunner,
-    all_sources_env,
-    local_lake_runner,
-    meltano_installed,
-)
+from tests.e2e.conftest import MeltanoRunner, SecondNight
 from tests.elt_monitor.test_alerts_and_report import Receiver
 
 
@@ -33,22 +27,19 @@ class TwoNights:
 
 
 @pytest.fixture(scope="module")
-def two_nights(all_sources_env, meltano_installed, tmp_path_factory) -> TwoNights:  # noqa: F811
-    """Two ok nights, shared by this module's tests: each adds one night of its own (a
-    failed dbt build, an emptied export). The marketing exports are a copy of the
-    runner's own, so a test can change them."""
-    workdir = tmp_path_factory.mktemp("meltano-job")
-    exports = workdir / "exports"
-    shutil.copytree(all_sources_env["SANDBOX_CSV_DIR"], exports)
-    runner = local_lake_runner({**all_sources_env, "SANDBOX_CSV_DIR": str(exports)}, workdir)
-    runner.run("run", "ecommerce-elt")
-    second = runner.run("run", "ecommerce-elt")
+def two_nights(second_clean_night: SecondNight) -> TwoNights:
+    """Two ok nights (the e2e session's `clean_run` and its second night, which
+    test_pipeline shares), then each test adds one night of its own (a failed dbt build,
+    an emptied export) after that module's tests (`SHARED_SESSION_GROUPS`)."""
+    runner = second_clean_night.runner
     products = duckdb.sql(
         f"select source_rows, lake_keys from read_parquet("
         f"'{runner.lake_root}/_meta/ledger/*.parquet', union_by_name => true) "
         "where stream = 'public-products' order by recorded_at"
     ).fetchall()
-    return TwoNights(runner, second, _verdicts(runner), _ledger(runner), products)
+    return TwoNights(
+        runner, second_clean_night.result, _verdicts(runner), _ledger(runner), products
+    )
 
 
 def _ledger(runner: MeltanoRunner) -> list[tuple]:
