@@ -131,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(page)
     except OSError as error:
         # a setting the user can fix, not a bug: one line naming the path and the setting
+        # (and the part of the path that failed, when it is a parent: "/dev/null: File
+        # exists")
+        reason = error.strerror or str(error)
+        if error.filename and str(error.filename) != str(path):
+            reason = f"{error.filename}: {reason}"
         print(
-            f"elt-monitor report: cannot write {path}: {error.strerror or error}"
+            f"elt-monitor report: cannot write {path}: {reason}"
             " (set report_path, ELT_MONITOR_REPORT_PATH, to a writable file)",
             file=sys.stderr,
         )

@@ -110,6 +110,6 @@ def test_status_table_and_html_report(pg_pipeline: Pipeline, shop_copy, pg_conn)
     refused = pg_pipeline.monitor("report", report_path="/dev/null/report.html")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert refused.stderr.splitlines()[-1].startswith(
-        "elt-monitor report: cannot write /dev/null/report.html: "
+        "elt-monitor report: cannot write /dev/null/report.html: /dev/null: "
     ), refused.stderr
     assert "ELT_MONITOR_REPORT_PATH" in refused.stderr
