@@ -21,6 +21,9 @@ from _measure import Measurement, run_measured
 ROOT = Path(__file__).resolve().parent.parent
 DBT = str(Path(sys.executable).parent / "dbt")
 PROJECT = ROOT / "transform"
+sys.path.insert(0, str(PROJECT / "scripts"))
+from wap.spark_engine import SMALL_DATA_SETTINGS  # noqa: E402 (the script's package)
+
 EXCLUDE = "source:monitor+ rpt_ingestion_runs+"
 
 
@@ -68,9 +71,9 @@ def main() -> int:
                 work / "spark",
             )
         )
-        # the small-data switches the Spark tests use (tests/transform_engines/engines.py):
-        # no whole-stage code generation, no adaptive plans, the JVM's quick compiler only;
-        # measured here to decide whether the `spark` environment should default to them
+        # the small-data switches `dbt-spark:wap` sets for a small lake (and the Spark tests
+        # use): no whole-stage code generation, no adaptive plans, the JVM's quick compiler
+        # only; measured here to decide the lake size below which wap sets them
         results.append(
             dbt_build(
                 f"dbt build, Spark {args.spark_master}, small-data switches",
@@ -79,11 +82,7 @@ def main() -> int:
                     "LAKE_ROOT": args.lake,
                     "DBT_SPARK_MASTER": args.spark_master,
                     "DBT_SPARK_WAREHOUSE_DIR": str(work / "spark-small" / "warehouse"),
-                    "DBT_SPARK_CODEGEN": "false",
-                    "DBT_SPARK_ADAPTIVE": "false",
-                    "DBT_SPARK_DRIVER_JAVA_OPTIONS": (
-                        "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-                    ),
+                    **SMALL_DATA_SETTINGS,
                 },
                 work / "spark-small",
             )

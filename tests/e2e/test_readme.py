@@ -325,7 +325,9 @@ def test_the_wap_block_publishes(terminal: Terminal) -> None:
 def test_the_spark_block_loads_gates_and_publishes_in_its_own_lake(
     terminal: Terminal,
 ) -> None:
-    terminal.run("spark", timeout=1800)
+    output = terminal.run("spark", timeout=1800)
+    # the sandbox's lake at --scale 0.01 is small: wap chose Spark's small-data settings
+    assert "wap spark: small local lake" in output, output[-3000:]
     lake = terminal.path("output", "lake-spark")
     assert list(lake.glob("tap_ecommerce_postgres/public-orders/**/*.parquet"))
     spark_runs = ledger_job_rows(terminal.env, str(lake))

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +23,11 @@ from typing import Any
 
 import duckdb
 
+from tests.conftest import REPO_ROOT
 from tests.transform.conftest import run_dbt
+
+sys.path.insert(0, str(REPO_ROOT / "transform" / "scripts"))
+from wap.spark_engine import SMALL_DATA_SETTINGS  # the script's package, beside wap_publish.py
 
 MARTS = (
     "dim_customers",
@@ -37,12 +42,9 @@ MARTS = (
     "rpt_revenue_by_channel",
 )
 SPARK_SCHEMA = "analytics"
-# The profile's small-data switches (see profiles.yml): the test lake has a few rows.
-SMALL_DATA = {
-    "DBT_SPARK_CODEGEN": "false",
-    "DBT_SPARK_ADAPTIVE": "false",
-    "DBT_SPARK_DRIVER_JAVA_OPTIONS": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-}
+# The profile's small-data switches (see profiles.yml), as `dbt-spark:wap` sets them for a
+# small lake: set here for every Spark build, `wap` or plain `dbt build`.
+SMALL_DATA = SMALL_DATA_SETTINGS
 # fct_marketing_spend's and rpt_revenue_by_channel's ratios (ROAS, CTR, cost per click)
 # are doubles on both engines (the ad feed's marts have exact decimal ratios); the same double can
 # print differently in its last digit after a different evaluation order.
