@@ -64,14 +64,15 @@ interpreter_of() {
 }
 
 # The project virtualenv with uv in it (pip only bootstraps uv, once). A .venv made by
-# another interpreter than the chosen one is made again (the plugin virtualenvs follow:
-# tests/e2e/install.py counts the interpreter among a plugin's install inputs).
+# another interpreter than the chosen one is made again, and so are the plugins' venvs
+# (Meltano would keep a venv whose pip_url is unchanged, on the old Python; the tests'
+# install, tests/e2e/install.py, checks each venv's interpreter too).
 make_venv() {
   local python
   python=$(choose_python)
   if [ -x "$PY" ] && [ "$(interpreter_of "$PY")" != "$(interpreter_of "$python")" ]; then
-    echo "making .venv again with $python (it was made with another Python)" >&2
-    rm -rf "$VENV"
+    echo "making .venv and the plugins' venvs again with $python (made with another Python)" >&2
+    rm -rf "$VENV" "$ROOT/.meltano/extractors" "$ROOT/.meltano/loaders" "$ROOT/.meltano/utilities"
   fi
   if [ ! -x "$PY" ]; then
     "$python" -m venv "$VENV"

@@ -227,8 +227,9 @@ def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None
     env.pop("MELTANO_SYS_DIR_ROOT")  # install into the repository's .meltano/
     with project_lock(exclusive=True):
         stale = stale_plugins(E2E_PLUGINS)
-        for args in (["install", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
-            if args == ["install"]:
+        # --clean: a new venv (Meltano reuses one made by another Python as it is)
+        for args in (["install", "--clean", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
+            if args[0] == "install" and not stale:
                 continue
             result = subprocess.run(
                 [MELTANO, *args],

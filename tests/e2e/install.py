@@ -56,14 +56,37 @@ def install_inputs(name: str) -> str:
     """A digest of what `meltano install` would install for one plugin."""
     kind, plugin = _plugins()[name]
     digest = hashlib.sha256(plugin.get("pip_url", "").encode())
-    # Meltano builds a plugin's venv from its own interpreter (this one): `./dev.sh`
-    # makes .venv again when it chooses another Python, and the plugins follow
-    digest.update(f"{sys.base_prefix} {sys.version}".encode())
     for part in plugin.get("pip_url", "").split():
         local = Path(part.replace("${MELTANO_PROJECT_ROOT}", str(REPO_ROOT)))
         if (local / "pyproject.toml").exists():
             digest.update((local / "pyproject.toml").read_bytes())
     return f"{kind}:{digest.hexdigest()}"
+
+
+def venv_interpreter(venv: Path) -> tuple[str, str]:
+    """The interpreter a virtualenv was made from: pyvenv.cfg's `home` and version."""
+    settings = {}
+    for line in (venv / "pyvenv.cfg").read_text().splitlines():
+        key, equals, value = line.partition("=")
+        if equals:
+            settings[key.strip()] = value.strip()
+    home = Path(settings.get("home", "")).resolve()
+    return str(home), settings.get("version_info", settings.get("version", ""))
+
+
+def this_interpreter() -> tuple[str, str]:
+    """What Meltano makes a plugin's venv from: this process's base interpreter."""
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    version = ".".join(str(part) for part in sys.version_info[:3])
+    return str(base.parent.resolve()), version
+
+
+def made_by_this_interpreter(name: str) -> bool:
+    """Meltano keeps a plugin's venv when its pip_url is unchanged, whatever Python made
+    it: after `./dev.sh` makes .venv with another Python, the old venvs would stay."""
+    kind, _ = _plugins()[name]
+    venv = SYS_DIR / kind / name / "venv"
+    return (venv / "pyvenv.cfg").exists() and venv_interpreter(venv) == this_interpreter()
 
 
 def is_installed(name: str) -> bool:
@@ -77,10 +100,15 @@ def is_installed(name: str) -> bool:
 
 
 def stale_plugins(names: list[str]) -> list[str]:
-    """Plugins to (re)install: never installed, or their inputs changed."""
+    """Plugins to (re)install: never installed, made by another Python, or their inputs
+    changed. Install them with `meltano install --clean` (a new venv)."""
     stamps = json.loads(STAMP_FILE.read_text()) if STAMP_FILE.exists() else {}
     return [
-        name for name in names if not is_installed(name) or stamps.get(name) != install_inputs(name)
+        name
+        for name in names
+        if not is_installed(name)
+        or not made_by_this_interpreter(name)
+        or stamps.get(name) != install_inputs(name)
     ]
 
 
