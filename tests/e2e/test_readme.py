@@ -76,6 +76,11 @@ PROJECT_PREFIXES = (
 )
 # ... except the machine's own TLS configuration, which boto reads under an AWS_ name
 MACHINE_VARIABLES = ("AWS_CA_BUNDLE",)
+# A quirk of the test machine, not of a user's shell: with it every Python process of the
+# copy's fresh, uncompiled plugin venvs compiled each module it imports again, in memory
+# (a `meltano run` 27 s of CPU instead of 19 s). Without it Python caches bytecode as it
+# does for any user; what the commands do is the same.
+NOT_A_USERS_SHELL = ("PYTHONDONTWRITEBYTECODE",)
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,9 @@ def machine_env() -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if key in MACHINE_VARIABLES
-        or not (key.startswith(PROJECT_PREFIXES) or key in DEV_SH_VARIABLES)
+        or not (
+            key.startswith(PROJECT_PREFIXES) or key in DEV_SH_VARIABLES or key in NOT_A_USERS_SHELL
+        )
     }
     env["PATH"] = os.pathsep.join(
         part for part in env.get("PATH", "/usr/bin:/bin").split(os.pathsep) if part != venv_bin
