@@ -73,3 +73,23 @@ def test_published_spark_marts_equal_the_duckdb_build(nights: dict) -> None:
     for mart, rows in duck.items():
         assert rows.rows, f"{mart} is empty: nothing compared"
         assert spark[mart].row_hashes() == rows.row_hashes(), mart
+
+
+def test_staging_is_frozen_with_the_marts(nights: dict) -> None:
+    """Staging and intermediate were built once, as Parquet tables in the published
+    version (wap_freeze_layers), and hold what the DuckDB build's staging views hold."""
+    spark: SparkProject = nights["spark"]
+    link = spark.warehouse / f"{SPARK_SCHEMA}.db"
+    frozen = {path.name for path in link.iterdir() if path.name.startswith(("stg_", "int_"))}
+    assert {"stg_shop__orders", "stg_stripe__charges", "int_payments__by_order"} <= frozen
+    with duckdb.connect() as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        spark_orders = conn.execute(
+            f"select order_id, total_amount from read_parquet('{link}/stg_shop__orders/*.parquet')"
+            " order by order_id"
+        ).fetchall()
+    with duckdb.connect(str(nights["duck"].warehouse), read_only=True) as conn:
+        duck_orders = conn.execute(
+            "select order_id, total_amount from stg_shop__orders order by order_id"
+        ).fetchall()
+    assert spark_orders and spark_orders == duck_orders
