@@ -8,10 +8,13 @@ from the dbt-duckdb utility's settings (LAKE_ROOT, DBT_DUCKDB_PATH), so nothing 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ from tests.transform.bronze import BronzeLake
 
 DBT = str(Path(sys.executable).parent / "dbt")
 PROJECT_DIR = REPO_ROOT / "transform"
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def run_dbt(
@@ -33,10 +37,12 @@ def run_dbt(
     settings: Mapping[str, str],
     tz: str | None = None,
     timeout: int = 600,
+    cwd: Path = PROJECT_DIR,
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` on the project's own profiles, its target and log paths under `workdir`;
     `settings` are the profile's environment variables (target, lake, warehouse...), `tz`
-    the process time zone dbt and the engine see (the caller's TZ is never inherited)."""
+    the process time zone dbt and the engine see (the caller's TZ is never inherited),
+    `cwd` what relative paths in `settings` are relative to."""
     env = {
         **os.environ,
         **settings,
@@ -60,8 +66,40 @@ def run_dbt(
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=PROJECT_DIR,
+        cwd=cwd,
     )
+
+
+class ParseCarrier:
+    """dbt's partial-parse file, carried from one DbtProject to the next in this process.
+
+    dbt parses the whole project (~2 s of CPU) on a target directory's first command, and
+    only checks for changes when the directory holds the file of an earlier parse whose
+    settings match: the profile's connection (the warehouse path), the project's
+    environment variables (the lake root), the command line's --vars. DbtProject names its
+    lake and warehouse relative to its work directory, where dbt runs, so those read the
+    same in every project, and a project's first command starts from the last project's
+    file. dbt's own checks still decide: other vars or changed files mean a full parse."""
+
+    def __init__(self) -> None:
+        self._saved: Path | None = None
+
+    def bring(self, target: Path) -> None:
+        if self._saved is not None and not (target / PARTIAL_PARSE).exists():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self._saved, target / PARTIAL_PARSE)
+
+    def keep(self, target: Path) -> None:
+        if not (target / PARTIAL_PARSE).exists():
+            return
+        if self._saved is None:
+            directory = tempfile.mkdtemp(prefix="dbt-parse-")
+            atexit.register(shutil.rmtree, directory, True)
+            self._saved = Path(directory) / PARTIAL_PARSE
+        shutil.copyfile(target / PARTIAL_PARSE, self._saved)
+
+
+PARSES = ParseCarrier()
 
 
 @dataclass(frozen=True)
@@ -79,9 +117,15 @@ class DbtProject:
         return self.workdir / "warehouse.duckdb"
 
     def dbt(self, *args: str, tz: str | None = None, timeout: int = 600):
-        """Run `dbt <args>`; `tz` sets the process time zone (TZ) dbt and DuckDB see."""
-        settings = {"LAKE_ROOT": str(self.workdir / "lake"), "DBT_DUCKDB_PATH": str(self.warehouse)}
-        return run_dbt(self.workdir, args, settings, tz=tz, timeout=timeout)
+        """Run `dbt <args>` in the work directory; `tz` sets the process time zone (TZ)
+        dbt and DuckDB see. The lake and warehouse are named relative to the work
+        directory, so that one project's parse serves the next (`ParseCarrier`)."""
+        target = self.workdir / "dbt-target"
+        PARSES.bring(target)
+        settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": self.warehouse.name}
+        result = run_dbt(self.workdir, args, settings, tz=tz, timeout=timeout, cwd=self.workdir)
+        PARSES.keep(target)
+        return result
 
     def results(self) -> dict[str, str]:
         """Status of every node of the last run (`not_null_fct_orders_customer_key` ->
@@ -90,7 +134,10 @@ class DbtProject:
         return {result["unique_id"].split(".")[2]: result["status"] for result in data["results"]}
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """`sql` on the warehouse; its views name the lake relative to the work directory
+        (`dbt`), which DuckDB's file_search_path resolves them against."""
         with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+            conn.execute(f"set file_search_path = '{self.workdir}'")
             return conn.execute(sql, params or []).fetchall()
 
 

@@ -88,8 +88,7 @@ def test_staging_is_frozen_with_the_marts(nights: dict) -> None:
             f"select order_id, total_amount from read_parquet('{link}/stg_shop__orders/*.parquet')"
             " order by order_id"
         ).fetchall()
-    with duckdb.connect(str(nights["duck"].warehouse), read_only=True) as conn:
-        duck_orders = conn.execute(
-            "select order_id, total_amount from stg_shop__orders order by order_id"
-        ).fetchall()
+    duck_orders = nights["duck"].query(
+        "select order_id, total_amount from stg_shop__orders order by order_id"
+    )
     assert spark_orders and spark_orders == duck_orders
