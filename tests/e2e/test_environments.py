@@ -14,7 +14,7 @@ from elt_sandbox.stripe_api.data import StripeData
 
 from scripts.pipeline_report import warehouse_counts
 from tests.conftest import REPO_ROOT, TEST_SCALE
-from tests.e2e.conftest import MeltanoRunner, ledger_job_rows
+from tests.e2e.conftest import MeltanoRunner, ledger_job_rows, local_lake_runner
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BIN = Path(sys.executable).parent
@@ -46,8 +46,16 @@ def test_minio_environment_lands_the_lake_and_state_on_s3(
     assert runs and {(r["environment"], r["status"]) for r in runs} == {("minio", "success")}
 
 
+@pytest.fixture(scope="module")
+def own_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
+    """A `dev` runner of this module's own: the session's `dev_runner` is the one
+    `clean_run` and its nights fill, and a load here would add to the lake and ledger
+    those modules count (it did, when this module shared their worker)."""
+    return local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-environments"))
+
+
 def test_a_unix_pipe_lands_the_same_rows_as_meltano(
-    dev_runner: MeltanoRunner, pg_env, tmp_path
+    own_runner: MeltanoRunner, pg_env, tmp_path
 ) -> None:
     tap_config = tmp_path / "tap.json"
     tap_config.write_text(
@@ -76,7 +84,7 @@ def test_a_unix_pipe_lands_the_same_rows_as_meltano(
         timeout=300,
     )
     assert pipeline.returncode == 0, pipeline.stderr[-2000:]
-    dev_runner.run("run", "postgres-to-lake")
+    own_runner.run("run", "postgres-to-lake")
     conn = duckdb.connect()
     query = (
         "select distinct order_id, customer_id, order_date, status, total_amount, updated_at"
@@ -86,14 +94,14 @@ def test_a_unix_pipe_lands_the_same_rows_as_meltano(
         " where order_id is not null order by order_id"
     )
     piped = conn.execute(query.format(root=lake)).fetchall()
-    via_meltano = conn.execute(query.format(root=dev_runner.lake_root)).fetchall()
+    via_meltano = conn.execute(query.format(root=own_runner.lake_root)).fetchall()
     assert piped and piped == via_meltano
 
 
-def test_target_jsonl_is_a_second_working_loader(dev_runner: MeltanoRunner, tmp_path) -> None:
+def test_target_jsonl_is_a_second_working_loader(own_runner: MeltanoRunner, tmp_path) -> None:
     out = tmp_path / "jsonl"
     out.mkdir()
-    runner = MeltanoRunner({**dev_runner.env, "TARGET_JSONL_DESTINATION_PATH": str(out)}, tmp_path)
+    runner = MeltanoRunner({**own_runner.env, "TARGET_JSONL_DESTINATION_PATH": str(out)}, tmp_path)
     runner.run("run", "tap-csv-marketing", "target-jsonl")
     lines = (out / "marketing_spend.jsonl").read_text().splitlines()
     assert len(lines) == 365

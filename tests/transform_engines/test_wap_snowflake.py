@@ -78,9 +78,12 @@ def nights(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iter
     failing_attempt = state(nights.workdir, "attempt.json")
     marts_after_failing = nights.marts()
     nights.load(good)
-    # What this night tests is the publish step after a passing build: one mart and its
-    # parents pass as surely as the whole project (a full build on fakesnow takes ~18 s)
-    real_swap = nights.run("run-3", "--select", "+fct_orders", emulate=False)
+    # What this night tests is the publish step after a passing build: one mart, its
+    # parents and the tests of those pass as surely as the whole project (a full build
+    # on fakesnow takes ~18 s)
+    real_swap = nights.run(
+        "run-3", "--select", "+fct_orders", "--indirect-selection", "cautious", emulate=False
+    )
     yield {
         "nights": nights,
         "first": first,
