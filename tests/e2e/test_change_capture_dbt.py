@@ -146,7 +146,10 @@ def test_spark_marts_hold_the_current_state(
     upstream of them and every test on those; their Parquet (the session's staging views
     are gone with it) holds the same state. The whole project (every model and test) on
     Spark is the engine tests' one build (tests/transform_engines/conftest.py); here
-    Spark proves the change-capture semantics of these marts, in about half the nodes."""
+    Spark proves the change-capture semantics of these marts, in about half the nodes.
+    A plain `dbt build`, as `dbt-spark:build` runs it (staging and intermediate as views;
+    `wap` builds them as tables): the suite's one Spark build of views, kept for that,
+    though the same nodes as tables took half the time."""
     spark = SparkProject(tmp_path_factory.mktemp("cdc-spark"), duckdb_build.workdir / "lake")
     result = spark.dbt("build", *CHANGE_CAPTURE_MARTS, *NOT_MONITOR)
     assert result.returncode == 0, output(result)

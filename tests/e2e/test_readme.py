@@ -45,7 +45,8 @@ NOT_RUN = {
     "./dev.sh install": "the suite runs in the .venv it made; the copy links it",
     ".venv/bin/meltano --environment=spark invoke dbt-spark:build": (
         "a second Spark build of the same project: spark-elt's dbt-spark:wap-in-job builds it "
-        "(and tests/transform_engines builds it directly)"
+        "(staging as tables); a plain build, staging as views, is tests/e2e/"
+        "test_change_capture_dbt.py's Spark test"
     ),
     ".venv/bin/meltano invoke dbt-snowflake:build": "needs a Snowflake account",
 }
