@@ -79,8 +79,8 @@ PROJECT_PREFIXES = (
 MACHINE_VARIABLES = ("AWS_CA_BUNDLE",)
 # A quirk of the test machine, not of a user's shell: with it every Python process of the
 # copy's fresh, uncompiled plugin venvs compiled each module it imports again, in memory
-# (a `meltano run` 27 s of CPU instead of 19 s). Without it Python caches bytecode as it
-# does for any user; what the commands do is the same.
+# (measured: a `meltano run` 28-30 s of CPU instead of 22-25 s). Without it Python caches
+# bytecode as it does for any user; what the commands do is the same.
 NOT_A_USERS_SHELL = ("PYTHONDONTWRITEBYTECODE",)
 
 

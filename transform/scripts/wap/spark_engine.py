@@ -112,7 +112,8 @@ class SparkEngine:
         computed from bronze once, and every model and test downstream reads that one
         result. As the usual views, each test and mart re-read the bronze files and
         re-ran staging's dedupe: the sandbox's lake built in 85 s instead of 46 s, and a
-        load landing during a build was seen by some nodes and not by others."""
+        load landing mid-build reached some of them only; now every node downstream reads
+        the one snapshot of each stream its staging table took."""
         return {"wap_freeze_layers": True}
 
     def publish(self, published_at: dt.datetime) -> None:
