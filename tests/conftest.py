@@ -75,12 +75,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     The groups are handed out in collection order, which `pytest_collection_modifyitems`
     makes slowest first: xdist's default (`--loadscope-reorder`) re-sorts them by test
     count, which put the many-test quick modules first and the README and Spark groups
-    (a few tests, minutes each) last, where one ran alone for ~10 minutes at the end."""
+    (a few tests, minutes each) last, where one ran alone for ~10 minutes at the end.
+
+    A worker is given its next group when its current one has one test left, not two
+    (`_reschedule`, xdist's other private method here): a worker starts a test only once
+    it knows the test after it, so it needs the next group's first test then; with two,
+    the next group was promised to a worker while that worker still ran a long test (the
+    README's Spark block, 78 s) and waited there as the other worker ran out of work."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkGroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_group(nodeid)
+
+        def _reschedule(self, node) -> None:
+            pending = self._pending_of(self.assigned_work[node])
+            if self.workqueue and not node.shutting_down and pending > 1:
+                return
+            super()._reschedule(node)
 
     config.option.loadscopereorder = False  # what `--no-loadscope-reorder` sets
     return WorkGroupScheduling(config, log)
