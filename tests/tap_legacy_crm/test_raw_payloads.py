@@ -116,10 +116,13 @@ def test_a_replay_that_asks_for_what_the_run_did_not_record_stops_naming_it(
 
 
 def test_a_body_over_the_bound_is_not_kept_says_so_and_its_replay_stops_there(
-    crm_env, tmp_path
+    crm_server, tmp_path
 ) -> None:
+    """On a CRM of its own without injected faults: page 1 is a full page, over the bound.
+    (The session's CRM drew a malformed page 1 of under 1,000 bytes once: kept, and the
+    first page over the bound was page 2.)"""
     lake = tmp_path / "lake"
-    config = crm_config(crm_env["SANDBOX_CRM_API_URL"], raw_payloads=True,
+    config = crm_config(crm_server(), raw_payloads=True,
                         raw_payloads_location=str(lake), raw_payloads_max_bytes=1000)  # fmt: skip
     records, _, result = run_crm_tap(config, tmp_path)
     assert records, "the run completes: the copy is an audit aid, the records the product"
