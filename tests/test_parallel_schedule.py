@@ -69,3 +69,32 @@ def test_a_shared_group_runs_its_modules_in_its_own_order() -> None:
         pytest_collection_modifyitems(config, items)
         group = [item.nodeid for item in items if "readme" not in item.nodeid]
         assert group == [collected[1], collected[2], collected[4], collected[0]]
+
+
+def test_with_three_workers_the_last_takes_groups_from_the_tail() -> None:
+    """The plugin tests (the tail, quick and waiting on servers) run beside the slow
+    groups on a third worker; the first two take the slow groups from the head."""
+    collection = [
+        "tests/e2e/test_readme.py::test_pipeline",
+        "tests/e2e/test_deletes.py::test_run",
+        "tests/e2e/test_environments.py::test_minio",
+        "tests/tap_legacy_crm/test_delivery.py::test_fault",
+        "tests/tap_stripe_custom/test_faults.py::test_retry",
+        "tests/tap_stripe_custom/test_incremental.py::test_resume",
+    ]
+    options = SimpleNamespace(loadscopereorder=True, tx=["popen"] * 3)
+    config = SimpleNamespace(option=options, getvalue=lambda name: getattr(options, name))
+    scheduler = pytest_xdist_make_scheduler(config, None)
+    workers = [Worker(f"gw{i}") for i in range(3)]
+    for worker in workers:
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, collection)
+    scheduler.schedule()
+
+    def modules(worker: Worker) -> list[str]:
+        return [collection[i].split("::")[0].rsplit("/", 1)[1] for s in worker.sent for i in s]
+
+    # each starts with two groups: its next one is known before its first one ends
+    assert modules(workers[0]) == ["test_readme.py", "test_environments.py"]
+    assert modules(workers[1]) == ["test_deletes.py", "test_delivery.py"]
+    assert modules(workers[2]) == ["test_incremental.py", "test_faults.py"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO_ROOT
+from tests.transform.conftest import ONE_DBT_THREAD
 
 WAP_SCRIPT = REPO_ROOT / "transform" / "scripts" / "wap_publish.py"
 PROJECT_DIR = REPO_ROOT / "transform"
@@ -43,6 +44,7 @@ def run_wap(
             "DBT_TARGET_PATH": str(workdir / "dbt-target"),
             "DBT_LOG_PATH": str(workdir / "dbt-logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **ONE_DBT_THREAD,
             "WAP_STATE_DIR": str(workdir / "wap"),
             "ELT_RUN_ID": run_id,
         }
