@@ -7,6 +7,7 @@ only Postgres. `TEST_SCALE` keeps data small; set `PG_TEST_DSN` to use your own 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -50,6 +51,12 @@ GROUP_OF = {module: group for group, modules in SHARED_SESSION_GROUPS.items() fo
 # The groups start longest first (Spark builds, then the full Meltano runs, then the
 # other slow tests), so that no long group starts last and runs alone at the end.
 FIRST_MARKS = ("spark", "e2e", "slow")
+# Within those classes: seconds each group took on a worker (tests/group_seconds.json, from
+# a 3-worker run; a group not in it counts 0). Regenerate it when modules move a lot; a
+# stale figure only changes the order, never what runs.
+GROUP_SECONDS: dict[str, float] = json.loads(
+    (Path(__file__).with_name("group_seconds.json")).read_text()
+)
 
 
 def work_group(nodeid: str) -> str:
@@ -118,18 +125,33 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules of a shared group run in the group's order, in one process or many
     (a stable sort: each module keeps its own order). In a parallel worker, the groups
-    holding the slowest tests also come first. Every worker sorts the same collection
+    also come in `group_order`. Every worker sorts the same collection
     alike."""
     rank: dict[str, int] = {}
-    if hasattr(config, "workerinput"):
+    in_worker = hasattr(config, "workerinput")
+    if in_worker:
         for item in items:
             marks = {mark.name for mark in item.iter_markers()}
             item_rank = next((i for i, name in enumerate(FIRST_MARKS) if name in marks), 99)
             group = work_group(item.nodeid)
             rank[group] = min(rank.get(group, 99), item_rank)
     items.sort(
-        key=lambda item: (rank.get(work_group(item.nodeid), 99), place_in_group(item.nodeid))
+        key=lambda item: (
+            group_order(rank, item.nodeid) if in_worker else (0, 0.0),
+            place_in_group(item.nodeid),
+        )
     )
+
+
+def group_order(rank: dict[str, int], nodeid: str) -> tuple[int, float]:
+    """The slow classes longest group first, so that the last groups the first workers
+    take are short ones (the run ended with one worker alone on a 52 s module for ~45 s);
+    the plugin tests shortest first, so that the worker taking from the tail starts with
+    the long ones, which mostly wait on servers and clocks."""
+    group = work_group(nodeid)
+    seconds = GROUP_SECONDS.get(group, 0.0)
+    group_rank = rank.get(group, 99)
+    return group_rank, -seconds if group_rank < 99 else seconds
 
 
 @pytest.fixture(scope="session")

@@ -98,3 +98,18 @@ def test_with_three_workers_the_last_takes_groups_from_the_tail() -> None:
     assert modules(workers[0]) == ["test_readme.py", "test_environments.py"]
     assert modules(workers[1]) == ["test_deletes.py", "test_delivery.py"]
     assert modules(workers[2]) == ["test_incremental.py", "test_faults.py"]
+
+
+def test_slow_groups_come_longest_first_and_plugin_tests_shortest_first() -> None:
+    from tests.conftest import GROUP_SECONDS, group_order
+
+    slow = ["tests/transform/test_marts.py", "tests/transform/test_wap.py"]
+    plugin = [
+        "tests/tap_stripe_custom/test_incremental.py",
+        "tests/tap_csv_marketing/test_grammar.py",
+    ]
+    rank = {**dict.fromkeys(slow, 2), **dict.fromkeys(plugin, 99)}
+    assert GROUP_SECONDS[slow[1]] > GROUP_SECONDS[slow[0]]
+    assert GROUP_SECONDS[plugin[0]] > GROUP_SECONDS.get(plugin[1], 0.0)
+    ordered = sorted(slow + plugin, key=lambda module: group_order(rank, f"{module}::t"))
+    assert ordered == [slow[1], slow[0], plugin[1], plugin[0]]
