@@ -95,7 +95,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     spend most of their time waiting on servers, clocks and Retry-After (measured, alone:
     the Stripe tap's incremental module 28 s of wall time for 6 s of CPU), run beside the
     CPU-bound groups from the start instead of after them on a half-idle machine. On 2
-    cores: 2 workers 11 min 49 s, 3 workers so 11 min 24 s (the main checkout, 1,680 tests)."""
+    cores: 2 workers 11 min 49 s, 3 workers 11 min 24 s (the main checkout, 1,680 tests)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkGroupScheduling(LoadScopeScheduling):

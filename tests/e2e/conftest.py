@@ -24,11 +24,11 @@ from tests.conftest import REPO_ROOT
 from tests.e2e.install import (
     PLUGIN_DIRS,
     SYS_DIR,
+    compile_venvs,
     project_lock,
     record_installed,
     stale_plugins,
-    without_bytecode,
-    write_bytecode,
+    venvs_without_bytecode,
 )
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
@@ -243,7 +243,7 @@ def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None
             )
             assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-6000:]}"
         record_installed(stale)
-        write_bytecode(without_bytecode(E2E_PLUGINS))
+        compile_venvs(venvs_without_bytecode(E2E_PLUGINS))
 
 
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:

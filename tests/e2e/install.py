@@ -129,11 +129,11 @@ def plugin_venv(name: str) -> Path:
     return SYS_DIR / kind / name / "venv"
 
 
-def without_bytecode(names: list[str]) -> list[str]:
+def venvs_without_bytecode(names: list[str]) -> list[str]:
     return [name for name in names if not (plugin_venv(name) / BYTECODE_MARK).exists()]
 
 
-def write_bytecode(names: list[str]) -> None:
+def compile_venvs(names: list[str]) -> None:
     """Compile every module of each plugin's venv, with the venv's own Python.
 
     This machine sets PYTHONDONTWRITEBYTECODE and Meltano installs with uv, which writes
@@ -141,7 +141,8 @@ def write_bytecode(names: list[str]) -> None:
     imported, in memory, at every start (measured: `tap-stripe-custom --about` 0.65 s of
     CPU without, 0.29 s with; `dbt --version` 2.5 s, 1.5 s; the suite starts ~500 such
     processes). Compiling a whole venv takes about 3 s of CPU, once per install. (The
-    demo compiles only what each plugin imports: scripts/install_plugins.py.)"""
+    demo compiles only what each plugin imports, scripts/install_plugins.py: a venv there
+    is run a few times, here hundreds.)"""
     for name in names:
         venv = plugin_venv(name)
         # exit 1 when a file does not compile (packages ship templates of other Pythons'

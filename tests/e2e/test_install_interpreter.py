@@ -45,3 +45,14 @@ def test_a_venv_of_another_version_is_made_again(plugin_venv: Path) -> None:
 def test_a_venv_without_its_config_is_made_again(plugin_venv: Path) -> None:
     (plugin_venv / "pyvenv.cfg").unlink()
     assert not install.made_by_this_interpreter("dbt-duckdb")
+
+
+def test_a_new_venv_gets_the_bytecode_of_every_module_once(plugin_venv: Path) -> None:
+    """uv writes no `.pyc` and this machine sets PYTHONDONTWRITEBYTECODE: without this,
+    every plugin process compiled each module it imported at every start."""
+    [site] = plugin_venv.glob("lib/python*/site-packages")
+    (site / "plugin_module.py").write_text("VALUE = 1\n")
+    assert install.venvs_without_bytecode(["dbt-duckdb"]) == ["dbt-duckdb"]
+    install.compile_venvs(["dbt-duckdb"])
+    assert list((site / "__pycache__").glob("plugin_module.*.pyc"))
+    assert install.venvs_without_bytecode(["dbt-duckdb"]) == []
