@@ -1,20 +1,23 @@
-"""The plugin tests' tap and target processes, forked from a warm interpreter.
+"""The tests' tap, target and dbt processes, forked from a warm interpreter.
 
 Why: the plugin tests start the taps, the target and elt-monitor ~600 times, and each
 start spent ~0.4 s of CPU importing singer-sdk, pyarrow and the plugin before reading its
-first line (about a sixth of the suite's CPU). Here a server per test worker
-(`server.py`) imports the six console scripts' modules once and forks a process for
-each run instead of executing the script.
+first line (about a sixth of the suite's CPU); the transform and engine tests start dbt
+~25 times, ~1.1 s of CPU each spent importing it (measured: tests/transform's marts,
+null-key and unknown-order modules, 8 dbt runs, 41 -> 32 s of CPU). Here a server per
+test worker (`server.py`) imports the six plugin console scripts' modules once, a second
+one dbt's, and each forks a process for every run instead of executing the script.
 
 What stays real: every run is its own process (its own pid, signals and kill -9, exit
 status, standard streams, directory and environment), running the console script's own
-entry point with the console script's `sys.path`. What differs: the plugin's modules were
+entry point with the console script's `sys.path`. What differs: the modules were
 imported before the run's environment was set (no plugin reads its environment at
-import; tests/warm_start/test_warm_start.py compares a warm run with a cold one, output
-for output), and a traceback shows the server's frames above the plugin's.
+import, nor does dbt: it reads its flags when its command runs;
+tests/warm_start/test_warm_start.py compares warm runs with cold ones, output for
+output), and a traceback shows the server's frames above the script's.
 
 `subprocess.Popen` is replaced in the test workers by `WarmablePopen`, which forks only a
-plain start of one of those six scripts (by their path in this virtualenv, without a
+plain start of one of those seven scripts (by their path in this virtualenv, without a
 shell, `preexec_fn`, new session or user change) and executes everything else, so every
 `subprocess.run` of the tests takes the warm start without a change at its call site.
 `TEST_WARM_START=0` turns it off (every start cold, as before).
@@ -34,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-SCRIPTS = (
+PLUGIN_SCRIPTS = (
     "tap-ecommerce-postgres",
     "tap-stripe-custom",
     "tap-legacy-crm",
@@ -42,14 +45,20 @@ SCRIPTS = (
     "target-minio-parquet",
     "elt-monitor",
 )
+# dbt, which the transform and engine tests start ~25 times (~1.5 s of CPU importing it
+# each time), in a server of its own: nothing dbt sets up at import reaches a plugin's run
+DBT_SCRIPTS = ("dbt",)
+SCRIPTS = PLUGIN_SCRIPTS + DBT_SCRIPTS
 SERVER = Path(__file__).with_name("server.py")
 COLD_POPEN = subprocess.Popen
 
 
 class Server:
-    """One warm interpreter for this process, started at its first use."""
+    """One warm interpreter for this process and some of the SCRIPTS, started at its
+    first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
         self.process: subprocess.Popen | None = None
         self.directory: str | None = None  # of its socket, removed when it stops
         self.path: str | None = None
@@ -63,7 +72,7 @@ class Server:
     def start(self) -> None:
         self.directory = directory = tempfile.mkdtemp(prefix="warm-start-")
         path = os.path.join(directory, "socket")
-        names = [name for name in SCRIPTS if (BIN / name).exists()]
+        names = [name for name in self.names if (BIN / name).exists()]
         # its stdin is a pipe from this process: at its EOF (this process gone) it exits
         process = COLD_POPEN(
             [sys.executable, str(SERVER), path, *names],
@@ -91,7 +100,13 @@ class Server:
             self.directory = None
 
 
-SERVER_OF_THIS_PROCESS = Server()
+PLUGIN_SERVER = Server(PLUGIN_SCRIPTS)
+DBT_SERVER = Server(DBT_SCRIPTS)
+
+
+def server_of(script: str) -> Server:
+    """This process's server for one of the SCRIPTS."""
+    return DBT_SERVER if script in DBT_SCRIPTS else PLUGIN_SERVER
 
 
 def warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest) -> list[str] | None:
@@ -120,7 +135,8 @@ def warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest) -> list[
 
 
 class WarmablePopen(subprocess.Popen):
-    """`subprocess.Popen` that forks a warm process for a plain start of a plugin script."""
+    """`subprocess.Popen` that forks a warm process for a plain start of one of the
+    SCRIPTS."""
 
     _warm: socket.socket | None = None  # the monitor's connection, until the status
     _warm_started = False
@@ -151,7 +167,7 @@ class WarmablePopen(subprocess.Popen):
             *rest,
         )  # fmt: skip
         argv = warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest)
-        path = SERVER_OF_THIS_PROCESS.socket_path() if argv else None
+        path = server_of(Path(argv[0]).name).socket_path() if argv else None
         if path is None:
             return super()._execute_child(*cold)
         request = {

@@ -1,5 +1,6 @@
-"""The warm interpreter: imports the plugins' console-script entry points once, then forks
-one process per request, which runs the entry point as the console script would.
+"""The warm interpreter: imports console scripts' entry points (the plugins', or dbt's)
+once, then forks one process per request, which runs the entry point as the console
+script would.
 
 Run as a script (`python server.py SOCKET NAME...`), standard library only, so that its
 `sys.path` is a console script's (the interpreter's `bin/` first, not the repository):

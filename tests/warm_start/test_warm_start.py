@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -54,9 +55,9 @@ def masked(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server() -> warm_start.Server:
-    path = warm_start.SERVER_OF_THIS_PROCESS.socket_path()
+    path = warm_start.PLUGIN_SERVER.socket_path()
     assert path, "the warm start server did not start (its error is on stderr)"
-    return warm_start.SERVER_OF_THIS_PROCESS
+    return warm_start.PLUGIN_SERVER
 
 
 def test_a_tap_prints_the_same_messages_and_logs(server, tmp_path) -> None:
@@ -147,3 +148,50 @@ def test_anything_else_starts_cold(server, argv, kwargs) -> None:
     process.communicate(timeout=60)
     assert process.returncode == 0
     assert not process._warm_started
+
+
+def dbt_run_in(workdir: Path, run, *args: str) -> subprocess.CompletedProcess:
+    """`dbt <args>` as the transform tests start it (`DbtProject.dbt`), through `run`."""
+    from tests.transform.conftest import DbtProject
+
+    workdir.mkdir()
+    return run_with_popen(run, lambda: DbtProject(workdir).dbt(*args))
+
+
+def run_with_popen(run, call):
+    popen = warm_start.COLD_POPEN if run is run_cold else warm_start.WarmablePopen
+    saved = subprocess.Popen
+    subprocess.Popen = popen  # type: ignore[misc]
+    try:
+        return call()
+    finally:
+        subprocess.Popen = saved  # type: ignore[misc]
+
+
+def dbt_masked(text: str) -> list[str]:
+    """`masked`, and dbt's clock at the start of each line (02:07:25)."""
+    return [re.sub(r"\d\d:\d\d:\d\d", "<t>", line) for line in masked(text)]
+
+
+def test_dbt_lists_seeds_and_fails_alike(tmp_path) -> None:
+    """dbt from its own server: the same nodes listed, the same seed loaded into DuckDB
+    with the same results, the same refusal of an unknown option."""
+    assert warm_start.DBT_SERVER.socket_path(), "the dbt warm start server did not start"
+    listed, seeded, refused = {}, {}, {}
+    for run, name in ((run_cold, "cold"), (run_warm, "warm")):
+        listed[name] = dbt_run_in(tmp_path / f"ls-{name}", run, "ls", "--output", "json", "-q")
+        seeded[name] = dbt_run_in(tmp_path / f"seed-{name}", run, "seed")
+        refused[name] = dbt_run_in(tmp_path / f"bad-{name}", run, "build", "--no-such-option")
+    assert listed["cold"].returncode == listed["warm"].returncode == 0, listed["warm"].stderr
+    nodes = [json.loads(line)["unique_id"] for line in listed["warm"].stdout.splitlines()]
+    assert "model.ecommerce.fct_orders" in nodes
+    assert listed["warm"].stdout == listed["cold"].stdout
+    assert seeded["cold"].returncode == seeded["warm"].returncode == 0, seeded["warm"].stdout
+    assert dbt_masked(seeded["warm"].stdout) == dbt_masked(seeded["cold"].stdout)
+    states = []
+    for name in ("cold", "warm"):
+        with duckdb.connect(str(tmp_path / f"seed-{name}" / "warehouse.duckdb")) as conn:
+            states.append(conn.execute("select * from us_states order by all").fetchall())
+    assert states[0] == states[1] and len(states[0]) > 50
+    assert refused["cold"].returncode == refused["warm"].returncode == 2
+    assert dbt_masked(refused["warm"].stderr) == dbt_masked(refused["cold"].stderr)
