@@ -4,9 +4,12 @@ Why: the plugin tests start the taps, the target and elt-monitor ~600 times, and
 start spent ~0.4 s of CPU importing singer-sdk, pyarrow and the plugin before reading its
 first line (about a sixth of the suite's CPU); the transform and engine tests start dbt
 ~25 times, ~1.1 s of CPU each spent importing it (measured: tests/transform's marts,
-null-key and unknown-order modules, 8 dbt runs, 41 -> 32 s of CPU). Here a server per
-test worker (`server.py`) imports the six plugin console scripts' modules once, a second
-one dbt's, and each forks a process for every run instead of executing the script.
+null-key and unknown-order modules, 8 dbt runs, 41 -> 32 s of CPU), and the
+write-audit-publish script ~20 times, which starts dbt 1-3 times each (a refused build:
+1.6 -> 0.55 s of CPU). Here a server per test worker (`server.py`) imports the six plugin
+console scripts' modules once, a second one dbt's, and each forks a process for every
+run instead of executing the script; the dbt server also runs `python wap_publish.py`,
+and that process's own starts of dbt are forked by the same server.
 
 What stays real: every run is its own process (its own pid, signals and kill -9, exit
 status, standard streams, directory and environment), running the console script's own
@@ -17,9 +20,10 @@ tests/warm_start/test_warm_start.py compares warm runs with cold ones, output fo
 output), and a traceback shows the server's frames above the script's.
 
 `subprocess.Popen` is replaced in the test workers by `WarmablePopen`, which forks only a
-plain start of one of those seven scripts (by their path in this virtualenv, without a
-shell, `preexec_fn`, new session or user change) and executes everything else, so every
-`subprocess.run` of the tests takes the warm start without a change at its call site.
+plain start (no shell, `preexec_fn`, new session or user change) of one of those seven
+scripts, by their path in this virtualenv, or of `python wap_publish.py` with this
+interpreter, and executes everything else, so every `subprocess.run` of the tests takes
+the warm start without a change at its call site.
 `TEST_WARM_START=0` turns it off (every start cold, as before).
 """
 
@@ -49,6 +53,11 @@ PLUGIN_SCRIPTS = (
 # each time), in a server of its own: nothing dbt sets up at import reaches a plugin's run
 DBT_SCRIPTS = ("dbt",)
 SCRIPTS = PLUGIN_SCRIPTS + DBT_SCRIPTS
+# Python scripts the dbt server runs too (`python SCRIPT ...`), and the dbt they start:
+# write-audit-publish, which the wap tests run ~20 times, each starting dbt 1-3 times
+PYTHON_SCRIPTS = (
+    str(Path(__file__).resolve().parents[2] / "transform" / "scripts" / "wap_publish.py"),
+)
 SERVER = Path(__file__).with_name("server.py")
 COLD_POPEN = subprocess.Popen
 
@@ -57,15 +66,16 @@ class Server:
     """One warm interpreter for this process and some of the SCRIPTS, started at its
     first use."""
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, names: tuple[str, ...], scripts: tuple[str, ...] = ()) -> None:
         self.names = names
+        self.scripts = scripts
         self.process: subprocess.Popen | None = None
         self.directory: str | None = None  # of its socket, removed when it stops
         self.path: str | None = None
         self.failed = False
 
     def socket_path(self) -> str | None:
-        if self.process is None and not self.failed:
+        if self.path is None and not self.failed:
             self.start()
         return self.path
 
@@ -74,8 +84,9 @@ class Server:
         path = os.path.join(directory, "socket")
         names = [name for name in self.names if (BIN / name).exists()]
         # its stdin is a pipe from this process: at its EOF (this process gone) it exits
+        scripts = ["--scripts", *self.scripts] if self.scripts else []
         process = COLD_POPEN(
-            [sys.executable, str(SERVER), path, *names],
+            [sys.executable, str(SERVER), path, *names, *scripts],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=directory,
@@ -101,12 +112,22 @@ class Server:
 
 
 PLUGIN_SERVER = Server(PLUGIN_SCRIPTS)
-DBT_SERVER = Server(DBT_SCRIPTS)
+DBT_SERVER = Server(DBT_SCRIPTS, PYTHON_SCRIPTS)
 
 
-def server_of(script: str) -> Server:
-    """This process's server for one of the SCRIPTS."""
-    return DBT_SERVER if script in DBT_SCRIPTS else PLUGIN_SERVER
+def server_of(argv: list[str]) -> Server:
+    """This process's server for a plain start of one of the SCRIPTS or PYTHON_SCRIPTS."""
+    if Path(argv[0]).name in DBT_SCRIPTS or argv[0] == sys.executable:
+        return DBT_SERVER
+    return PLUGIN_SERVER
+
+
+def attach(socket_path: str) -> None:
+    """In a process the dbt server forked (a PYTHON_SCRIPTS run): its own starts of dbt
+    go to that server too, plugin scripts start cold."""
+    DBT_SERVER.path = socket_path
+    PLUGIN_SERVER.failed = True
+    subprocess.Popen = WarmablePopen  # type: ignore[misc]
 
 
 def warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest) -> list[str] | None:
@@ -128,6 +149,8 @@ def warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest) -> list[
         isinstance(k, str) and isinstance(v, str) for k, v in env.items()
     ):
         return None
+    if argv[0] == sys.executable and len(argv) > 1 and argv[1] in PYTHON_SCRIPTS:
+        return argv
     first = Path(argv[0])
     if first.parent != BIN or first.name not in SCRIPTS:
         return None
@@ -167,7 +190,7 @@ class WarmablePopen(subprocess.Popen):
             *rest,
         )  # fmt: skip
         argv = warm_path(args, executable, preexec_fn, shell, pass_fds, env, rest)
-        path = server_of(Path(argv[0]).name).socket_path() if argv else None
+        path = server_of(argv).socket_path() if argv else None
         if path is None:
             return super()._execute_child(*cold)
         request = {

@@ -2,9 +2,11 @@
 once, then forks one process per request, which runs the entry point as the console
 script would.
 
-Run as a script (`python server.py SOCKET NAME...`), standard library only, so that its
-`sys.path` is a console script's (the interpreter's `bin/` first, not the repository):
-a plugin cannot import a module here that its own process could not.
+Run as a script (`python server.py SOCKET NAME... [--scripts PATH...]`), standard
+library only, so that its `sys.path` is a console script's (the interpreter's `bin/`
+first, not the repository): a plugin cannot import a module here that its own process
+could not. A `--scripts` run gets the script's directory first instead, as `python
+SCRIPT` would.
 
 Per request (one connection on the Unix socket): the client sends JSON (argv, env, cwd)
 with its three standard file descriptors; the server forks a monitor, which forks the
@@ -14,9 +16,12 @@ itself stays single-threaded and never waits, so a fork never copies a held lock
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 import json
 import os
+import runpy
 import select
 import signal
 import socket
@@ -58,9 +63,8 @@ def single_threaded() -> bool:
     return threading.active_count() == 1 and set(native) <= FORK_SAFE_THREADS
 
 
-def run_child(request: dict, fds: list[int], entry) -> None:
-    """Become the console script: its standard streams, directory, environment and argv;
-    its exit (code, message or traceback) is the interpreter's own, as in a new process."""
+def become(request: dict, fds: list[int]) -> None:
+    """Take the run's standard streams, directory and environment."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -70,11 +74,42 @@ def run_child(request: dict, fds: list[int], entry) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     time.tzset()  # the run's TZ, as a new interpreter would read it
+
+
+def run_child(request: dict, fds: list[int], entry) -> None:
+    """Become the console script: its standard streams, directory, environment and argv;
+    its exit (code, message or traceback) is the interpreter's own, as in a new process."""
+    become(request, fds)
     sys.argv = list(request["argv"])
     sys.exit(entry.load()())
 
 
-def serve(socket_path: str, names: list[str]) -> None:
+def run_script(request: dict, fds: list[int], script: str, socket_path: str) -> None:
+    """Become `python SCRIPT ARGS...`: its argv and `sys.path[0]` (the script's directory)
+    as the interpreter sets them; the console scripts it starts in turn (wap's dbt) are
+    forked by this server too, through the tests' own client (`__init__.py`)."""
+    become(request, fds)
+    sys.argv = list(request["argv"][1:])
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    spec = importlib.util.spec_from_file_location(
+        "warm_start_client", Path(__file__).with_name("__init__.py")
+    )
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    client.attach(socket_path)
+    runpy.run_path(script, run_name="__main__")
+    sys.exit(0)
+
+
+def script_of(argv: list[str], scripts: list[str]) -> str | None:
+    """The script of `python SCRIPT ...`, when it is one of `scripts` and the interpreter
+    is this one."""
+    if len(argv) > 1 and argv[1] in scripts and os.path.abspath(argv[0]) == sys.executable:
+        return argv[1]
+    return None
+
+
+def serve(socket_path: str, names: list[str], scripts: list[str]) -> None:
     entries = import_entry_points(names)
     if not single_threaded():
         raise SystemExit("an import started a thread: forking would copy its locks")
@@ -92,22 +127,27 @@ def serve(socket_path: str, names: list[str]) -> None:
         message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
         request = json.loads(message)
         name = os.path.basename(request["argv"][0])
-        if name not in entries or len(fds) != 3:
+        script = script_of(request["argv"], scripts)
+        if (name not in entries and script is None) or len(fds) != 3:
             conn.sendall(b"refused\n")
         elif os.fork() == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            monitor(conn, request, fds, entries[name])
+            if script is None:
+                run = functools.partial(run_child, request, fds, entries[name])
+            else:
+                run = functools.partial(run_script, request, fds, script, socket_path)
+            monitor(conn, fds, run)
         for fd in fds:
             os.close(fd)
         conn.close()
 
 
-def monitor(conn: socket.socket, request: dict, fds: list[int], entry) -> None:
+def monitor(conn: socket.socket, fds: list[int], run) -> None:
     child = os.fork()
     if child == 0:
         conn.close()
-        run_child(request, fds, entry)
+        run()
     for fd in fds:
         os.close(fd)
     conn.sendall(f"{child}\n".encode())
@@ -119,4 +159,7 @@ def monitor(conn: socket.socket, request: dict, fds: list[int], entry) -> None:
 if __name__ == "__main__":
     # a console script's path: its interpreter's bin/ first, not this file's directory
     sys.path[0] = os.path.dirname(sys.executable)
-    serve(sys.argv[1], sys.argv[2:])
+    # python server.py SOCKET NAME... [--scripts PATH...]
+    args = sys.argv[2:]
+    split = args.index("--scripts") if "--scripts" in args else len(args)
+    serve(sys.argv[1], args[:split], args[split + 1 :])

@@ -151,11 +151,13 @@ def test_anything_else_starts_cold(server, argv, kwargs) -> None:
 
 
 def dbt_run_in(workdir: Path, run, *args: str) -> subprocess.CompletedProcess:
-    """`dbt <args>` as the transform tests start it (`DbtProject.dbt`), through `run`."""
-    from tests.transform.conftest import DbtProject
+    """`dbt <args>` as the transform tests start it (`run_dbt`), through `run`; a new
+    target directory each time, so both parse the whole project."""
+    from tests.transform.conftest import run_dbt
 
     workdir.mkdir()
-    return run_with_popen(run, lambda: DbtProject(workdir).dbt(*args))
+    settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": "warehouse.duckdb"}
+    return run_with_popen(run, lambda: run_dbt(workdir, args, settings, cwd=workdir))
 
 
 def run_with_popen(run, call):
@@ -173,20 +175,16 @@ def dbt_masked(text: str) -> list[str]:
     return [re.sub(r"\d\d:\d\d:\d\d", "<t>", line) for line in masked(text)]
 
 
-def test_dbt_lists_seeds_and_fails_alike(tmp_path) -> None:
-    """dbt from its own server: the same nodes listed, the same seed loaded into DuckDB
-    with the same results, the same refusal of an unknown option."""
+def test_dbt_seeds_and_fails_alike(tmp_path) -> None:
+    """dbt from its own server: the same seed loaded into DuckDB with the same results,
+    the same refusal of an unknown option."""
     assert warm_start.DBT_SERVER.socket_path(), "the dbt warm start server did not start"
-    listed, seeded, refused = {}, {}, {}
+    seeded, refused = {}, {}
     for run, name in ((run_cold, "cold"), (run_warm, "warm")):
-        listed[name] = dbt_run_in(tmp_path / f"ls-{name}", run, "ls", "--output", "json", "-q")
         seeded[name] = dbt_run_in(tmp_path / f"seed-{name}", run, "seed")
         refused[name] = dbt_run_in(tmp_path / f"bad-{name}", run, "build", "--no-such-option")
-    assert listed["cold"].returncode == listed["warm"].returncode == 0, listed["warm"].stderr
-    nodes = [json.loads(line)["unique_id"] for line in listed["warm"].stdout.splitlines()]
-    assert "model.ecommerce.fct_orders" in nodes
-    assert listed["warm"].stdout == listed["cold"].stdout
     assert seeded["cold"].returncode == seeded["warm"].returncode == 0, seeded["warm"].stdout
+    assert "Completed successfully" in seeded["warm"].stdout
     assert dbt_masked(seeded["warm"].stdout) == dbt_masked(seeded["cold"].stdout)
     states = []
     for name in ("cold", "warm"):
@@ -195,3 +193,30 @@ def test_dbt_lists_seeds_and_fails_alike(tmp_path) -> None:
     assert states[0] == states[1] and len(states[0]) > 50
     assert refused["cold"].returncode == refused["warm"].returncode == 2
     assert dbt_masked(refused["warm"].stderr) == dbt_masked(refused["cold"].stderr)
+
+
+def test_the_wap_script_and_the_dbt_it_starts_run_warm_alike(tmp_path) -> None:
+    """`python wap_publish.py`, forked by the dbt server, starts its dbt through the same
+    server: the same refused build (dbt exits 2 on an unknown option), exit code, messages
+    and attempt record as a cold run."""
+    from tests.transform.wap import WAP_SCRIPT, run_wap, state
+
+    assert str(WAP_SCRIPT) in warm_start.PYTHON_SCRIPTS
+    results, attempts = {}, {}
+    for run, name in ((run_cold, "cold"), (run_warm, "warm")):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": "warehouse.duckdb"}
+        results[name] = run_with_popen(
+            run, lambda w=workdir, s=settings: run_wap("duckdb", w, s, "run-1", "--no-such")
+        )
+        attempts[name] = state(workdir, "attempt.json")
+    cold, warm = results["cold"], results["warm"]
+    assert cold.returncode == warm.returncode == 2, warm.stderr[-2000:]
+    assert "No such option" in warm.stdout + warm.stderr
+    assert dbt_masked(warm.stdout) == dbt_masked(cold.stdout)
+    assert dbt_masked(warm.stderr) == dbt_masked(cold.stderr)
+    for attempt in attempts.values():
+        for key in ("started_at", "finished_at", "staging_location", "seconds"):
+            attempt.pop(key, None)
+    assert attempts["warm"] == attempts["cold"] and attempts["warm"]["published"] is False
