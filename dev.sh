@@ -124,6 +124,9 @@ case "${1:-help}" in
     # sources) add to it on every run, and a full disk fails the run half-way (measured:
     # 69 GB of unused entries after a few days of runs). Drop what nothing uses.
     "$VENV/bin/uv" cache prune --quiet || true
+    # The e2e tests' Meltano plugin venvs (.meltano/, only those whose inputs changed),
+    # installed here like .venv itself, not inside the timed test run
+    "$PY" -m tests.e2e.install
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .

@@ -21,14 +21,14 @@ import pytest
 from elt_sandbox.shop.publications import drop_publications, drop_slots, ensure_publications
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.install import (
+from tests.e2e.install import (  # noqa: F401 (E2E_PLUGINS, DEV_SH_VARIABLES: for modules)
+    DEV_SH_VARIABLES,
+    E2E_PLUGINS,
     PLUGIN_DIRS,
     SYS_DIR,
-    compile_venvs,
+    install_e2e_plugins,
+    isolated_env,
     project_lock,
-    record_installed,
-    stale_plugins,
-    venvs_without_bytecode,
 )
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
@@ -46,23 +46,6 @@ def business_marts(conn) -> list[str]:
         for row in conn.execute("select table_name from information_schema.tables").fetchall()
         if row[0].startswith(("dim_", "fct_", "rpt_")) and row[0] not in RUN_LEDGER_MARTS
     ]
-
-
-# Every plugin the e2e jobs run (ecommerce-elt's gate and finish are elt-monitor's), so
-# `meltano_installed` installs each under the exclusive lock: left out, the first `meltano
-# run` auto-installed it under a shared one, and two workers' runs reinstalled the same
-# venv at once.
-E2E_PLUGINS = [
-    "tap-ecommerce-postgres",
-    "tap-stripe-custom",
-    "tap-legacy-crm",
-    "tap-csv-marketing",
-    "target-minio-parquet",
-    "target-jsonl",
-    "target-snowflake",
-    "dbt-duckdb",
-    "elt-monitor",
-]
 
 
 @dataclass(frozen=True)
@@ -97,27 +80,6 @@ class MeltanoRunner:
                 f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
             )
         return result
-
-
-# What `./dev.sh` exports for its own children (`./dev.sh test` runs this suite). A shell
-# that ran `./dev.sh install` and then works in a project of its own has none of it; a
-# plugin virtualenv a test installs in a new project is run once or twice, so compiling
-# every file of it (UV_COMPILE_BYTECODE) costs more than it saves.
-DEV_SH_VARIABLES = ("UV_COMPILE_BYTECODE",)
-
-
-def isolated_env(workdir: Path) -> dict[str, str]:
-    """This process's environment without Meltano/plugin settings from the caller's shell
-    nor `./dev.sh`'s own variables, with Meltano's system database in `workdir`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MELTANO_", "TAP_", "TARGET_", "DBT_"))
-        and key not in DEV_SH_VARIABLES
-    }
-    env["MELTANO_DATABASE_URI"] = f"sqlite:///{workdir / 'meltano.db'}"
-    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    return env
 
 
 def project_copy(root: Path, plugins: list[str]) -> Path:
@@ -222,28 +184,10 @@ def all_sources_env(
 
 
 @pytest.fixture(scope="session")
-def meltano_installed(all_sources_env: dict[str, str], tmp_path_factory) -> None:
-    """The e2e plugins in the repository's .meltano/, (re)installed only when stale."""
-    workdir = tmp_path_factory.mktemp("meltano-install")
-    env = base_env(all_sources_env, workdir, "dev")
-    env.pop("MELTANO_SYS_DIR_ROOT")  # install into the repository's .meltano/
-    with project_lock(exclusive=True):
-        stale = stale_plugins(E2E_PLUGINS)
-        # --clean: a new venv (Meltano reuses one made by another Python as it is)
-        for args in (["install", "--clean", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
-            if args[0] == "install" and not stale:
-                continue
-            result = subprocess.run(
-                [MELTANO, *args],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1200,
-            )
-            assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-6000:]}"
-        record_installed(stale)
-        compile_venvs(venvs_without_bytecode(E2E_PLUGINS))
+def meltano_installed(tmp_path_factory) -> None:
+    """The e2e plugins in the repository's .meltano/, (re)installed only when stale
+    (`./dev.sh test` installs them before pytest starts: tests/e2e/install.py)."""
+    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"))
 
 
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:

@@ -16,14 +16,17 @@ import fcntl
 import functools
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MELTANO = str(Path(sys.executable).parent / "meltano")
 
 SYS_DIR = REPO_ROOT / ".meltano"
 LOCK_FILE = SYS_DIR / "e2e.lock"
@@ -31,6 +34,42 @@ STAMP_FILE = SYS_DIR / "e2e-installed.json"
 # Written in a plugin's venv once every module in it has its bytecode (a new venv has none)
 BYTECODE_MARK = ".bytecode-written"
 PLUGIN_DIRS = {"extractors", "loaders", "utilities"}
+
+# Every plugin the e2e jobs run (ecommerce-elt's gate and finish are elt-monitor's), so
+# `meltano_installed` installs each under the exclusive lock: left out, the first `meltano
+# run` auto-installed it under a shared one, and two workers' runs reinstalled the same
+# venv at once.
+E2E_PLUGINS = [
+    "tap-ecommerce-postgres",
+    "tap-stripe-custom",
+    "tap-legacy-crm",
+    "tap-csv-marketing",
+    "target-minio-parquet",
+    "target-jsonl",
+    "target-snowflake",
+    "dbt-duckdb",
+    "elt-monitor",
+]
+
+# What `./dev.sh` exports for its own children (`./dev.sh test` runs this suite). A shell
+# that ran `./dev.sh install` and then works in a project of its own has none of it; a
+# plugin virtualenv a test installs in a new project is run once or twice, so compiling
+# every file of it (UV_COMPILE_BYTECODE) costs more than it saves.
+DEV_SH_VARIABLES = ("UV_COMPILE_BYTECODE",)
+
+
+def isolated_env(workdir: Path) -> dict[str, str]:
+    """This process's environment without Meltano/plugin settings from the caller's shell
+    nor `./dev.sh`'s own variables, with Meltano's system database in `workdir`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MELTANO_", "TAP_", "TARGET_", "DBT_"))
+        and key not in DEV_SH_VARIABLES
+    }
+    env["MELTANO_DATABASE_URI"] = f"sqlite:///{workdir / 'meltano.db'}"
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return env
 
 
 @contextlib.contextmanager
@@ -154,3 +193,33 @@ def compile_venvs(names: list[str]) -> None:
             check=False,
         )
         (venv / BYTECODE_MARK).touch()
+
+
+def install_e2e_plugins(workdir: Path) -> None:
+    """E2E_PLUGINS in the repository's .meltano/, (re)installed when stale, with their
+    bytecode, and DuckDB's httpfs for dbt-duckdb; Meltano's system database in `workdir`."""
+    env = {**isolated_env(workdir), "MELTANO_ENVIRONMENT": "dev"}
+    with project_lock(exclusive=True):
+        stale = stale_plugins(E2E_PLUGINS)
+        # --clean: a new venv (Meltano reuses one made by another Python as it is)
+        for args in (["install", "--clean", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
+            if args[0] == "install" and not stale:
+                continue
+            result = subprocess.run(
+                [MELTANO, *args],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-6000:]}"
+        record_installed(stale)
+        compile_venvs(venvs_without_bytecode(E2E_PLUGINS))
+
+
+if __name__ == "__main__":
+    # `./dev.sh test`: the suite's plugin venvs, installed before pytest starts (setup,
+    # like .venv itself); the session fixture `meltano_installed` then finds them fresh
+    with tempfile.TemporaryDirectory(prefix="meltano-install-") as directory:
+        install_e2e_plugins(Path(directory))
