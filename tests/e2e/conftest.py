@@ -186,8 +186,9 @@ def all_sources_env(
 @pytest.fixture(scope="session")
 def meltano_installed(tmp_path_factory) -> None:
     """The e2e plugins in the repository's .meltano/, (re)installed only when stale
-    (`./dev.sh test` installs them before pytest starts: tests/e2e/install.py)."""
-    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"))
+    (`./dev.sh test` installs them, and DuckDB's httpfs, before pytest starts:
+    tests/e2e/install.py)."""
+    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"), httpfs=False)
 
 
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:

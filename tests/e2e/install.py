@@ -195,15 +195,19 @@ def compile_venvs(names: list[str]) -> None:
         (venv / BYTECODE_MARK).touch()
 
 
-def install_e2e_plugins(workdir: Path) -> None:
+def install_e2e_plugins(workdir: Path, *, httpfs: bool) -> None:
     """E2E_PLUGINS in the repository's .meltano/, (re)installed when stale, with their
-    bytecode, and DuckDB's httpfs for dbt-duckdb; Meltano's system database in `workdir`."""
+    bytecode; DuckDB's httpfs for dbt-duckdb when `httpfs` or after an install (into
+    DuckDB's extension directory under $HOME, which outlives the venvs); Meltano's system
+    database in `workdir`."""
     env = {**isolated_env(workdir), "MELTANO_ENVIRONMENT": "dev"}
     with project_lock(exclusive=True):
         stale = stale_plugins(E2E_PLUGINS)
         # --clean: a new venv (Meltano reuses one made by another Python as it is)
         for args in (["install", "--clean", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
             if args[0] == "install" and not stale:
+                continue
+            if args[0] == "invoke" and not (httpfs or stale):
                 continue
             result = subprocess.run(
                 [MELTANO, *args],
@@ -222,4 +226,4 @@ if __name__ == "__main__":
     # `./dev.sh test`: the suite's plugin venvs, installed before pytest starts (setup,
     # like .venv itself); the session fixture `meltano_installed` then finds them fresh
     with tempfile.TemporaryDirectory(prefix="meltano-install-") as directory:
-        install_e2e_plugins(Path(directory))
+        install_e2e_plugins(Path(directory), httpfs=True)
