@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +20,14 @@ import pytest
 from elt_sandbox.shop.publications import drop_publications, drop_slots, ensure_publications
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.install import (  # noqa: F401 (E2E_PLUGINS, DEV_SH_VARIABLES: for modules)
-    DEV_SH_VARIABLES,
-    E2E_PLUGINS,
+from tests.e2e.install import (
+    MELTANO,
     PLUGIN_DIRS,
     SYS_DIR,
     install_e2e_plugins,
-    isolated_env,
     project_lock,
 )
 
-MELTANO = str(Path(sys.executable).parent / "meltano")
 # Start of every test runner's LOG_BASED slot prefix (dropped at the end of the session).
 TEST_SLOT_PREFIX = "e2e_"
 # Marts that record the runs themselves (the elt-monitor ledger): they grow with every run

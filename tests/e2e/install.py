@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+# Not tests.conftest's: `./dev.sh test` runs this module before pytest, without the suite
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).parent / "meltano")
 
@@ -201,23 +202,21 @@ def install_e2e_plugins(workdir: Path, *, httpfs: bool) -> None:
     DuckDB's extension directory under $HOME, which outlives the venvs); Meltano's system
     database in `workdir`."""
     env = {**isolated_env(workdir), "MELTANO_ENVIRONMENT": "dev"}
+
+    def meltano(*args: str) -> None:
+        result = subprocess.run(
+            [MELTANO, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1200
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"meltano {' '.join(args)} failed:\n{result.stderr[-6000:]}")
+
     with project_lock(exclusive=True):
         stale = stale_plugins(E2E_PLUGINS)
-        # --clean: a new venv (Meltano reuses one made by another Python as it is)
-        for args in (["install", "--clean", *stale], ["invoke", "dbt-duckdb:install-httpfs"]):
-            if args[0] == "install" and not stale:
-                continue
-            if args[0] == "invoke" and not (httpfs or stale):
-                continue
-            result = subprocess.run(
-                [MELTANO, *args],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1200,
-            )
-            assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-6000:]}"
+        if stale:
+            # --clean: a new venv (Meltano reuses one made by another Python as it is)
+            meltano("install", "--clean", *stale)
+        if httpfs or stale:
+            meltano("invoke", "dbt-duckdb:install-httpfs")
         record_installed(stale)
         compile_venvs(venvs_without_bytecode(E2E_PLUGINS))
 

@@ -13,7 +13,8 @@ import yaml
 
 from scripts import check_config
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import MeltanoRunner, isolated_env
+from tests.e2e.conftest import MeltanoRunner
+from tests.e2e.install import isolated_env
 
 SNOWFLAKE_VARS = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
 # the Stripe tap's one required setting, so that the loader's are the ones missing

@@ -10,7 +10,8 @@ from elt_sandbox.crm_api.data import build as crm_build
 from elt_sandbox.stripe_api.data import StripeData
 
 from tests.conftest import TEST_SCALE
-from tests.e2e.conftest import MELTANO, isolated_env, project_copy
+from tests.e2e.conftest import project_copy
+from tests.e2e.install import MELTANO, isolated_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from elt_sandbox.crm_api.data import build as crm_build
 
 from scripts import plugin_definitions as defs
 from tests.conftest import TEST_SCALE
-from tests.e2e.conftest import MELTANO, isolated_env
+from tests.e2e.install import MELTANO, isolated_env
 
 PLUGIN_DIRS = defs.plugin_dirs()
 

@@ -33,7 +33,8 @@ import psycopg
 import pytest
 
 from tests.conftest import REPO_ROOT, outside_pytest_root
-from tests.e2e.conftest import DEV_SH_VARIABLES, ledger_job_rows
+from tests.e2e.conftest import ledger_job_rows
+from tests.e2e.install import DEV_SH_VARIABLES
 
 README = REPO_ROOT / "README.md"
 MARK = re.compile(

@@ -18,14 +18,8 @@ import pytest
 
 from scripts import run_job
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import (
-    MELTANO,
-    MeltanoRunner,
-    business_marts,
-    isolated_env,
-    local_lake_runner,
-)
-from tests.e2e.install import project_lock
+from tests.e2e.conftest import MeltanoRunner, business_marts, local_lake_runner
+from tests.e2e.install import MELTANO, isolated_env, project_lock
 
 ELT_BLOCK_PREFIX = "dev:"
 

@@ -20,7 +20,8 @@ from elt_sandbox.stripe_api.data import StripeData
 
 from scripts import run_job
 from tests.conftest import REPO_ROOT, TEST_SCALE
-from tests.e2e.conftest import E2E_PLUGINS, MeltanoRunner, local_lake_runner, project_copy
+from tests.e2e.conftest import MeltanoRunner, local_lake_runner, project_copy
+from tests.e2e.install import E2E_PLUGINS
 from tests.e2e.test_pipeline import source_shop_facts
 from tests.e2e.test_recovery import mart_totals, namespace_of, running_rows
 

@@ -4,11 +4,13 @@ a cold start for anything that is not a plain start of a plugin script."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -26,14 +28,24 @@ VOLATILE = re.compile(
 )
 
 
-def run_with(popen: type, argv, **kwargs) -> subprocess.CompletedProcess:
-    """`subprocess.run` with `popen` as subprocess.Popen (run looks it up at each call)."""
+@contextlib.contextmanager
+def popen_as(popen: type) -> Iterator[None]:
+    """`popen` as subprocess.Popen meanwhile (subprocess.run looks it up at each call)."""
     saved = subprocess.Popen
     subprocess.Popen = popen  # type: ignore[misc]
     try:
-        return subprocess.run(argv, **kwargs)
+        yield
     finally:
         subprocess.Popen = saved  # type: ignore[misc]
+
+
+def run_with(popen: type, argv, **kwargs) -> subprocess.CompletedProcess:
+    with popen_as(popen):
+        return subprocess.run(argv, **kwargs)
+
+
+# Each way a run can start, for tests that start runs through a helper of their own
+STARTS = (("cold", warm_start.COLD_POPEN), ("warm", warm_start.WarmablePopen))
 
 
 def run_cold(argv, **kwargs) -> subprocess.CompletedProcess:
@@ -150,24 +162,14 @@ def test_anything_else_starts_cold(server, argv, kwargs) -> None:
     assert not process._warm_started
 
 
-def dbt_run_in(workdir: Path, run, *args: str) -> subprocess.CompletedProcess:
-    """`dbt <args>` as the transform tests start it (`run_dbt`), through `run`; a new
-    target directory each time, so both parse the whole project."""
+def dbt_run_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`dbt <args>` as the transform tests start it (`run_dbt`), in a new target directory
+    (every run parses the whole project)."""
     from tests.transform.conftest import run_dbt
 
     workdir.mkdir()
     settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": "warehouse.duckdb"}
-    return run_with_popen(run, lambda: run_dbt(workdir, args, settings, cwd=workdir))
-
-
-def run_with_popen(run, call):
-    popen = warm_start.COLD_POPEN if run is run_cold else warm_start.WarmablePopen
-    saved = subprocess.Popen
-    subprocess.Popen = popen  # type: ignore[misc]
-    try:
-        return call()
-    finally:
-        subprocess.Popen = saved  # type: ignore[misc]
+    return run_dbt(workdir, args, settings, cwd=workdir)
 
 
 def dbt_masked(text: str) -> list[str]:
@@ -180,9 +182,10 @@ def test_dbt_seeds_and_fails_alike(tmp_path) -> None:
     the same refusal of an unknown option."""
     assert warm_start.DBT_SERVER.socket_path(), "the dbt warm start server did not start"
     seeded, refused = {}, {}
-    for run, name in ((run_cold, "cold"), (run_warm, "warm")):
-        seeded[name] = dbt_run_in(tmp_path / f"seed-{name}", run, "seed")
-        refused[name] = dbt_run_in(tmp_path / f"bad-{name}", run, "build", "--no-such-option")
+    for name, popen in STARTS:
+        with popen_as(popen):
+            seeded[name] = dbt_run_in(tmp_path / f"seed-{name}", "seed")
+            refused[name] = dbt_run_in(tmp_path / f"bad-{name}", "build", "--no-such-option")
     assert seeded["cold"].returncode == seeded["warm"].returncode == 0, seeded["warm"].stdout
     assert "Completed successfully" in seeded["warm"].stdout
     assert dbt_masked(seeded["warm"].stdout) == dbt_masked(seeded["cold"].stdout)
@@ -203,13 +206,12 @@ def test_the_wap_script_and_the_dbt_it_starts_run_warm_alike(tmp_path) -> None:
 
     assert str(WAP_SCRIPT) in warm_start.PYTHON_SCRIPTS
     results, attempts = {}, {}
-    for run, name in ((run_cold, "cold"), (run_warm, "warm")):
+    settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": "warehouse.duckdb"}
+    for name, popen in STARTS:
         workdir = tmp_path / name
         workdir.mkdir()
-        settings = {"LAKE_ROOT": "lake", "DBT_DUCKDB_PATH": "warehouse.duckdb"}
-        results[name] = run_with_popen(
-            run, lambda w=workdir, s=settings: run_wap("duckdb", w, s, "run-1", "--no-such")
-        )
+        with popen_as(popen):
+            results[name] = run_wap("duckdb", workdir, settings, "run-1", "--no-such")
         attempts[name] = state(workdir, "attempt.json")
     cold, warm = results["cold"], results["warm"]
     assert cold.returncode == warm.returncode == 2, warm.stderr[-2000:]
@@ -217,6 +219,6 @@ def test_the_wap_script_and_the_dbt_it_starts_run_warm_alike(tmp_path) -> None:
     assert dbt_masked(warm.stdout) == dbt_masked(cold.stdout)
     assert dbt_masked(warm.stderr) == dbt_masked(cold.stderr)
     for attempt in attempts.values():
-        for key in ("started_at", "finished_at", "staging_location", "seconds"):
+        for key in ("started_at", "finished_at", "staging_location"):
             attempt.pop(key, None)
     assert attempts["warm"] == attempts["cold"] and attempts["warm"]["published"] is False
