@@ -127,6 +127,8 @@ case "${1:-help}" in
     # The e2e tests' Meltano plugin venvs (.meltano/, only those whose inputs changed),
     # installed here like .venv itself, not inside the timed test run
     "$PY" -m tests.e2e.install
+    # ... and fakesnow's own venv (duckdb 2.x), for the Snowflake engine tests' servers
+    "$PY" -m tests.transform_engines.fakesnow_venv
     shift
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/ruff" check .

@@ -18,7 +18,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -30,12 +29,11 @@ import snowflake.connector
 from tests.transform.ad_feed import ad_performance, budget_vs_actual
 from tests.transform.conftest import output, run_dbt
 from tests.transform.test_marts import FAR_ORDER, NEW_YEAR_ORDER, edge_lake
+from tests.transform_engines.fakesnow_venv import fakesnow_executable
 from tests.transform_engines.snowflake_raw import load
 
 pytestmark = pytest.mark.slow
 
-REQUIREMENTS = Path(__file__).with_name("fakesnow-requirements.txt")
-UV = str(Path(sys.executable).parent / "uv")
 RAW_DATABASE = "ECOMMERCE_RAW"
 DATABASE, SCHEMA = "ECOMMERCE_ANALYTICS", "ANALYTICS"
 
@@ -61,31 +59,14 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> 
 
 @pytest.fixture(scope="module")
 def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """fakesnow's server in its own virtualenv (it needs duckdb 2.x; the project pins
-    1.5.5), on a free local port, stopped after the module."""
+    """fakesnow's server (from its own virtualenv: tests/transform_engines/fakesnow_venv.py)
+    on a free local port, stopped after the module."""
     workdir = tmp_path_factory.mktemp("fakesnow")
-    venv = workdir / "venv"
-    subprocess.run(
-        [UV, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=300
-    )
-    subprocess.run(
-        [
-            UV,
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(venv / "bin" / "python"),
-            "-r",
-            str(REQUIREMENTS),
-        ],
-        check=True,
-        timeout=600,
-    )
+    fakesnow = fakesnow_executable()
     port = free_port()
     with (workdir / "fakesnow.log").open("wb") as log:
         process = subprocess.Popen(
-            [str(venv / "bin" / "fakesnow"), "-s", "--host", "127.0.0.1", "-p", str(port)],
+            [str(fakesnow), "-s", "--host", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=workdir,
