@@ -53,7 +53,6 @@ def run_dbt(
         **settings,
         "DBT_TARGET_PATH": str(workdir / "dbt-target"),
         "DBT_LOG_PATH": str(workdir / "dbt-logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         **ONE_DBT_THREAD,
     }
     env.pop("TZ", None)

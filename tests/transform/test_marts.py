@@ -84,6 +84,15 @@ def test_build_passes_every_dbt_test(build: subprocess.CompletedProcess) -> None
     assert build.returncode == 0, output(build)
 
 
+def test_dbt_sends_no_usage_events(
+    build: subprocess.CompletedProcess, dbt_project: DbtProject
+) -> None:
+    """The project's own flag (dbt_project.yml), as meltano.yml turns Meltano's off: no
+    variable of the tests sets it, so Meltano's, the demo's and a user's dbt read the same."""
+    results = json.loads((dbt_project.workdir / "dbt-target" / "run_results.json").read_text())
+    assert results["args"]["send_anonymous_usage_stats"] is False
+
+
 def test_date_keys_are_utc_days_whatever_the_process_time_zone(
     build: subprocess.CompletedProcess, dbt_project: DbtProject
 ) -> None:

@@ -43,7 +43,6 @@ def run_wap(
             "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
             "DBT_TARGET_PATH": str(workdir / "dbt-target"),
             "DBT_LOG_PATH": str(workdir / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             **ONE_DBT_THREAD,
             "WAP_STATE_DIR": str(workdir / "wap"),
             "ELT_RUN_ID": run_id,
