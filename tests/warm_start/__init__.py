@@ -1,4 +1,4 @@
-"""The tests' tap, target and dbt processes, forked from a warm interpreter.
+"""The tests' tap, target, dbt and Meltano processes, forked from a warm interpreter.
 
 Why: the plugin tests start the taps, the target and elt-monitor ~600 times, and each
 start spent ~0.4 s of CPU importing singer-sdk, pyarrow and the plugin before reading its
@@ -6,21 +6,25 @@ first line (about a sixth of the suite's CPU); the transform and engine tests st
 ~25 times, ~1.1 s of CPU each spent importing it (measured: tests/transform's marts,
 null-key and unknown-order modules, 8 dbt runs, 41 -> 32 s of CPU), and the
 write-audit-publish script ~20 times, which starts dbt 1-3 times each (a refused build:
-1.6 -> 0.55 s of CPU). Here a server per test worker (`server.py`) imports the six plugin
-console scripts' modules once, a second one dbt's, and each forks a process for every
-run instead of executing the script; the dbt server also runs `python wap_publish.py`,
-and that process's own starts of dbt are forked by the same server.
+1.6 -> 0.55 s of CPU); the end-to-end tests start `meltano` ~45 times, ~0.9 s of CPU
+each importing its CLI. Here a server per test worker (`server.py`) imports the six
+plugin console scripts' modules once, a second one dbt's, a third Meltano's, and each
+forks a process for every run instead of executing the script; the dbt server also runs
+`python wap_publish.py`, and that process's own starts of dbt are forked by the same
+server. The plugins a warm Meltano runs are its own children, started from their
+Meltano-installed virtualenvs as in any `meltano run`.
 
 What stays real: every run is its own process (its own pid, signals and kill -9, exit
 status, standard streams, directory and environment), running the console script's own
 entry point with the console script's `sys.path`. What differs: the modules were
 imported before the run's environment was set (no plugin reads its environment at
-import, nor does dbt: it reads its flags when its command runs;
+import, nor does dbt: it reads its flags when its command runs, nor Meltano: its
+environment, project and settings are read by the command;
 tests/warm_start/test_warm_start.py compares warm runs with cold ones, output for
 output), and a traceback shows the server's frames above the script's.
 
 `subprocess.Popen` is replaced in the test workers by `WarmablePopen`, which forks only a
-plain start (no shell, `preexec_fn`, new session or user change) of one of those seven
+plain start (no shell, `preexec_fn`, new session or user change) of one of those eight
 scripts, by their path in this virtualenv, or of `python wap_publish.py` with this
 interpreter, and executes everything else, so every `subprocess.run` of the tests takes
 the warm start without a change at its call site.
@@ -52,7 +56,11 @@ PLUGIN_SCRIPTS = (
 # dbt, which the transform and engine tests start ~25 times (~1.5 s of CPU importing it
 # each time), in a server of its own: nothing dbt sets up at import reaches a plugin's run
 DBT_SCRIPTS = ("dbt",)
-SCRIPTS = PLUGIN_SCRIPTS + DBT_SCRIPTS
+# Meltano, which the end-to-end tests start ~45 times (~0.9 s of CPU importing its CLI
+# each), in a server of its own too: the plugins it runs are its children, started cold
+# from their own Meltano-installed virtualenvs as in any `meltano run`
+MELTANO_SCRIPTS = ("meltano",)
+SCRIPTS = PLUGIN_SCRIPTS + DBT_SCRIPTS + MELTANO_SCRIPTS
 # Python scripts the dbt server runs too (`python SCRIPT ...`), and the dbt they start:
 # write-audit-publish, which the wap tests run ~20 times, each starting dbt 1-3 times
 PYTHON_SCRIPTS = (
@@ -113,12 +121,16 @@ class Server:
 
 PLUGIN_SERVER = Server(PLUGIN_SCRIPTS)
 DBT_SERVER = Server(DBT_SCRIPTS, PYTHON_SCRIPTS)
+MELTANO_SERVER = Server(MELTANO_SCRIPTS)
 
 
 def server_of(argv: list[str]) -> Server:
     """This process's server for a plain start of one of the SCRIPTS or PYTHON_SCRIPTS."""
-    if Path(argv[0]).name in DBT_SCRIPTS or argv[0] == sys.executable:
+    name = Path(argv[0]).name
+    if name in DBT_SCRIPTS or argv[0] == sys.executable:
         return DBT_SERVER
+    if name in MELTANO_SCRIPTS:
+        return MELTANO_SERVER
     return PLUGIN_SERVER
 
 

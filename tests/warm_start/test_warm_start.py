@@ -222,3 +222,64 @@ def test_the_wap_script_and_the_dbt_it_starts_run_warm_alike(tmp_path) -> None:
         for key in ("started_at", "finished_at", "staging_location"):
             attempt.pop(key, None)
     assert attempts["warm"] == attempts["cold"] and attempts["warm"]["published"] is False
+
+
+MELTANO = str(warm_start.BIN / "meltano")
+
+
+@pytest.fixture(scope="module")
+def meltano_env(tmp_path_factory) -> dict[str, str]:
+    """Meltano in the repository's project, as the end-to-end tests run it: the e2e plugins
+    installed, a system database and run directory of this module's own."""
+    from tests.e2e.conftest import private_sys_dir
+    from tests.e2e.install import install_e2e_plugins, isolated_env
+
+    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"), httpfs=False)
+    workdir = tmp_path_factory.mktemp("warm-meltano")
+    return {**isolated_env(workdir), "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(workdir))}
+
+
+def meltano_both(env: dict[str, str], *args: str):
+    from tests.e2e.install import project_lock
+
+    assert warm_start.MELTANO_SERVER.socket_path(), "the Meltano warm start server did not start"
+    with project_lock(exclusive=False):
+        return both(
+            [MELTANO, *args],
+            cwd=warm_start.BIN.parent.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+
+def test_meltano_resolves_each_environments_settings_alike(meltano_env) -> None:
+    """The run's own environment variables decide (`MELTANO_ENVIRONMENT`, read when the
+    command runs, not when the server imported Meltano): the same settings cold and warm,
+    and two environments' lakes differ."""
+    destinations = {}
+    for environment in ("dev", "minio"):
+        env = {**meltano_env, "MELTANO_ENVIRONMENT": environment}
+        cold, warm = meltano_both(env, "config", "print", "target-minio-parquet")
+        assert cold.returncode == warm.returncode == 0, warm.stderr[-2000:]
+        assert json.loads(warm.stdout) == json.loads(cold.stdout)
+        destinations[environment] = json.loads(cold.stdout)["destination"]
+    assert destinations["dev"] != destinations["minio"]
+    assert destinations["minio"].startswith("s3://")
+
+
+def test_meltano_invokes_a_plugin_as_its_child_alike(meltano_env) -> None:
+    """A warm Meltano starts a plugin from the plugin's own virtualenv (an asyncio child
+    of the forked process) and relays its output as a cold one does."""
+    args = ("invoke", "target-minio-parquet", "--about", "--format=json")
+    cold, warm = meltano_both(meltano_env, *args)
+    assert cold.returncode == warm.returncode == 0, warm.stderr[-2000:]
+    assert json.loads(warm.stdout) == json.loads(cold.stdout)
+    assert json.loads(cold.stdout)["name"] == "target-minio-parquet"
+
+
+def test_meltano_fails_alike(meltano_env) -> None:
+    cold, warm = meltano_both(meltano_env, "run", "no-such-job-or-plugin")
+    assert cold.returncode == warm.returncode != 0
+    assert masked(warm.stderr)[-3:] == masked(cold.stderr)[-3:]
