@@ -34,11 +34,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # costly session fixture and go to one worker together.
 SHARED_SESSION_GROUPS = {
     # clean_run: one full `meltano run ecommerce-elt` of the dev environment, and
-    # second_clean_night: its second night (tests/e2e/conftest.py). In this order: the
-    # modules that read the runner after one night run before those that add nights.
+    # second_clean_night: its second night, through the daily Dagster job (below). In
+    # this order: the modules that read the runner after one or two nights run before
+    # the one that adds nights of its own.
     "e2e-clean-run": (
         "tests/e2e/test_pipeline.py",
         "tests/e2e/test_recovery.py",
+        "tests/orchestration/test_runs.py",
         "tests/e2e/test_meltano_job.py",
     ),
     # engine_builds: the one Spark build (tests/transform_engines/conftest.py)
@@ -255,3 +257,68 @@ def pg_conn(pg_env: dict[str, str]):
         autocommit=True,
     ) as conn:
         yield conn
+
+
+# -- End-to-end runs of the real Meltano project, shared by tests/e2e and tests/orchestration
+# (defined once, here: a session fixture imported into two conftests is two fixtures, each
+# built once per worker, and each of these is a full run of the job)
+
+
+@pytest.fixture(scope="session")
+def all_sources_env(
+    pg_env: dict[str, str],
+    s3_env: dict[str, str],
+    stripe_env: dict[str, str],
+    crm_env: dict[str, str],
+    csv_env: dict[str, str],
+) -> Iterator[dict[str, str]]:
+    from tests.e2e.conftest import drop_test_slots
+
+    yield {**pg_env, **s3_env, **stripe_env, **crm_env, **csv_env}
+    drop_test_slots(pg_env)
+
+
+@pytest.fixture(scope="session")
+def meltano_installed(tmp_path_factory) -> None:
+    """The e2e plugins in the repository's .meltano/, (re)installed only when stale
+    (`./dev.sh test` installs them, and DuckDB's httpfs, before pytest starts:
+    tests/e2e/install.py)."""
+    from tests.e2e.install import install_e2e_plugins
+
+    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"), httpfs=False)
+
+
+@pytest.fixture(scope="session")
+def dev_runner(all_sources_env, meltano_installed, tmp_path_factory):
+    from tests.e2e.conftest import local_lake_runner
+
+    return local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-dev"))
+
+
+@pytest.fixture(scope="session")
+def clean_run(dev_runner):
+    """`dev_runner` after one uninterrupted `meltano run ecommerce-elt`: the reference."""
+    dev_runner.run("run", "ecommerce-elt")
+    return dev_runner
+
+
+@pytest.fixture(scope="session")
+def second_clean_night(clean_run, request: pytest.FixtureRequest, tmp_path_factory):
+    """One second night for the modules that need two, run as the daily schedule runs it:
+    the `ecommerce_elt` Dagster job, whose op runs scripts/run_job.py (Meltano, the gate,
+    dbt's write-audit-publish, the finish and the HTML report). test_pipeline checks it
+    changes nothing in the marts, tests/orchestration/test_runs.py what the Dagster run
+    recorded (assets, checks, metadata), test_meltano_job both nights' verdicts and
+    ledger. Each full run costs ~25 s of CPU; these modules share a worker
+    (`SHARED_SESSION_GROUPS`), and the tests that read `clean_run` after one night only
+    run before the first test that asks for this."""
+    from tests.e2e.conftest import SecondNight, mart_fingerprint
+    from tests.e2e.install import project_lock
+    from tests.orchestration.dagster_runs import run_daily_job
+
+    before = mart_fingerprint(clean_run.warehouse)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with project_lock(exclusive=False):
+        daily = run_daily_job(clean_run, tmp_path_factory.mktemp("dagster-daily"), capture)
+    assert daily.result.success, daily.output[-5000:]
+    return SecondNight(clean_run, before, daily)

@@ -53,8 +53,9 @@ def test_groups_are_handed_out_whole_in_collection_order() -> None:
 
 
 def test_a_shared_group_runs_its_modules_in_its_own_order() -> None:
-    """test_meltano_job adds nights to the runner test_pipeline reads after one night: it
-    runs last in its group, although it is collected first, in one process or in a worker."""
+    """test_meltano_job adds nights to the runner test_pipeline reads after one night and
+    the orchestration module reads after two: it runs last in its group, although it is
+    collected first, in one process or in a worker."""
     from tests.conftest import pytest_collection_modifyitems
 
     collected = [
@@ -63,12 +64,13 @@ def test_a_shared_group_runs_its_modules_in_its_own_order() -> None:
         "tests/e2e/test_pipeline.py::test_second",
         "tests/e2e/test_readme.py::test_pipeline",
         "tests/e2e/test_recovery.py::test_kill",
+        "tests/orchestration/test_runs.py::test_daily",
     ]
     for config in (SimpleNamespace(), SimpleNamespace(workerinput={})):
         items = [SimpleNamespace(nodeid=nodeid, iter_markers=list) for nodeid in collected]
         pytest_collection_modifyitems(config, items)
         group = [item.nodeid for item in items if "readme" not in item.nodeid]
-        assert group == [collected[1], collected[2], collected[4], collected[0]]
+        assert group == [collected[1], collected[2], collected[4], collected[5], collected[0]]
 
 
 def test_with_three_workers_the_last_takes_groups_from_the_tail() -> None:

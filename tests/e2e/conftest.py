@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg
@@ -24,7 +25,6 @@ from tests.e2e.install import (
     MELTANO,
     PLUGIN_DIRS,
     SYS_DIR,
-    install_e2e_plugins,
     project_lock,
 )
 
@@ -167,26 +167,6 @@ def drop_test_slots(env: Mapping[str, str], database: str | None = None) -> None
         drop_publications(conn, [name for (name,) in names])
 
 
-@pytest.fixture(scope="session")
-def all_sources_env(
-    pg_env: dict[str, str],
-    s3_env: dict[str, str],
-    stripe_env: dict[str, str],
-    crm_env: dict[str, str],
-    csv_env: dict[str, str],
-) -> Iterator[dict[str, str]]:
-    yield {**pg_env, **s3_env, **stripe_env, **crm_env, **csv_env}
-    drop_test_slots(pg_env)
-
-
-@pytest.fixture(scope="session")
-def meltano_installed(tmp_path_factory) -> None:
-    """The e2e plugins in the repository's .meltano/, (re)installed only when stale
-    (`./dev.sh test` installs them, and DuckDB's httpfs, before pytest starts:
-    tests/e2e/install.py)."""
-    install_e2e_plugins(tmp_path_factory.mktemp("meltano-install"), httpfs=False)
-
-
 def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoRunner:
     """The `dev` environment with its own system database, local lake, warehouse and
     LOG_BASED slots."""
@@ -194,18 +174,6 @@ def local_lake_runner(sources_env: Mapping[str, str], workdir: Path) -> MeltanoR
     env["TARGET_MINIO_PARQUET_DESTINATION"] = str(workdir / "lake")
     env["DBT_DUCKDB_LAKE_ROOT"] = str(workdir / "lake")
     return MeltanoRunner(env, workdir)
-
-
-@pytest.fixture(scope="session")
-def dev_runner(all_sources_env, meltano_installed, tmp_path_factory) -> MeltanoRunner:
-    return local_lake_runner(all_sources_env, tmp_path_factory.mktemp("e2e-dev"))
-
-
-@pytest.fixture(scope="session")
-def clean_run(dev_runner: MeltanoRunner) -> MeltanoRunner:
-    """`dev_runner` after one uninterrupted `meltano run ecommerce-elt`: the reference."""
-    dev_runner.run("run", "ecommerce-elt")
-    return dev_runner
 
 
 def mart_fingerprint(warehouse) -> dict[str, str]:
@@ -223,22 +191,12 @@ def mart_fingerprint(warehouse) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SecondNight:
-    """`clean_run`'s runner after a second ok night with no change at the sources."""
+    """`clean_run`'s runner after a second ok night with no change at the sources, run
+    as the daily schedule runs it: the Dagster job (tests/orchestration/dagster_runs.py)."""
 
     runner: MeltanoRunner
     marts_after_first: dict[str, str]  # mart_fingerprint before the second night
-    result: subprocess.CompletedProcess
-
-
-@pytest.fixture(scope="session")
-def second_clean_night(clean_run: MeltanoRunner) -> SecondNight:
-    """One second night for the modules that need two: test_pipeline (it changes nothing
-    in the marts) and test_meltano_job (both nights' verdicts and ledger are ok). Each
-    full `meltano run` costs ~20 s of CPU; these modules share a worker
-    (`SHARED_SESSION_GROUPS`), and the tests that read `clean_run` after one night only
-    run before the first test that asks for this."""
-    before = mart_fingerprint(clean_run.warehouse)
-    return SecondNight(clean_run, before, clean_run.run("run", "ecommerce-elt"))
+    daily: Any  # tests.orchestration.dagster_runs.DailyRun
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import CompletedProcess
 
 import duckdb
 import pytest
@@ -20,7 +19,7 @@ class TwoNights:
     """A runner after two ok `meltano run ecommerce-elt`, with what they left."""
 
     runner: MeltanoRunner
-    second: CompletedProcess
+    second_output: str  # what the second night's steps wrote (Meltano's log among it)
     verdicts: list[dict]
     ledger: list[tuple]
     products: list[tuple]
@@ -28,9 +27,10 @@ class TwoNights:
 
 @pytest.fixture(scope="module")
 def two_nights(second_clean_night: SecondNight) -> TwoNights:
-    """Two ok nights (the e2e session's `clean_run` and its second night, which
-    test_pipeline shares), then each test adds one night of its own (a failed dbt build,
-    an emptied export) after that module's tests (`SHARED_SESSION_GROUPS`)."""
+    """Two ok nights (the e2e session's `clean_run` and its second night through the daily
+    Dagster job, which test_pipeline and tests/orchestration/test_runs.py share), then
+    each test adds one night of its own (a failed dbt build, an emptied export) after
+    those modules' tests (`SHARED_SESSION_GROUPS`)."""
     runner = second_clean_night.runner
     products = duckdb.sql(
         f"select source_rows, lake_keys from read_parquet("
@@ -38,7 +38,7 @@ def two_nights(second_clean_night: SecondNight) -> TwoNights:
         "where stream = 'public-products' order by recorded_at"
     ).fetchall()
     return TwoNights(
-        runner, second_clean_night.result, _verdicts(runner), _ledger(runner), products
+        runner, second_clean_night.daily.output, _verdicts(runner), _ledger(runner), products
     )
 
 
@@ -62,7 +62,7 @@ def test_two_job_runs_are_ok_and_a_night_dbt_cannot_build_fails_at_finish(
     assert [v["stage"] for v in verdicts] == ["finish", "finish"]
     assert verdicts[-1]["severity"] == "ok", (
         verdicts[-1]["findings"],
-        two_nights.second.stderr[-3000:],
+        two_nights.second_output[-3000:],
     )
     assert verdicts[-1]["dbt"]["ran"] and not verdicts[-1]["dbt"]["not_passed"]
     sources = {row[0] for row in ledger}

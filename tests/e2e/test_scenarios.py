@@ -40,13 +40,10 @@ from elt_sandbox import api
 from elt_sandbox.runtime import SandboxHome
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import (  # noqa: F401 (fixtures)
+from tests.e2e.conftest import (
     MELTANO,
     MeltanoRunner,
-    all_sources_env,
-    business_marts,
     local_lake_runner,
-    meltano_installed,
 )
 from tests.e2e.install import project_lock
 from tests.e2e.test_recovery import mart_totals

@@ -14,9 +14,6 @@ from elt_orchestration.run_policy import instance_settings
 
 from tests.conftest import REPO_ROOT
 
-# The e2e fixtures (sandbox services, `meltano install`) are shared, not copied.
-from tests.e2e.conftest import all_sources_env, meltano_installed  # noqa: F401
-
 
 def write_dagster_home(home: Path) -> Path:
     """A DAGSTER_HOME holding the project's instance settings (run queue, retries), as

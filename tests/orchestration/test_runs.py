@@ -1,34 +1,32 @@
-"""Dagster runs the real Meltano jobs against the sandbox: the daily job end to end, a
-SIGKILLed attempt retried by the op's RetryPolicy through scripts/run_job.py, and a
-critical elt-monitor finding failing the run with the finding in its metadata."""
+"""Dagster runs the real Meltano jobs against the sandbox: the daily job end to end (the
+e2e reference runner's second night, `second_clean_night`: this module shares its worker,
+`SHARED_SESSION_GROUPS`), a SIGKILLed attempt retried by the op's RetryPolicy through
+scripts/run_job.py, and a critical elt-monitor finding failing the run with the finding
+in its metadata."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import Backoff, DagsterEventType, RetryPolicy
-from elt_orchestration.definitions import build_definitions
+from dagster import DagsterEventType
 from elt_sandbox.stripe_api.data import StripeData
 
 from scripts import run_job
 from tests.conftest import REPO_ROOT, TEST_SCALE
-from tests.e2e.conftest import MeltanoRunner, local_lake_runner, project_copy
+from tests.e2e.conftest import MeltanoRunner, SecondNight, local_lake_runner, project_copy
 from tests.e2e.install import E2E_PLUGINS
 from tests.e2e.test_pipeline import source_shop_facts
 from tests.e2e.test_recovery import mart_totals, namespace_of, running_rows
+from tests.orchestration import dagster_runs
+from tests.orchestration.dagster_runs import captured_output
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-# The default policy waits 30 s+; the test keeps its shape with a 1 s first wait.
-FAST_RETRY = RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL)
 
 
 @pytest.fixture(scope="module")
@@ -64,28 +62,9 @@ def _pytest_capture_manager(pytestconfig: pytest.Config) -> None:
 
 
 def execute(runner: MeltanoRunner, dagster_job: str, instance, project: Path, **env: str):
-    """Run a Dagster job in process with pytest's own output capture suspended.
-
-    Dagster's compute-log manager keeps a step's subprocess output (Meltano's log) by
-    redirecting file descriptors 1 and 2, as in a run worker; pytest's fd capture holds
-    those same descriptors, and with it active the child's output bypassed Dagster (seen
-    in CI; `-s` hid it)."""
-    env = {**runner.env, **env, "MELTANO_PROJECT_ROOT": str(project)}
-    defs = build_definitions(project, env=env, retry_policy=FAST_RETRY, install_plugins=False)
-    manager = _PYTEST_CAPTURE.get("manager")
-    suspended = manager.global_and_fixture_disabled() if manager else contextlib.nullcontext()
-    with suspended:
-        return defs.resolve_job_def(dagster_job).execute_in_process(
-            instance=instance, raise_on_error=False
-        )
-
-
-def captured_output(dagster_home: Path) -> str:
-    """Everything the run's steps wrote to stdout/stderr (Dagster's compute logs)."""
-    return "".join(
-        path.read_text(errors="replace")
-        for path in dagster_home.rglob("*")
-        if path.suffix in (".err", ".out") and path.is_file()
+    """`dagster_runs.execute` with this module's pytest capture manager."""
+    return dagster_runs.execute(
+        runner, dagster_job, instance, project, _PYTEST_CAPTURE.get("manager"), **env
     )
 
 
@@ -94,22 +73,11 @@ def step_events(result, event_type: DagsterEventType) -> list:
 
 
 @pytest.fixture(scope="module")
-def daily_run(all_sources_env, project_root, tmp_path_factory):
-    """ecommerce-elt run once through Dagster: (runner, result, captured output, seconds)."""
-    from dagster import DagsterInstance
-
-    from tests.orchestration.conftest import write_dagster_home
-
-    home = write_dagster_home(tmp_path_factory.mktemp("dagster-daily"))
-    runner = local_lake_runner(all_sources_env, tmp_path_factory.mktemp("orchestrated-daily"))
-    with DagsterInstance.from_config(str(home)) as instance:
-        started = time.monotonic()
-        report = runner.workdir / "elt-monitor-report.html"
-        result = execute(
-            runner, "ecommerce_elt", instance, project_root, ELT_MONITOR_REPORT_PATH=str(report)
-        )
-        seconds = time.monotonic() - started
-    return runner, result, captured_output(home), seconds
+def daily_run(second_clean_night: SecondNight):
+    """ecommerce-elt run once through Dagster: the e2e reference runner's second night
+    (tests/conftest.py), (runner, result, captured output, seconds)."""
+    daily = second_clean_night.daily
+    return second_clean_night.runner, daily.result, daily.output, daily.seconds
 
 
 def test_the_daily_job_runs_ecommerce_elt_and_the_marts_hold_every_row(daily_run, pg_conn) -> None:
