@@ -2,7 +2,9 @@
 
 The repository's own meltano.yml is used as it is; each test run gets its own system
 database, lake directory and warehouse through Meltano's environment-variable overrides,
-so tests never touch the demo's `output/`.
+so tests never touch the demo's `output/`. The runners that modules of several directories
+share (the reference `clean_run` and its second night) are fixtures of tests/conftest.py;
+the helpers they use are here.
 """
 
 from __future__ import annotations
