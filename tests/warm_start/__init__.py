@@ -6,7 +6,7 @@ first line (about a sixth of the suite's CPU); the transform and engine tests st
 ~25 times, ~1.1 s of CPU each spent importing it (measured: tests/transform's marts,
 null-key and unknown-order modules, 8 dbt runs, 41 -> 32 s of CPU), and the
 write-audit-publish script ~20 times, which starts dbt 1-3 times each (a refused build:
-1.6 -> 0.55 s of CPU); the end-to-end tests start `meltano` ~45 times, ~0.9 s of CPU
+1.6 -> 0.55 s of CPU); the end-to-end tests start `meltano` ~40 times, ~0.9 s of CPU
 each importing its CLI. Here a server per test worker (`server.py`) imports the six
 plugin console scripts' modules once, a second one dbt's, a third Meltano's, and each
 forks a process for every run instead of executing the script; the dbt server also runs
@@ -56,7 +56,7 @@ PLUGIN_SCRIPTS = (
 # dbt, which the transform and engine tests start ~25 times (~1.5 s of CPU importing it
 # each time), in a server of its own: nothing dbt sets up at import reaches a plugin's run
 DBT_SCRIPTS = ("dbt",)
-# Meltano, which the end-to-end tests start ~45 times (~0.9 s of CPU importing its CLI
+# Meltano, which the end-to-end tests start ~40 times (~0.9 s of CPU importing its CLI
 # each), in a server of its own too: the plugins it runs are its children, started cold
 # from their own Meltano-installed virtualenvs as in any `meltano run`
 MELTANO_SCRIPTS = ("meltano",)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests import warm_start
+from tests.conftest import REPO_ROOT
 from tests.target_minio_parquet.conftest import TARGET, record_message, schema_message
 
 CSV_TAP = str(warm_start.BIN / "tap-csv-marketing")
@@ -246,7 +247,7 @@ def meltano_both(env: dict[str, str], *args: str):
     with project_lock(exclusive=False):
         return both(
             [MELTANO, *args],
-            cwd=warm_start.BIN.parent.parent,
+            cwd=REPO_ROOT,
             env=env,
             capture_output=True,
             text=True,
