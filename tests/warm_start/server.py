@@ -2,11 +2,18 @@
 once, then forks one process per request, which runs the entry point as the console
 script would.
 
-Run as a script (`python server.py SOCKET NAME... [--scripts PATH...]`), standard
-library only, so that its `sys.path` is a console script's (the interpreter's `bin/`
-first, not the repository): a plugin cannot import a module here that its own process
-could not. A `--scripts` run gets the script's directory first instead, as `python
-SCRIPT` would.
+Run as a script (`python server.py SOCKET NAME... [--scripts PATH...] [--owner PID]
+[--venv-servers DIR]`), standard library only, so that its `sys.path` is a console
+script's (the interpreter's `bin/` first, not the repository): a plugin cannot import a
+module here that its own process could not; any interpreter runs it (a Meltano-installed
+plugin's virtualenv's too). A `--scripts` run gets the script's directory first instead,
+as `python SCRIPT` would.
+
+It lives as long as the process that started it (EOF on its standard input), or with
+`--owner`, as long as that process (a server a warm Meltano started, shared by the
+test worker's later Meltano runs). With `--venv-servers`, each forked run (Meltano)
+starts the plugins it runs from their own virtualenvs' servers, kept in DIR
+(`__init__.py`'s `attach_meltano`).
 
 Per request (one connection on the Unix socket): the client sends JSON (argv, env, cwd)
 with its three standard file descriptors; the server forks a monitor, which forks the
@@ -16,6 +23,7 @@ itself stays single-threaded and never waits, so a fork never copies a held lock
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import importlib.util
@@ -76,10 +84,25 @@ def become(request: dict, fds: list[int]) -> None:
     time.tzset()  # the run's TZ, as a new interpreter would read it
 
 
-def run_child(request: dict, fds: list[int], entry) -> None:
+def load_client():
+    """The tests' own client (`__init__.py`), loaded by path: this interpreter's
+    `sys.path` has no repository on it."""
+    spec = importlib.util.spec_from_file_location(
+        "warm_start_client", Path(__file__).with_name("__init__.py")
+    )
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    return client
+
+
+def run_child(request: dict, fds: list[int], entry, venv_servers: tuple[str, int] | None) -> None:
     """Become the console script: its standard streams, directory, environment and argv;
-    its exit (code, message or traceback) is the interpreter's own, as in a new process."""
+    its exit (code, message or traceback) is the interpreter's own, as in a new process.
+    With `venv_servers` (directory, owner pid), its own starts of plugins go to their
+    virtualenvs' warm servers."""
     become(request, fds)
+    if venv_servers is not None:
+        load_client().attach_meltano(*venv_servers)
     sys.argv = list(request["argv"])
     sys.exit(entry.load()())
 
@@ -91,26 +114,45 @@ def run_script(request: dict, fds: list[int], script: str, socket_path: str) -> 
     become(request, fds)
     sys.argv = list(request["argv"][1:])
     sys.path[0] = os.path.dirname(os.path.abspath(script))
-    spec = importlib.util.spec_from_file_location(
-        "warm_start_client", Path(__file__).with_name("__init__.py")
-    )
-    client = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(client)
-    client.attach(socket_path)
+    load_client().attach(socket_path)
     runpy.run_path(script, run_name="__main__")
     sys.exit(0)
 
 
 def script_of(argv: list[str], scripts: list[str]) -> str | None:
     """The script of `python SCRIPT ...`, when it is one of `scripts` and the interpreter
-    is this one."""
-    if len(argv) > 1 and argv[1] in scripts and os.path.abspath(argv[0]) == sys.executable:
+    is this one (by its directory: a virtualenv's `bin/` may be reached through a link)."""
+    if len(argv) < 2 or argv[1] not in scripts:
+        return None
+    if os.path.abspath(argv[0]) == sys.executable:
         return argv[1]
-    return None
+    same_bin = os.path.realpath(os.path.dirname(argv[0])) == os.path.realpath(
+        os.path.dirname(sys.executable)
+    )
+    return argv[1] if same_bin and os.path.basename(argv[0]) == "python" else None
 
 
-def serve(socket_path: str, names: list[str], scripts: list[str]) -> None:
+def owner_alive(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve(
+    socket_path: str,
+    names: list[str],
+    scripts: list[str],
+    owner: int | None = None,
+    venv_servers: str | None = None,
+) -> None:
     entries = import_entry_points(names)
+    # the test worker that started this server (its parent), which owns the servers of
+    # the virtualenvs its warm Meltano runs start
+    attached = (venv_servers, os.getppid()) if venv_servers else None
     if not single_threaded():
         raise SystemExit("an import started a thread: forking would copy its locks")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -120,9 +162,16 @@ def serve(socket_path: str, names: list[str], scripts: list[str]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("ready", flush=True)
     while True:
-        readable, _, _ = select.select([listener, sys.stdin], [], [])
-        if sys.stdin in readable:
-            return  # EOF: the test process that started this server is gone
+        if owner is None:
+            readable, _, _ = select.select([listener, sys.stdin], [], [])
+            if sys.stdin in readable:
+                return  # EOF: the test process that started this server is gone
+        else:
+            readable, _, _ = select.select([listener], [], [], 2.0)
+            if not readable:
+                if not owner_alive(owner):
+                    return
+                continue
         conn, _ = listener.accept()
         message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
         request = json.loads(message)
@@ -134,7 +183,7 @@ def serve(socket_path: str, names: list[str], scripts: list[str]) -> None:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if script is None:
-                run = functools.partial(run_child, request, fds, entries[name])
+                run = functools.partial(run_child, request, fds, entries[name], attached)
             else:
                 run = functools.partial(run_script, request, fds, script, socket_path)
             monitor(conn, fds, run)
@@ -156,10 +205,18 @@ def monitor(conn: socket.socket, fds: list[int], run) -> None:
     os._exit(0)
 
 
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="server.py")
+    parser.add_argument("socket")
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--scripts", nargs="*", default=[])
+    parser.add_argument("--owner", type=int)
+    parser.add_argument("--venv-servers")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
     # a console script's path: its interpreter's bin/ first, not this file's directory
     sys.path[0] = os.path.dirname(sys.executable)
-    # python server.py SOCKET NAME... [--scripts PATH...]
-    args = sys.argv[2:]
-    split = args.index("--scripts") if "--scripts" in args else len(args)
-    serve(sys.argv[1], args[:split], args[split + 1 :])
+    args = arguments(sys.argv[1:])
+    serve(args.socket, args.names, args.scripts, args.owner, args.venv_servers)

@@ -284,3 +284,88 @@ def test_meltano_fails_alike(meltano_env) -> None:
     cold, warm = meltano_both(meltano_env, "run", "no-such-job-or-plugin")
     assert cold.returncode == warm.returncode != 0
     assert masked(warm.stderr)[-3:] == masked(cold.stderr)[-3:]
+
+
+def venv_bin(kind: str, plugin: str) -> Path:
+    return warm_start.MELTANO_VENVS / kind / plugin / "venv" / "bin"
+
+
+def served_venvs() -> set[str]:
+    """The virtualenvs whose servers this worker's warm Meltano runs have started."""
+    directory = warm_start.MELTANO_SERVER.directory
+    assert directory, "the Meltano warm start server did not start"
+    venvs = Path(directory) / "venvs"
+    return {path.name for path in venvs.iterdir() if not path.suffix}
+
+
+def lake_digest(lake: Path) -> dict[str, tuple[int, str]]:
+    """Rows and a digest of every stream's Parquet, without the `_sdc_*` columns (load
+    times, batch ids): what two loads of the same exports must agree on."""
+    digest = {}
+    with duckdb.connect() as conn:
+        for stream in sorted(path.name for path in (lake / "tap_csv_marketing").iterdir()):
+            files = f"{lake}/tap_csv_marketing/{stream}/**/*.parquet"
+            relation = conn.sql(f"select * from read_parquet('{files}', union_by_name = true)")
+            columns = ", ".join(f'"{c}"' for c in relation.columns if not c.startswith("_sdc_"))
+            digest[stream] = conn.execute(
+                f"select count(*), md5(string_agg(row_text, '|' order by row_text)) from"
+                f" (select ({columns})::varchar as row_text from read_parquet('{files}',"
+                " union_by_name = true))"
+            ).fetchone()
+    return digest
+
+
+def test_a_warm_meltano_runs_its_plugins_warm_alike(meltano_env, csv_env, tmp_path) -> None:
+    """`meltano run tap-csv-marketing target-minio-parquet`: a warm Meltano forks the tap
+    and the target from their own virtualenvs' servers (asyncio waits for them through
+    the monitor), a cold Meltano starts both cold. The same exit, the same rows in each
+    stream, the same state."""
+    from tests.e2e.conftest import private_sys_dir
+    from tests.e2e.install import project_lock
+
+    assert warm_start.MELTANO_SERVER.socket_path(), "the Meltano warm start server did not start"
+    results, lakes, states = {}, {}, {}
+    for name, popen in STARTS:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        env = {
+            **meltano_env,
+            **csv_env,
+            "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
+            "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(workdir)),
+            "TARGET_MINIO_PARQUET_DESTINATION": str(workdir / "lake"),
+        }
+        with project_lock(exclusive=False), popen_as(popen):
+            run = ("run", "tap-csv-marketing", "target-minio-parquet")
+            results[name] = subprocess.run(
+                [MELTANO, *run], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                timeout=300,
+            )  # fmt: skip
+            state = subprocess.run(
+                [MELTANO, "state", "get", "dev:tap-csv-marketing-to-target-minio-parquet"],
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+        (states[name],) = masked(state.stdout.strip().splitlines()[-1])
+        lakes[name] = lake_digest(workdir / "lake")
+    cold, warm = results["cold"], results["warm"]
+    assert cold.returncode == warm.returncode == 0, warm.stderr[-3000:]
+    assert lakes["warm"] == lakes["cold"] and len(lakes["cold"]) >= 4
+    loaded = {stream: rows for stream, (rows, _) in lakes["cold"].items()}
+    assert all(rows > 0 for stream, rows in loaded.items() if "quarantine" not in stream), loaded
+    assert states["warm"] == states["cold"] and "bookmarks" in states["cold"]
+    served = served_venvs()
+    for bin_dir in (
+        venv_bin("extractors", "tap-csv-marketing"),
+        venv_bin("loaders", "target-minio-parquet"),
+    ):
+        assert warm_start.venv_key(bin_dir) in served, f"no warm server for {bin_dir}"
+
+
+def test_a_warm_meltanos_failing_plugin_fails_alike(meltano_env) -> None:
+    """A plugin that exits non-zero under a warm Meltano (forked from its virtualenv's
+    server): Meltano relays the same exit code and message."""
+    cold, warm = meltano_both(meltano_env, "invoke", "target-minio-parquet", "--no-such-option")
+    assert cold.returncode == warm.returncode == 2, warm.stderr[-2000:]
+    assert "No such option" in warm.stderr
+    assert masked(warm.stderr)[-3:] == masked(cold.stderr)[-3:]
+    assert warm_start.venv_key(venv_bin("loaders", "target-minio-parquet")) in served_venvs()
