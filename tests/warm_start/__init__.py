@@ -439,15 +439,19 @@ class WarmablePopen(subprocess.Popen):
 
 
 @contextlib.contextmanager
-def cold_starts() -> Iterator[None]:
-    """Every start in this block cold, as outside the tests (`subprocess.run` looks
-    `subprocess.Popen` up at each call)."""
+def popen_as(popen: type) -> Iterator[None]:
+    """`popen` as subprocess.Popen meanwhile (subprocess.run looks it up at each call)."""
     saved = subprocess.Popen
-    subprocess.Popen = COLD_POPEN  # type: ignore[misc]
+    subprocess.Popen = popen  # type: ignore[misc]
     try:
         yield
     finally:
         subprocess.Popen = saved  # type: ignore[misc]
+
+
+def cold_starts() -> contextlib.AbstractContextManager[None]:
+    """Every start in this block cold, as outside the tests."""
+    return popen_as(COLD_POPEN)
 
 
 def install() -> None:

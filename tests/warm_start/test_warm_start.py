@@ -4,13 +4,11 @@ a cold start for anything that is not a plain start of a plugin script."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -20,6 +18,7 @@ import pytest
 from tests import warm_start
 from tests.conftest import REPO_ROOT
 from tests.target_minio_parquet.conftest import TARGET, record_message, schema_message
+from tests.warm_start import popen_as
 
 CSV_TAP = str(warm_start.BIN / "tap-csv-marketing")
 # values that differ between any two runs: clocks, pids, durations, temporary names
@@ -27,17 +26,6 @@ VOLATILE = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+"
     r'|"pid": ?\d+|"value": ?-?\d+(\.\d+)?(e-?\d+)?|\d+\.\d+ ?(s|seconds)\b|[0-9a-f]{8,}'
 )
-
-
-@contextlib.contextmanager
-def popen_as(popen: type) -> Iterator[None]:
-    """`popen` as subprocess.Popen meanwhile (subprocess.run looks it up at each call)."""
-    saved = subprocess.Popen
-    subprocess.Popen = popen  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        subprocess.Popen = saved  # type: ignore[misc]
 
 
 def run_with(popen: type, argv, **kwargs) -> subprocess.CompletedProcess:
